@@ -1,0 +1,32 @@
+"""URL map: annotator web app at /, ops pages at /ops/, customer API at /api/, admin at /admin/."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from quality import api as quality_api
+from tasks_app import api as tasks_api
+
+router = DefaultRouter()
+router.register("projects", tasks_api.ProjectViewSet, basename="project")
+
+api_urls = [
+    path("", include(router.urls)),
+    path(
+        "projects/<int:project_pk>/items/",
+        tasks_api.ProjectItemsViewSet.as_view({"get": "list", "post": "create"}),
+        name="project-items",
+    ),
+    path("projects/<int:project_pk>/progress/", quality_api.ProgressView.as_view(), name="project-progress"),
+    path("projects/<int:project_pk>/delivery/", quality_api.DeliveryView.as_view(), name="project-delivery"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_urls)),
+    path("ops/", include("quality.urls")),
+    path("", include("workforce.urls")),
+]

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+app_name = "ops"
+urlpatterns = [
+    path("projects/<int:project_pk>/", views.project_dashboard, name="project"),
+]

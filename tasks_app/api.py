@@ -1,0 +1,156 @@
+"""Customer REST API: projects, items, launch. Thin: validate shape, call a service."""
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import services
+from .models import Item, Project
+from .serializers import (
+    ItemSerializer,
+    ItemUploadSerializer,
+    ProjectCreateSerializer,
+    ProjectDetailSerializer,
+    ProjectSerializer,
+    UploadResultSerializer,
+)
+
+
+def django_errors(exc: DjangoValidationError) -> ValidationError:
+    """A service's ValidationError as DRF's 400 with field errors."""
+    if hasattr(exc, "message_dict"):
+        return ValidationError(exc.message_dict)
+    return ValidationError({"non_field_errors": exc.messages})
+
+
+class JSONLinesParser(BaseParser):
+    """``application/x-ndjson`` (JSON Lines): one item object per line, blank lines ignored."""
+
+    media_type = "application/x-ndjson"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        items = []
+        for n, raw in enumerate(stream, start=1):
+            line = raw.decode("utf-8").strip() if isinstance(raw, bytes) else raw.strip()
+            if not line:
+                continue
+            try:
+                items.append(json.loads(line))
+            except ValueError as exc:
+                raise ParseError(f"Line {n} is not valid JSON: {exc}") from None
+        return {"items": items}
+
+
+class IsCustomer(permissions.BasePermission):
+    message = "This API is for customer accounts."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and hasattr(request.user, "customer"))
+
+
+class CustomerProjectMixin:
+    """Projects of the caller's organization only: anyone else's project is a 404."""
+
+    permission_classes = [IsCustomer]
+
+    def get_queryset(self):
+        return Project.objects.filter(organization_id=self.request.user.customer.organization_id).order_by("id")
+
+
+class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(items_total=Count("items", filter=Q(items__is_known=False)))
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return ProjectDetailSerializer
+        return ProjectSerializer
+
+    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectDetailSerializer})
+    def create(self, request: Request) -> Response:
+        """Create a project with its spec and examples (status ``draft``)."""
+        ser = ProjectCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        examples = [services.ExampleIn(**ex) for ex in data.pop("examples")]
+        data.pop("task_type", None)
+        try:
+            project = services.project_create(
+                organization=request.user.customer.organization, examples=examples, **data
+            )
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None
+        project = self.get_queryset().get(pk=project.pk)
+        return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: ProjectSerializer})
+    @action(detail=True, methods=["post"])
+    def launch(self, request: Request, pk=None) -> Response:
+        """Open the project to annotators."""
+        project = self.get_object()
+        try:
+            services.project_launch(project=project)
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None
+        return Response(ProjectSerializer(self.get_queryset().get(pk=project.pk)).data)
+
+
+class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
+    """Items of one project: bulk upload (JSON or JSON Lines) and a paginated list."""
+
+    serializer_class = ItemSerializer
+    parser_classes = [JSONParser, JSONLinesParser]
+
+    def project(self) -> Project:
+        from django.shortcuts import get_object_or_404
+
+        return get_object_or_404(super().get_queryset(), pk=self.kwargs["project_pk"])
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=[s for s, _ in Item.Status.choices])],
+        responses={200: ItemSerializer(many=True)},
+    )
+    def list(self, request: Request, project_pk=None) -> Response:
+        """Your items (known-answer items excluded), oldest first."""
+        qs = Item.objects.filter(project=self.project(), is_known=False).order_by("id")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in Item.Status.values:
+                raise ValidationError({"status": [f"One of: {', '.join(Item.Status.values)}."]})
+            qs = qs.filter(status=wanted)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ItemSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"application/json": ItemUploadSerializer, "application/x-ndjson": ItemUploadSerializer},
+        responses={201: UploadResultSerializer},
+        description="Body: `{\"items\": [{\"external_id\": ..., \"data\": ...}, ...]}`, or a bare JSON list of such "
+        "objects, or JSON Lines (`Content-Type: application/x-ndjson`, one object per line). "
+        "Idempotent by external_id: ids already in the project are left as they are.",
+    )
+    def create(self, request: Request, project_pk=None) -> Response:
+        project = self.project()
+        body = request.data
+        if isinstance(body, list):
+            body = {"items": body}
+        ser = ItemUploadSerializer(data=body)
+        ser.is_valid(raise_exception=True)
+        try:
+            result = services.items_upload(project=project, rows=ser.validated_data["items"])
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None
+        return Response(
+            {"created": result.created, "existing": result.existing},
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )

@@ -1,0 +1,196 @@
+"""Customers, projects and the work itself: items, examples, leases, answers.
+
+tasks_app is the bottom layer: it imports neither workforce nor quality. Rules that span
+apps live in the upper apps' services; the database constraints that keep the data sane
+live here.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Organization(models.Model):
+    """A customer: owns projects; its members call the API with their tokens."""
+
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerMember(models.Model):
+    """Links a Django user (who holds an API token) to the organization they act for."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="members")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization}"
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        COMPLETE = "complete", "Complete"
+
+    class TaskType(models.TextChoices):
+        SINGLE_CHOICE = "single_choice", "Single choice"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
+    name = models.CharField(max_length=200)
+    instructions = models.TextField()
+    task_type = models.CharField(max_length=32, choices=TaskType.choices, default=TaskType.SINGLE_CHOICE)
+    labels = models.JSONField(help_text="Ordered list of the label values an annotator can choose.")
+    accuracy_target = models.FloatField(help_text="Delivery accuracy the customer asked for, e.g. 0.95.")
+    confidence = models.FloatField(default=0.95, help_text="Confidence level of the accuracy claim.")
+    annotator_bar = models.FloatField(
+        null=True, blank=True, help_text="Minimum annotator accuracy; empty = the engine's default for the label count."
+    )
+    max_answers = models.PositiveSmallIntegerField(default=5, help_text="Cap on answers per item.")
+    qualifier_pass_mark = models.FloatField(default=0.8)
+    qualifier_max_attempts = models.PositiveSmallIntegerField(default=2)
+    qualifier_wait_seconds = models.PositiveIntegerField(default=24 * 3600)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accuracy_target__gt=0) & Q(accuracy_target__lt=1), name="project_target_in_0_1"
+            ),
+            models.CheckConstraint(condition=Q(confidence__gt=0.5) & Q(confidence__lt=1), name="project_confidence_range"),
+            models.CheckConstraint(condition=Q(max_answers__gte=1), name="project_max_answers_positive"),
+            models.CheckConstraint(
+                condition=Q(qualifier_pass_mark__gte=0) & Q(qualifier_pass_mark__lte=1), name="project_pass_mark_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Example(models.Model):
+    """A customer example with its correct answer.
+
+    Each example plays one role, chosen by the customer or split automatically at creation
+    (see ``tasks_app.services.example_roles_split``): ``tutorial`` (shown with instant
+    feedback), ``qualifier`` (the graded quiz), or ``known`` (a hidden known-answer item
+    mixed into the task stream — it also exists as an :class:`Item` with ``is_known``).
+    """
+
+    class Role(models.TextChoices):
+        TUTORIAL = "tutorial", "Tutorial"
+        QUALIFIER = "qualifier", "Qualifier"
+        KNOWN = "known", "Hidden known-answer item"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples")
+    data = models.JSONField()
+    label = models.CharField(max_length=200)
+    explanation = models.TextField(blank=True, default="")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["project", "role"])]
+
+
+class Item(models.Model):
+    """One unit of work. Known-answer items (``is_known``) look exactly like the others to
+    annotators; their ``known_label`` never leaves the server except to the customer's API.
+
+    ``answers_wanted`` is the dynamic overlap: how many answers the item should have now.
+    It starts at 1 and the quality engine raises it by one when the answers so far are not
+    enough, up to the project's cap. ``assigned`` counts answers plus live leases, so the
+    lease query can refuse an item that already has all the people it needs.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        EXHAUSTED = "exhausted", "Uncertain at the cap"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200)
+    data = models.JSONField()
+    is_known = models.BooleanField(default=False)
+    known_label = models.CharField(max_length=200, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    answers_wanted = models.PositiveSmallIntegerField(default=1)
+    assigned = models.PositiveSmallIntegerField(default=0)
+    answers_count = models.PositiveSmallIntegerField(default=0)
+    label = models.CharField(max_length=200, null=True, blank=True)
+    p_correct = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
+            models.CheckConstraint(
+                condition=Q(is_known=False) | Q(known_label__isnull=False), name="item_known_has_label"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "is_known", "status", "id"], name="item_pick_idx"),
+        ]
+
+
+class Lease(models.Model):
+    """An item handed to one annotator until ``expires_at``."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "annotator"], condition=Q(state="active"), name="lease_one_active_per_item_annotator"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator", "state"], name="lease_annotator_idx"),
+            models.Index(fields=["state", "expires_at"], name="lease_expiry_idx"),
+        ]
+
+
+class Answer(models.Model):
+    """An annotator's answer. ``client_key`` makes submission idempotent; ``scored_at`` makes
+    scoring idempotent (the scoring task skips answers already scored)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="answers")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answers")
+    label = models.CharField(max_length=200)
+    client_key = models.CharField(max_length=64)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    is_check = models.BooleanField(default=False, help_text="Answer to a hidden known-answer item.")
+    correct = models.BooleanField(null=True, blank=True, help_text="For checks: matched the known answer.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "client_key"], name="answer_client_key_unique"),
+            models.UniqueConstraint(fields=["item", "annotator"], name="answer_one_per_item_annotator"),
+        ]
+        indexes = [
+            models.Index(fields=["item", "id"], name="answer_item_idx"),
+            models.Index(fields=["project", "annotator"], name="answer_annotator_idx"),
+            models.Index(fields=["created_at"], name="answer_unscored_idx", condition=Q(scored_at__isnull=True)),
+        ]

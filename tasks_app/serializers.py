@@ -1,0 +1,116 @@
+"""DRF serializers for the customer API: shape and type checks only; rules live in services."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import Example, Item, Project
+
+
+class ExampleInSerializer(serializers.Serializer):
+    data = serializers.JSONField(help_text="The example's content, as items carry it (e.g. {\"text\": ...}).")
+    label = serializers.CharField(max_length=200)
+    explanation = serializers.CharField(required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(
+        choices=Example.Role.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="tutorial, qualifier or known. Leave empty for the automatic split: first 20 % tutorial, "
+        "next 30 % qualifier, the rest hidden known-answer items.",
+    )
+
+
+class ExampleOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Example
+        fields = ["id", "data", "label", "explanation", "role"]
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    instructions = serializers.CharField()
+    task_type = serializers.ChoiceField(choices=Project.TaskType.choices, default=Project.TaskType.SINGLE_CHOICE)
+    labels = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=100)
+    accuracy_target = serializers.FloatField(min_value=0.5, max_value=0.999)
+    confidence = serializers.FloatField(min_value=0.8, max_value=0.999, default=0.95)
+    max_answers = serializers.IntegerField(min_value=1, max_value=50, default=5)
+    annotator_bar = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None)
+    qualifier_pass_mark = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.8)
+    qualifier_max_attempts = serializers.IntegerField(min_value=1, max_value=10, default=2)
+    qualifier_wait_seconds = serializers.IntegerField(min_value=0, max_value=30 * 24 * 3600, default=24 * 3600)
+    examples = ExampleInSerializer(many=True)
+
+    def validate_labels(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Labels must be distinct.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        labels = attrs["labels"]
+        bad = [i for i, ex in enumerate(attrs["examples"]) if ex["label"] not in labels]
+        if bad:
+            raise serializers.ValidationError(
+                {"examples": [f"Example {i}: label is not one of the project's labels." for i in bad]}
+            )
+        if len(attrs["examples"]) < 3:
+            raise serializers.ValidationError({"examples": ["Give at least 3 examples."]})
+        return attrs
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    items_total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "instructions",
+            "task_type",
+            "labels",
+            "accuracy_target",
+            "confidence",
+            "max_answers",
+            "annotator_bar",
+            "qualifier_pass_mark",
+            "qualifier_max_attempts",
+            "qualifier_wait_seconds",
+            "status",
+            "created_at",
+            "launched_at",
+            "items_total",
+        ]
+        read_only_fields = fields
+
+    def get_items_total(self, obj: Project) -> int:
+        value = getattr(obj, "items_total", None)
+        return value if value is not None else obj.items.filter(is_known=False).count()
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    examples = ExampleOutSerializer(many=True, read_only=True)
+
+    class Meta(ProjectSerializer.Meta):
+        fields = ProjectSerializer.Meta.fields + ["examples"]
+        read_only_fields = fields
+
+
+class ItemInSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=200, help_text="Your own id; uploading it again adds nothing.")
+    data = serializers.JSONField()
+
+
+class ItemUploadSerializer(serializers.Serializer):
+    items = ItemInSerializer(many=True, allow_empty=False, max_length=100_000)
+
+
+class UploadResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    existing = serializers.IntegerField()
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "data", "status", "label", "p_correct", "answers_count", "created_at"]
+        read_only_fields = fields
