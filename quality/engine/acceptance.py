@@ -1,0 +1,99 @@
+"""Item label posterior and the accept / ask-for-more decision.
+
+``item_posterior`` is the one-coin model: an annotator with accuracy ``a`` gives the true label
+with probability ``a`` and each other label with ``(1 - a) / (K - 1)``; uniform prior over labels.
+It assumes answers are independent given the true label, which real crowds violate (errors
+correlate on hard items), so its probabilities are optimistic. Two defences:
+
+* ``accept`` also requires ``min_agree`` (default 2) answers agreeing with the top label, so no
+  item is accepted on a single answer however trusted the annotator;
+* the probability shown to customers is not this model value but a calibrated one (see
+  :mod:`quality.engine.calibration`), fitted on shadow deliveries of known items.
+
+Accuracies are clipped to [chance, ``MAX_ACCURACY``]: a worse-than-guessing estimate carries no
+information (we do not flip its answers) and no single answer is treated as certain.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+MAX_ACCURACY = 0.99
+MIN_AGREE = 2
+
+
+@dataclass(frozen=True)
+class ItemDecision:
+    status: str  # 'accepted' | 'more' | 'exhausted'
+    label: str
+    p_correct: float
+
+
+def item_posterior(labels: Sequence[str], answers: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """P(true label = l) for each label, from (label, annotator accuracy estimate) answers.
+
+    Cost O(len(answers) + len(labels)).
+    """
+    labels = list(dict.fromkeys(labels))
+    for lab, _ in answers:
+        if lab not in labels:
+            labels.append(lab)
+    k = len(labels)
+    if k == 0:
+        return {}
+    if k == 1:
+        return {labels[0]: 1.0}
+    chance = 1.0 / k
+    score = {lab: 0.0 for lab in labels}
+    for lab, acc in answers:
+        a = min(MAX_ACCURACY, max(chance, float(acc)))
+        # log-likelihood ratio of "this label is true" vs "another label is true"
+        score[lab] += math.log(a) - math.log((1.0 - a) / (k - 1))
+    top = max(score.values())
+    expd = {lab: math.exp(s - top) for lab, s in score.items()}
+    z = sum(expd.values())
+    return {lab: v / z for lab, v in expd.items()}
+
+
+def best_label(posterior: Mapping[str, float]) -> tuple[str, float]:
+    """Top label and its probability; ties broken by label text so results are deterministic."""
+    if not posterior:
+        raise ValueError("empty posterior")
+    lab = min(posterior, key=lambda x: (-posterior[x], x))
+    return lab, posterior[lab]
+
+
+def accept(
+    posterior: Mapping[str, float],
+    *,
+    target: float,
+    n_answers: int,
+    cap: int,
+    n_agree: int | None = None,
+    min_agree: int = MIN_AGREE,
+) -> ItemDecision:
+    """Accept when P(top label) >= target and (if given) ``n_agree`` >= ``min_agree``;
+    'exhausted' when ``n_answers`` reached ``cap`` without that; otherwise ask for 'more'."""
+    label, p = best_label(posterior)
+    agree_ok = n_agree is None or n_agree >= min_agree
+    if p >= target and agree_ok:
+        return ItemDecision("accepted", label, p)
+    if n_answers >= cap:
+        return ItemDecision("exhausted", label, p)
+    return ItemDecision("more", label, p)
+
+
+def decide_item(
+    labels: Sequence[str],
+    answers: Sequence[tuple[str, float]],
+    *,
+    target: float,
+    cap: int,
+    min_agree: int = MIN_AGREE,
+) -> ItemDecision:
+    """Posterior + decision for one item in one call (what the scoring task runs per answer)."""
+    post = item_posterior(labels, answers)
+    label, _ = best_label(post)
+    n_agree = sum(1 for lab, _ in answers if lab == label)
+    return accept(post, target=target, n_answers=len(answers), cap=cap, n_agree=n_agree, min_agree=min_agree)

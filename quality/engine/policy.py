@@ -1,0 +1,58 @@
+"""Assignment policy: how often to give a hidden known-answer check, and which item to give.
+
+``known_check_rate``: a new annotator is calibrated first (every task is a check until
+``CALIBRATION_CHECKS`` checks are done); after that the rate is highest for borderline
+annotators (P(accuracy < bar) near 1/2, where one more check changes the gating decision most)
+and falls to ``FLOOR`` (0.1) for proven ones — never below it, so everyone stays audited.
+
+``choose_item``: higher customer priority first; then items already in progress with the most
+answers (finishing what was started delivers items sooner and keeps few items half-done); ties
+broken at random so concurrent annotators spread out instead of queueing on the same rows. The
+database side mirrors it as ``ORDER BY priority DESC, answer_count DESC`` starting from a random
+point (SKIP LOCKED).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Hashable, Sequence
+
+from .annotator import AnnotatorPosterior
+
+CALIBRATION_CHECKS = 3
+FLOOR = 0.10
+CEILING = 0.50
+
+
+def known_check_rate(
+    post: AnnotatorPosterior,
+    *,
+    bar: float = 0.75,
+    calibration_checks: int = CALIBRATION_CHECKS,
+    floor: float = FLOOR,
+    ceiling: float = CEILING,
+) -> float:
+    """Probability that the next task given to this annotator is a hidden known-answer check."""
+    if post.checks < calibration_checks:
+        return 1.0
+    p = post.prob_below(bar)
+    uncertainty = 4.0 * p * (1.0 - p)  # 1 at p = 1/2, 0 when the gating decision is clear
+    return max(floor, min(1.0, floor + (ceiling - floor) * uncertainty))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item: Hashable
+    answers: int = 0
+    priority: int = 0
+
+
+def choose_item(candidates: Sequence[Candidate], rng: random.Random) -> Candidate | None:
+    """The candidate to give next (see module docstring), or None when there is none."""
+    best: Candidate | None = None
+    best_key: tuple | None = None
+    for c in candidates:
+        key = (c.priority, c.answers, rng.random())
+        if best_key is None or key > best_key:
+            best, best_key = c, key
+    return best
