@@ -1,0 +1,134 @@
+"""The scoring glue on a real database: posterior updates, gating, acceptance, idempotency."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from quality import services as quality_services
+from quality.models import AnnotatorQuality, GatingDecision
+from tasks_app import services as task_services
+from tasks_app.models import Answer, Item, Lease, Organization
+from workforce.models import Membership
+
+User = get_user_model()
+
+
+def setup_project(n_items=6, n_known=12, max_answers=3, target=0.9):
+    org = Organization.objects.create(name=f"org-{uuid.uuid4().hex[:6]}")
+    examples = [task_services.ExampleIn(data={"t": f"tut{i}"}, label="a", role="tutorial") for i in range(2)]
+    examples += [task_services.ExampleIn(data={"t": f"q{i}"}, label="b", role="qualifier") for i in range(2)]
+    examples += [
+        task_services.ExampleIn(data={"t": f"k{i}"}, label="a" if i % 2 else "b", role="known") for i in range(n_known)
+    ]
+    project = task_services.project_create(
+        organization=org, name="p", instructions="i", labels=["a", "b"], accuracy_target=target,
+        examples=examples, max_answers=max_answers,
+    )
+    task_services.items_upload(project=project, rows=[{"external_id": f"x{i}", "data": {"t": i}} for i in range(n_items)])
+    task_services.project_launch(project=project)
+    return project
+
+
+def worker(project, name, qualifier=(2, 2)):
+    user = User.objects.create_user(name, password="long-enough-pass")
+    Membership.objects.create(
+        project=project, annotator=user, stage=Membership.Stage.WORKING,
+        qualifier_correct=qualifier[0], qualifier_total=qualifier[1], tutorial_completed_at="2026-01-01T00:00Z",
+    )
+    return user
+
+
+def answer(project, user, item, label):
+    """Lease exactly this item for the user and answer it (bypasses the random pick)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lease = Lease.objects.create(item=item, project=project, annotator=user, expires_at=timezone.now() + timedelta(minutes=5))
+    Item.objects.filter(pk=item.pk).update(assigned=item.assigned + 1)
+    a, _ = task_services.answer_submit(annotator=user, lease_id=lease.pk, label=label, client_key=uuid.uuid4().hex)
+    return a
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_updates_posterior_once_even_if_scored_twice():
+    project = setup_project()
+    u = worker(project, "w1")
+    known = Item.objects.filter(project=project, is_known=True).first()
+    a = answer(project, u, known, known.known_label)  # scored eagerly on commit
+    aq = AnnotatorQuality.objects.get(project=project, annotator=u)
+    assert (aq.checks, aq.checks_correct) == (1, 1)
+    again = quality_services.answer_score(answer_id=a.pk)
+    assert again.scored is False and again.detail == "already scored"
+    aq.refresh_from_db()
+    assert (aq.checks, aq.checks_correct) == (1, 1)
+    a.refresh_from_db()
+    assert a.correct is True and a.scored_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_poor_annotator_is_warned_then_revoked_and_loses_leases():
+    project = setup_project(n_known=12)
+    u = worker(project, "bad", qualifier=(1, 2))
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    standings = []
+    for item in knowns[:8]:
+        wrong = "a" if item.known_label == "b" else "b"
+        answer(project, u, item, wrong)
+        standings.append(Membership.objects.get(project=project, annotator=u).standing)
+        if standings[-1] == "revoked":
+            break
+    assert "warned" in standings
+    assert standings[-1] == "revoked"
+    assert standings.index("warned") < standings.index("revoked")
+    m = Membership.objects.get(project=project, annotator=u)
+    assert "revoked" in m.standing_reason.lower() and "hidden check" in m.standing_reason
+    decisions = list(GatingDecision.objects.filter(project=project, annotator=u).order_by("id"))
+    assert [d.standing for d in decisions] == ["warned", "revoked"]
+    assert decisions[-1].accuracy_upper < 0.75 or decisions[-1].accuracy < decisions[-1].bar
+    # open leases are released on revocation, and no more work is handed out through workforce
+    assert not Lease.objects.filter(annotator=u, state=Lease.State.ACTIVE).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_item_is_accepted_when_good_annotators_agree_and_asks_for_more_otherwise():
+    project = setup_project(max_answers=3, target=0.9)
+    good = [worker(project, f"g{i}") for i in range(3)]
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    for u in good:  # establish them as accurate
+        for item in knowns[:6]:
+            answer(project, u, item, item.known_label)
+    item = Item.objects.filter(project=project, is_known=False).first()
+    answer(project, good[0], item, "a")
+    item.refresh_from_db()
+    assert item.status == Item.Status.OPEN and item.answers_wanted == 2  # one answer is not enough here
+    answer(project, good[1], item, "a")
+    item.refresh_from_db()
+    assert item.status == Item.Status.ACCEPTED and item.label == "a" and item.p_correct >= 0.9
+    # disagreement up to the cap ends as uncertain, not accepted
+    other = Item.objects.filter(project=project, is_known=False, status="open").first()
+    answer(project, good[0], other, "a")
+    answer(project, good[1], other, "b")
+    answer(project, good[2], other, "a")
+    other.refresh_from_db()
+    assert other.answers_count == 3
+    assert other.status in (Item.Status.ACCEPTED, Item.Status.EXHAUSTED)
+    if other.status == Item.Status.ACCEPTED:
+        assert other.p_correct >= 0.9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweep_finds_answers_that_were_never_scored():
+    project = setup_project()
+    u = worker(project, "s1")
+    item = Item.objects.filter(project=project, is_known=False).first()
+    a = answer(project, u, item, "a")
+    Answer.objects.filter(pk=a.pk).update(scored_at=None, created_at="2020-01-01T00:00Z")
+    assert quality_services.unscored_sweep() == [a.pk]
+    from quality.tasks import sweep_unscored
+
+    assert sweep_unscored() == 1
+    assert Answer.objects.get(pk=a.pk).scored_at is not None
+    assert quality_services.unscored_sweep() == []

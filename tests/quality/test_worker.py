@@ -1,0 +1,27 @@
+"""The real-time path through a real Celery worker process on Redis."""
+from __future__ import annotations
+
+import pytest
+
+from quality.models import AnnotatorQuality
+from tasks_app.models import Answer, Item
+from tests.conftest import wait_for
+from tests.quality.test_scoring import answer, setup_project, worker
+
+pytestmark = [pytest.mark.worker]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_are_scored_by_the_worker_after_commit(celery_worker):
+    project = setup_project(n_items=3, n_known=6)
+    u = worker(project, "rt1")
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id")[:3])
+    answers = [answer(project, u, k, k.known_label) for k in knowns]
+    wait_for(
+        lambda: Answer.objects.filter(pk__in=[a.pk for a in answers], scored_at__isnull=False).count() == 3,
+        message="the worker to score 3 answers",
+    )
+    aq = AnnotatorQuality.objects.get(project=project, annotator=u)
+    assert (aq.checks, aq.checks_correct) == (3, 3)
+    # the work happened in the other process, not here
+    assert "quality.score_answer" in celery_worker["log"].read_text()
