@@ -95,14 +95,15 @@ def stratified_claim(
     on its own shadow outcomes and weighted by the delivery's share of that stratum.
     ``lower``/``upper`` are the weighted sums of each stratum's one-sided Clopper-Pearson bounds
     at ``confidence``; a stratum with delivered items but no shadow outcomes contributes a
-    lower bound of 0 (no evidence, no claim). ``n`` is the total shadow sample size.
+    lower bound of 0 (no evidence, no claim) and the pooled shadow rate to the point estimate. ``n`` is the total shadow sample size.
     """
     total = sum(delivered.values())
     if total <= 0:
         return delivery_claim([o for outs in shadow.values() for o in outs], confidence=confidence, target=target)
     acc = lo = hi = 0.0
     n_all = k_all = 0
-    has_point = True
+    pooled = [bool(o) for outs in shadow.values() for o in outs]
+    pooled_rate = (sum(pooled) / len(pooled)) if pooled else None
     for stratum, count in delivered.items():
         if count <= 0:
             continue
@@ -115,14 +116,14 @@ def stratified_claim(
         hi += w * s_hi
         if n:
             acc += w * k / n
-        else:
-            has_point = False
+        elif pooled_rate is not None:
+            acc += w * pooled_rate  # point estimate only; the bound takes 0 for this stratum
     for stratum, outs in shadow.items():  # shadow strata with no delivered items still count in n
         if delivered.get(stratum, 0) <= 0:
             n_all += len(outs)
             k_all += sum(bool(o) for o in outs)
     return DeliveryClaim(
-        accuracy=acc if has_point else None,
+        accuracy=acc if pooled_rate is not None else None,
         lower=lo,
         upper=min(1.0, hi),
         n=n_all,

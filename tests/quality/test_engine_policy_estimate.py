@@ -1,0 +1,85 @@
+"""Known-check rate, item choice, claims and calibration. Pure."""
+import random
+
+import pytest
+
+from quality.engine import (
+    AnnotatorPosterior,
+    Candidate,
+    choose_item,
+    clopper_pearson,
+    default_prior,
+    delivery_claim,
+    fit_calibration,
+    known_check_rate,
+    posterior_update,
+    stratified_claim,
+    wilson,
+)
+
+
+def test_known_check_rate_calibrates_first_then_floor():
+    p = default_prior(2)
+    assert known_check_rate(p, bar=0.75) == 1.0
+    for _ in range(3):
+        p = posterior_update(p, True)
+    proven = p
+    for _ in range(40):
+        proven = posterior_update(proven, True)
+    borderline = AnnotatorPosterior(15, 5, checks=16, correct=12)
+    r_proven = known_check_rate(proven, bar=0.75)
+    r_border = known_check_rate(borderline, bar=0.75)
+    assert r_proven == pytest.approx(0.1, abs=1e-3)
+    assert r_border > r_proven
+    assert 0.1 <= r_border <= 1.0
+
+
+def test_choose_item_prefers_priority_then_in_progress():
+    rng = random.Random(0)
+    cands = [Candidate("x", 0), Candidate("y", 3), Candidate("z", 1)]
+    assert choose_item(cands, rng).item == "y"
+    assert choose_item(cands + [Candidate("p", 0, priority=1)], rng).item == "p"
+    assert choose_item([], rng) is None
+    picks = {choose_item([Candidate(i, 0) for i in range(5)], rng).item for _ in range(50)}
+    assert len(picks) > 1  # ties spread out
+
+
+def test_clopper_pearson_known_values():
+    lo, hi = clopper_pearson(80, 80, 0.95)
+    assert lo == pytest.approx(0.05 ** (1 / 80), rel=1e-6)
+    assert hi == 1.0
+    assert clopper_pearson(0, 0, 0.95) == (0.0, 1.0)
+    lo, hi = clopper_pearson(45, 50, 0.95)
+    assert lo < 0.9 < hi
+    wlo, whi = wilson(45, 50, 0.95)
+    assert wlo < 0.9 < whi
+
+
+def test_delivery_claim_certifies_only_on_lower_bound():
+    c = delivery_claim([True] * 95 + [False] * 5, confidence=0.95, target=0.95)
+    assert c.accuracy == pytest.approx(0.95) and c.n == 100 and not c.certified
+    c = delivery_claim([True] * 200, confidence=0.95, target=0.95)
+    assert c.certified and c.lower >= 0.95
+    empty = delivery_claim([], confidence=0.95, target=0.9)
+    assert empty.accuracy is None and empty.lower == 0.0 and not empty.certified
+
+
+def test_stratified_claim_weights_by_delivery_mix():
+    shadow = {"accepted": [True] * 50, "exhausted": [True] * 5 + [False] * 5}
+    mostly_hard = stratified_claim(shadow, {"accepted": 10, "exhausted": 90}, confidence=0.95, target=0.9)
+    mostly_easy = stratified_claim(shadow, {"accepted": 90, "exhausted": 10}, confidence=0.95, target=0.9)
+    assert mostly_hard.accuracy == pytest.approx(0.1 * 1 + 0.9 * 0.5)
+    assert mostly_hard.lower < mostly_easy.lower
+    # no shadow evidence for a delivered stratum: its share counts 0 in the bound
+    c = stratified_claim({"accepted": [True] * 50}, {"accepted": 50, "exhausted": 50}, confidence=0.95, target=0.5)
+    assert c.lower <= 0.5
+
+
+def test_calibration_is_monotone_and_shrunk():
+    samples = [(0.99, True)] * 3 + [(0.6, False)] * 3 + [(0.7, True)] * 3
+    cal = fit_calibration(samples)
+    assert cal.fitted
+    assert cal.apply(0.99) < 1.0  # 3 items can't claim 100 %
+    assert cal.apply(0.5) <= cal.apply(0.7) <= cal.apply(0.99)
+    assert not fit_calibration([]).fitted
+    assert fit_calibration([]).apply(0.8) == 0.8
