@@ -1,0 +1,44 @@
+"""Gunicorn settings for Cadre's web process: gunicorn -c platform/gunicorn.conf.py cadre.wsgi:application
+
+Read from the environment:
+  PORT               port to listen on (default 8000); BIND overrides the whole address
+  WEB_CONCURRENCY    worker processes (default 2 * cores + 1)
+  GUNICORN_THREADS   threads per worker (default 1)
+  GUNICORN_TIMEOUT   seconds before a silent worker is killed and replaced (default 60)
+  LOG_LEVEL          gunicorn's error-log level (default info)
+
+(This file is loaded by path; platform/ is not a Python package and must never get an __init__.py.)
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
+timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 60)
+graceful_timeout = 30
+keepalive = 5
+
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 1000
+max_requests_jitter = 100
+
+# Logs to stdout/stderr, for the container runtime to collect.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+capture_output = True
+
+# Heartbeat files on tmpfs when there is one (an overlay filesystem can stall them).
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+# Behind a proxy in production: trust X-Forwarded-* from it (settings set SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Gunicorn 25+ opens a control socket at $HOME/.gunicorn/gunicorn.ctl by default: two servers on one
+# host would share that path, and the image's user has no writable home. Off unless asked for.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
