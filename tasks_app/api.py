@@ -5,10 +5,11 @@ import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,7 +41,10 @@ class JSONLinesParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None):
         items = []
         for n, raw in enumerate(stream, start=1):
-            line = raw.decode("utf-8").strip() if isinstance(raw, bytes) else raw.strip()
+            try:
+                line = raw.decode("utf-8").strip() if isinstance(raw, bytes) else raw.strip()
+            except UnicodeDecodeError:
+                raise ParseError(f"Line {n} is not valid UTF-8.") from None
             if not line:
                 continue
             try:
@@ -57,17 +61,28 @@ class IsCustomer(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and hasattr(request.user, "customer"))
 
 
+class CustomerPagination(LimitOffsetPagination):
+    """limit/offset pages, bounded: ``?limit=`` above ``max_limit`` gets ``max_limit`` rows."""
+
+    default_limit = 100
+    max_limit = 1000
+
+
 class CustomerProjectMixin:
     """Projects of the caller's organization only: anyone else's project is a 404."""
 
     permission_classes = [IsCustomer]
+    pagination_class = CustomerPagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Project.objects.none()
         return Project.objects.filter(organization_id=self.request.user.customer.organization_id).order_by("id")
 
 
 class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ProjectSerializer
+    parser_classes = [JSONParser]  # the spec is nested JSON; forms cannot carry it
 
     def get_queryset(self):
         return super().get_queryset().annotate(items_total=Count("items", filter=Q(items__is_known=False)))
@@ -134,10 +149,15 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request={"application/json": ItemUploadSerializer, "application/x-ndjson": ItemUploadSerializer},
-        responses={201: UploadResultSerializer},
+        responses={
+            201: OpenApiResponse(UploadResultSerializer, description="At least one new item was stored."),
+            200: OpenApiResponse(UploadResultSerializer, description="Nothing new: every external_id was already there."),
+        },
         description="Body: `{\"items\": [{\"external_id\": ..., \"data\": ...}, ...]}`, or a bare JSON list of such "
         "objects, or JSON Lines (`Content-Type: application/x-ndjson`, one object per line). "
-        "Idempotent by external_id: ids already in the project are left as they are.",
+        "Idempotent by external_id: ids already in the project are left as they are. "
+        "All or nothing: any bad row rejects the whole upload with 400 and messages naming the rows "
+        "(counted from 0) or the JSON Lines line.",
     )
     def create(self, request: Request, project_pk=None) -> Response:
         project = self.project()

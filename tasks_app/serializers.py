@@ -95,13 +95,51 @@ class ProjectDetailSerializer(ProjectSerializer):
         read_only_fields = fields
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers instead of turning them into strings: an id sent
+    as ``5`` is a customer bug worth reporting, not something to guess about."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+def _flatten(prefix: str, detail) -> list[str]:
+    """DRF's nested error detail as flat ``"<prefix>: <field>: <message>"`` strings."""
+    if isinstance(detail, dict):
+        out: list[str] = []
+        for key, value in detail.items():
+            sub = prefix if key == "non_field_errors" else f"{prefix}: {key}"
+            out.extend(_flatten(sub, value))
+        return out
+    if isinstance(detail, list):
+        return [m for d in detail for m in _flatten(prefix, d)]
+    return [f"{prefix}: {detail}"]
+
+
 class ItemInSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=200, help_text="Your own id; uploading it again adds nothing.")
+    external_id = StrictCharField(max_length=200, help_text="Your own id; uploading it again adds nothing.")
     data = serializers.JSONField()
 
 
 class ItemUploadSerializer(serializers.Serializer):
     items = ItemInSerializer(many=True, allow_empty=False, max_length=100_000)
+
+    def to_internal_value(self, data):
+        """Row errors as ``"Row <i>: <field>: <message>"`` (rows counted from 0, as the
+        service counts them) instead of DRF's positional list with an empty entry per good row."""
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            rows = detail.get("items") if isinstance(detail, dict) else None
+            if isinstance(rows, list) and any(isinstance(r, dict) for r in rows):
+                messages = [m for i, r in enumerate(rows) if r for m in _flatten(f"Row {i}", r)]
+                raise serializers.ValidationError({"items": messages[:50]}) from None
+            raise
 
 
 class UploadResultSerializer(serializers.Serializer):
