@@ -50,7 +50,7 @@ def _rows(rows: Iterable[Any], keys: Sequence[str]) -> Iterable[tuple[str, ...]]
 
 
 class _Item:
-    __slots__ = ("answers", "decision", "done", "p_model")
+    __slots__ = ("answers", "decision", "done")
 
     def __init__(self) -> None:
         self.answers: list[tuple[str, str]] = []  # (worker, label) in arrival order
@@ -59,7 +59,7 @@ class _Item:
 
 
 class _Worker:
-    __slots__ = ("post", "standing", "items", "known", "active", "checks_given")
+    __slots__ = ("post", "standing", "items", "known", "active")
 
     def __init__(self, post: AnnotatorPosterior) -> None:
         self.post = post
@@ -209,7 +209,7 @@ def run_replay(
                 if dec.status != "more":
                     st.done = True
         active = [w for w in active if workers[w].active]
-        if progress is not None:
+        if progress is not None and (rounds == 1 or rounds % 25 == 0 or not active):
             progress(
                 f"round {rounds}: {len(active)} workers active, {answers_used}/{total_possible} answers used, "
                 f"{sum(1 for s in items.values() if s.done)}/{len(items)} items complete"
