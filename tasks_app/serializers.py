@@ -136,10 +136,16 @@ class ItemUploadSerializer(serializers.Serializer):
         except serializers.ValidationError as exc:
             detail = exc.detail
             rows = detail.get("items") if isinstance(detail, dict) else None
+            # DRF gives per-row errors as a list (an empty entry per good row) or as a
+            # dict keyed by the row index (only the bad rows), depending on the path.
             if isinstance(rows, list) and any(isinstance(r, dict) for r in rows):
-                messages = [m for i, r in enumerate(rows) if r for m in _flatten(f"Row {i}", r)]
-                raise serializers.ValidationError({"items": messages[:50]}) from None
-            raise
+                per_row = [(i, r) for i, r in enumerate(rows) if r]
+            elif isinstance(rows, dict) and rows and all(str(k).isdigit() for k in rows):
+                per_row = sorted(((int(k), r) for k, r in rows.items()), key=lambda kr: kr[0])
+            else:
+                raise
+            messages = [m for i, r in per_row for m in _flatten(f"Row {i}", r)]
+            raise serializers.ValidationError({"items": messages[:50]}) from None
 
 
 class UploadResultSerializer(serializers.Serializer):
