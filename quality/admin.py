@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from .models import AnnotatorQuality, GatingDecision
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AnnotatorQuality)
+class AnnotatorQualityAdmin(ReadOnlyAdmin):
+    list_display = ["annotator", "project", "checks", "checks_correct", "alpha", "beta", "updated_at"]
+    list_filter = ["project"]
+    search_fields = ["annotator__username", "project__name"]
+    list_select_related = ["annotator", "project"]
+
+
+@admin.register(GatingDecision)
+class GatingDecisionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "annotator", "project", "previous_standing", "standing", "checks", "checks_correct", "accuracy", "accuracy_lower", "accuracy_upper", "bar"]
+    list_filter = ["standing", "previous_standing", "project"]
+    search_fields = ["annotator__username", "project__name", "reason"]
+    list_select_related = ["annotator", "project"]
+    date_hierarchy = "created_at"

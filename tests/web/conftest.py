@@ -1,0 +1,161 @@
+"""Fixtures for the web (annotator + ops pages) tests: projects built with the services."""
+from __future__ import annotations
+
+import os
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls
+# from a thread with a running loop unless told this is fine (it is: the loop is idle).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from django.contrib.auth import get_user_model  # noqa: E402
+
+from tasks_app import services as task_services  # noqa: E402
+from tasks_app.models import Organization  # noqa: E402
+from workforce import services as wf_services  # noqa: E402
+
+PASSWORD = "correct-horse-battery-staple"
+LABELS = ["positive", "negative"]
+
+TUTORIAL = [
+    ("I love this kettle, it boils in a minute.", "positive", "TUT-EXPLAIN-1: the reviewer is pleased."),
+    ("The lid snapped off on day one.", "negative", "TUT-EXPLAIN-2: the reviewer complains."),
+]
+QUALIFIER = [
+    ("Wonderful service, thank you!", "positive", "QUAL-EXPLAIN-1: praise."),
+    ("Terrible, it never worked.", "negative", "QUAL-EXPLAIN-2: complaint."),
+    ("Would happily buy again.", "positive", "QUAL-EXPLAIN-3: praise."),
+]
+
+
+def known_text(i: int) -> str:
+    return f"Known review number {i}: {'great product' if i % 2 == 0 else 'awful product'}"
+
+
+def known_label(i: int) -> str:
+    return "positive" if i % 2 == 0 else "negative"
+
+
+def item_text(i: int) -> str:
+    return f"Regular review number {i}: {'great product' if i % 2 == 0 else 'awful product'}"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Sign-up and login hash passwords; the default hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def organization(db):
+    return Organization.objects.create(name=f"Org {uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture
+def make_project(organization):
+    """Build a live project: 2 tutorial, 3 qualifier, ``known`` hidden known-answer
+    examples, ``items`` regular items (text contains 'great' → positive, 'awful' → negative)."""
+
+    def build(*, items: int = 6, known: int = 4, launch: bool = True, name: str = "Review sentiment", **kwargs):
+        examples = [task_services.ExampleIn(data={"text": t}, label=lab, explanation=exp, role="tutorial") for t, lab, exp in TUTORIAL]
+        examples += [task_services.ExampleIn(data={"text": t}, label=lab, explanation=exp, role="qualifier") for t, lab, exp in QUALIFIER]
+        examples += [
+            task_services.ExampleIn(data={"text": known_text(i)}, label=known_label(i), explanation="", role="known")
+            for i in range(known)
+        ]
+        params = dict(
+            organization=organization,
+            name=name,
+            instructions="Choose the overall sentiment of the review.\nJudge the reviewer's feeling.",
+            labels=LABELS,
+            accuracy_target=0.9,
+            examples=examples,
+            qualifier_wait_seconds=3600,
+        )
+        params.update(kwargs)
+        project = task_services.project_create(**params)
+        task_services.items_upload(
+            project=project, rows=[{"external_id": f"item-{i:03d}", "data": {"text": item_text(i)}} for i in range(items)]
+        )
+        if launch:
+            project = task_services.project_launch(project=project)
+        return project
+
+    return build
+
+
+@pytest.fixture
+def project(make_project):
+    return make_project()
+
+
+@pytest.fixture
+def make_annotator(db):
+    def build(username: str | None = None):
+        return wf_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=PASSWORD)
+
+    return build
+
+
+@pytest.fixture
+def annotator(make_annotator):
+    return make_annotator("annie")
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user(username="opsy", password=PASSWORD, is_staff=True)
+
+
+def _qualify(project, user):
+    """Membership in the working stage, through the real services."""
+    m = wf_services.membership_join(project=project, annotator=user)
+    m = wf_services.tutorial_complete(membership=m)
+    from tasks_app.models import Example
+
+    answers = {ex.pk: ex.label for ex in Example.objects.filter(project=project, role="qualifier")}
+    result = wf_services.qualifier_submit(membership=m, responses=answers)
+    assert result.attempt.passed
+    return result.membership
+
+
+@pytest.fixture
+def qualify(db):
+    """``qualify(project, user)`` → membership in the working stage (real services)."""
+    return _qualify
+
+
+@pytest.fixture
+def web_data():
+    """The example texts and the password the fixtures use, for assertions."""
+    return SimpleNamespace(password=PASSWORD, tutorial=TUTORIAL, qualifier=QUALIFIER, labels=LABELS)
+
+
+@pytest.fixture
+def working(project, annotator):
+    """A qualified annotator's membership on ``project``."""
+    return _qualify(project, annotator)
+
+
+@pytest.fixture
+def annotator_client(client, annotator):
+    client.force_login(annotator)
+    return client
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {
+        "executable_path": os.environ.get("CADRE_CHROMIUM", "/usr/bin/chromium"),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
