@@ -57,9 +57,13 @@ venv_ok || make_venv
 
 want="$( { sha256sum "$REQ" | cut -d' ' -f1; "$VENV/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
-    log "pip install -r requirements.txt (into $VENV)"
+    log "pip install -r requirements.txt (into $VENV; a fresh venv takes a minute or two)"
     rm -f "$STAMP"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ" \
-        || die "pip install -r requirements.txt failed"
+    pip_log="$VENV/.cadre-pip.log"
+    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQ" >"$pip_log" 2>&1; then
+        # (this machine's pip config lists extra indexes that print one 'is ignored' line per package)
+        grep -v 'is ignored: it is neither a file nor a directory' "$pip_log" | tail -n 60 >&2
+        die "pip install -r requirements.txt failed (full log: $pip_log)"
+    fi
     echo "$want" >"$STAMP"
 fi
