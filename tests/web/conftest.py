@@ -32,7 +32,7 @@ QUALIFIER = [
 
 
 def known_text(i: int) -> str:
-    return f"Known review number {i}: {'great product' if i % 2 == 0 else 'awful product'}"
+    return f"Customer review #{900 + i}: {'great product' if i % 2 == 0 else 'awful product'}"
 
 
 def known_label(i: int) -> str:
@@ -40,7 +40,7 @@ def known_label(i: int) -> str:
 
 
 def item_text(i: int) -> str:
-    return f"Regular review number {i}: {'great product' if i % 2 == 0 else 'awful product'}"
+    return f"Customer review #{100 + i}: {'great product' if i % 2 == 0 else 'awful product'}"
 
 
 @pytest.fixture(autouse=True)
