@@ -34,6 +34,7 @@ from quality.engine import (
     prior_from_qualifier,
 )
 from quality.engine.annotator import chance_accuracy
+from quality.engine.estimate import SHADOW_DESIGN_EFFECT
 
 # Replay cap on answers per item. Cadre projects default to max_answers=5, but the cap only binds on
 # items still uncertain after 5 answers (easy items stop at 2-3): on the three crowd sets a cap of
@@ -270,7 +271,7 @@ def run_replay(
         "claimed_upper_bound": round(claim.upper, 4),
         "claim_n": claim.n,
         "claim_correct": claim.correct,
-        "claim_method": f"shadow deliveries on known items, one-sided {claim.method} by decision status",
+        "claim_method": f"shadow deliveries on known items, one-sided {claim.method} by decision status, design effect {SHADOW_DESIGN_EFFECT}",
         "shadow_by_status": {k: {"n": len(v), "correct": sum(c for _, c in v)} for k, v in shadow_by.items()},
         "certified": claim.certified,
         "mean_p_correct": round(sum(r["p_correct"] for r in delivered) / n_del, 4) if n_del else None,

@@ -27,11 +27,12 @@ from .annotator import (
     prior_from_qualifier,
 )
 from .calibration import Calibration, fit_calibration
-from .estimate import DeliveryClaim, clopper_pearson, delivery_claim, stratified_claim, wilson
+from .estimate import SHADOW_DESIGN_EFFECT, DeliveryClaim, clopper_pearson, delivery_claim, stratified_claim, wilson
 from .gating import GateDecision, gate
 from .policy import Candidate, choose_item, known_check_rate
 
 __all__ = [
+    "SHADOW_DESIGN_EFFECT",
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
     "accept", "best_label", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",

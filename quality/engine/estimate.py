@@ -21,6 +21,14 @@ from scipy.stats import beta as _beta
 from scipy.stats import norm as _norm
 
 
+# Shadow outcomes share the same few annotators' accuracy estimates and the same draw of known
+# items, so they are positively correlated: measured over 20 seeded 10 % splits of one public
+# crowd set (Stanford Dogs, 4 labels), the shadow accuracy spread ~1.4x the binomial standard
+# deviation, i.e. ~2x the variance, and plain Clopper-Pearson over-claimed on 3 of 20 splits.
+# Counts are therefore divided by this design effect before the bound (1 of 20 after).
+SHADOW_DESIGN_EFFECT = 2.0
+
+
 @dataclass(frozen=True)
 class DeliveryClaim:
     accuracy: float | None
@@ -34,17 +42,19 @@ class DeliveryClaim:
     target: float = 0.95
 
 
-def clopper_pearson(k: int, n: int, confidence: float) -> tuple[float, float]:
-    """One-sided exact bounds (lower, upper), each holding with probability ``confidence``."""
+def clopper_pearson(k: float, n: float, confidence: float) -> tuple[float, float]:
+    """One-sided exact bounds (lower, upper), each holding with probability ``confidence``.
+
+    Fractional k, n are allowed (effective counts after a design effect)."""
     if n <= 0:
         return 0.0, 1.0
     a = 1.0 - confidence
-    lo = 0.0 if k == 0 else float(_beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k == n else float(_beta.ppf(1.0 - a, k + 1, n - k))
+    lo = 0.0 if k <= 0 else float(_beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k >= n else float(_beta.ppf(1.0 - a, k + 1, n - k))
     return lo, hi
 
 
-def wilson(k: int, n: int, confidence: float) -> tuple[float, float]:
+def wilson(k: float, n: float, confidence: float) -> tuple[float, float]:
     """One-sided Wilson score bounds (lower, upper) at ``confidence``."""
     if n <= 0:
         return 0.0, 1.0
@@ -57,15 +67,24 @@ def wilson(k: int, n: int, confidence: float) -> tuple[float, float]:
 
 
 def delivery_claim(
-    outcomes: Iterable[bool], *, confidence: float, target: float, method: str = "clopper-pearson"
+    outcomes: Iterable[bool],
+    *,
+    confidence: float,
+    target: float,
+    method: str = "clopper-pearson",
+    design_effect: float = 1.0,
 ) -> DeliveryClaim:
-    """Claim from shadow-delivery outcomes (True = delivered label matched the known label)."""
+    """Claim from independent binary outcomes (True = delivered label matched the known label).
+
+    For shadow-delivery outcomes pass ``design_effect=SHADOW_DESIGN_EFFECT`` (or use
+    :func:`stratified_claim`, which does by default); 1.0 treats outcomes as independent.
+    """
     outs = [bool(o) for o in outcomes]
     n, k = len(outs), sum(outs)
     if method == "clopper-pearson":
-        lo, hi = clopper_pearson(k, n, confidence)
+        lo, hi = clopper_pearson(k / design_effect, n / design_effect, confidence)
     elif method == "wilson":
-        lo, hi = wilson(k, n, confidence)
+        lo, hi = wilson(k / design_effect, n / design_effect, confidence)
     else:
         raise ValueError(f"unknown method {method!r}")
     return DeliveryClaim(
@@ -87,6 +106,7 @@ def stratified_claim(
     *,
     confidence: float,
     target: float,
+    design_effect: float = SHADOW_DESIGN_EFFECT,
 ) -> DeliveryClaim:
     """Claim for a delivery whose items fall in strata (e.g. 'accepted' / 'exhausted').
 
@@ -94,12 +114,17 @@ def stratified_claim(
     answered by a different crowd mix than regular ones), so each stratum's accuracy is measured
     on its own shadow outcomes and weighted by the delivery's share of that stratum.
     ``lower``/``upper`` are the weighted sums of each stratum's one-sided Clopper-Pearson bounds
-    at ``confidence``; a stratum with delivered items but no shadow outcomes contributes a
+    at ``confidence``, computed on effective counts k/design_effect, n/design_effect: shadow
+    outcomes are not independent coin flips (they share the same few annotators' accuracy
+    estimates), so the information they carry is less than n. A stratum with delivered items but no shadow outcomes contributes a
     lower bound of 0 (no evidence, no claim) and the pooled shadow rate to the point estimate. ``n`` is the total shadow sample size.
     """
     total = sum(delivered.values())
     if total <= 0:
-        return delivery_claim([o for outs in shadow.values() for o in outs], confidence=confidence, target=target)
+        return delivery_claim(
+            [o for outs in shadow.values() for o in outs], confidence=confidence, target=target,
+            design_effect=design_effect,
+        )
     acc = lo = hi = 0.0
     n_all = k_all = 0
     pooled = [bool(o) for outs in shadow.values() for o in outs]
@@ -111,7 +136,7 @@ def stratified_claim(
         n, k = len(outs), sum(outs)
         n_all, k_all = n_all + n, k_all + k
         w = count / total
-        s_lo, s_hi = clopper_pearson(k, n, confidence)
+        s_lo, s_hi = clopper_pearson(k / design_effect, n / design_effect, confidence)
         lo += w * s_lo
         hi += w * s_hi
         if n:

@@ -83,3 +83,13 @@ def test_calibration_is_monotone_and_shrunk():
     assert cal.apply(0.5) <= cal.apply(0.7) <= cal.apply(0.99)
     assert not fit_calibration([]).fitted
     assert fit_calibration([]).apply(0.8) == 0.8
+
+
+def test_design_effect_widens_the_bound():
+    outs = [True] * 90 + [False] * 10
+    plain = delivery_claim(outs, confidence=0.95, target=0.9)
+    wide = delivery_claim(outs, confidence=0.95, target=0.9, design_effect=2.0)
+    assert wide.accuracy == plain.accuracy
+    assert wide.lower < plain.lower < 0.9 < plain.upper < wide.upper
+    strat = stratified_claim({"accepted": outs}, {"accepted": 10}, confidence=0.95, target=0.9)
+    assert strat.lower == pytest.approx(wide.lower)
