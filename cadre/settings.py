@@ -131,6 +131,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start when it is missing
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,6 +1,8 @@
 """Load demo data for the embedded run (idempotent) and print the logins and API token."""
 from __future__ import annotations
 
+import os
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -100,5 +102,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  Annotators (web app):   {', '.join(annotators)}  password: {DEMO_PASSWORD}")
         self.stdout.write(f"  Ops staff (/ops/, /admin/): ops  password: {DEMO_PASSWORD}")
         self.stdout.write(f"  Customer API token (org 'Acme ML'): {token.key}")
-        self.stdout.write("    curl -H 'Authorization: Token " + token.key + "' http://127.0.0.1:8000/api/projects/")
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        self.stdout.write(f"    curl -H 'Authorization: Token {token.key}' {base}/api/projects/")
         self.stdout.write(f"  Demo project id: {project.pk}   API docs: /api/docs/")
