@@ -41,11 +41,22 @@ def index(request):
 def project_dashboard(request, project_pk):
     project = get_object_or_404(Project.objects.select_related("organization"), pk=project_pk)
     annotators = selectors.project_annotators(project=project)
-    groups = []
-    for standing in STANDING_ORDER:
-        members = [a for a in annotators if a["standing"] == standing]
-        members.sort(key=lambda a: (a["accuracy"] is None, a["accuracy"] or 0.0, a["username"]))
-        groups.append({"standing": standing, "label": Membership.Standing(standing).label, "members": members})
+    groups = [
+        {"label": Membership.Standing(standing).label, "members": [
+            a for a in annotators if a["standing"] == standing and (
+                standing == Membership.Standing.REVOKED or a["stage"] == Membership.Stage.WORKING)
+        ]}
+        for standing in STANDING_ORDER
+    ]
+    groups.append({"label": "In onboarding (tutorial / qualifier)", "members": [
+        a for a in annotators
+        if a["stage"] in (Membership.Stage.TUTORIAL, Membership.Stage.QUALIFIER) and a["standing"] != Membership.Standing.REVOKED
+    ]})
+    groups.append({"label": "Did not qualify", "members": [
+        a for a in annotators if a["stage"] == Membership.Stage.FAILED and a["standing"] != Membership.Standing.REVOKED
+    ]})
+    for group in groups:  # least accurate first: those are the ones to look at
+        group["members"].sort(key=lambda a: (a["accuracy"] is None, a["accuracy"] or 0.0, a["username"]))
     return render(
         request,
         "quality/project.html",

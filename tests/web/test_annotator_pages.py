@@ -582,6 +582,20 @@ def test_ops_pages_for_staff(client, staff, working, django_capture_on_commit_ca
     assert client.get(reverse("ops:project", args=[999999])).status_code == 404
 
 
+def test_ops_groups_annotators_by_standing_and_stage(client, staff, working, make_annotator, qualify):
+    newcomer = make_annotator("newcomer-zed")
+    wf_services.membership_join(project=working.project, annotator=newcomer)
+    bad = make_annotator("revoked-rob")
+    m = qualify(working.project, bad)
+    wf_services.membership_standing_set(membership=m, standing="revoked", reason="Access revoked: ROB-REASON.")
+    client.force_login(staff)
+    html = page(client.get(reverse("ops:project", args=[working.project_id])))
+    pos = {k: html.index(k) for k in ("Revoked <span", "Warned <span", "Active <span", "In onboarding", "Did not qualify")}
+    assert pos["Revoked <span"] < html.index("revoked-rob") < html.index("ROB-REASON") < pos["Warned <span"]
+    assert pos["Active <span"] < html.index(working.annotator.username) < pos["In onboarding"]
+    assert pos["In onboarding"] < html.index("newcomer-zed") < pos["Did not qualify"]
+
+
 def test_ops_shows_gating_decisions(client, staff, working):
     GatingDecision.objects.create(
         project=working.project, annotator=working.annotator, standing="warned", previous_standing="active",
