@@ -89,10 +89,10 @@ def qualifier_submit(*, membership: Membership, responses: dict[int, str]) -> Qu
     project = membership.project
     questions = list(Example.objects.filter(project=project, role=Example.Role.QUALIFIER))
     errors = []
-    for ex in questions:
+    for number, ex in enumerate(questions, start=1):
         choice = responses.get(ex.pk)
         if choice is None:
-            errors.append(f"Question {ex.position + 1} has no answer.")
+            errors.append(f"Question {number} has no answer.")
         elif choice not in project.labels:
             errors.append(f"{choice!r} is not one of this project's labels.")
     if errors:
