@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
@@ -246,6 +247,17 @@ def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) 
     return None
 
 
+EXPIRE_EVERY_SECONDS = 10
+
+
+def _expired_leases_reclaim() -> None:
+    """Return expired leases' items to the pool at most every few seconds per process
+    group (a cache key throttles it), so it also happens in the embedded run, where no
+    Celery beat runs; the periodic ``tasks_app.expire_leases`` does the same in production."""
+    if cache.add("cadre:leases-expire", 1, timeout=EXPIRE_EVERY_SECONDS):
+        leases_expire()
+
+
 def lease_next(
     *, project: Project, annotator, known_check_rate: float, rng: random.Random | None = None
 ) -> Lease | None:
@@ -254,7 +266,14 @@ def lease_next(
     engine's choice, stored on the membership), otherwise a regular item. Returns None
     when there is nothing left for them. The caller checks that they may work."""
     rng = rng or random.Random()
+    _expired_leases_reclaim()
     with transaction.atomic():
+        mine_expired = list(
+            Lease.objects.select_for_update().filter(
+                project=project, annotator=annotator, state=Lease.State.ACTIVE, expires_at__lte=timezone.now()
+            )
+        )
+        _leases_close(mine_expired, Lease.State.EXPIRED)
         current = lease_current(project=project, annotator=annotator)
         if current is not None:
             return current

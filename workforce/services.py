@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tasks_app.models import Example, Project
@@ -37,9 +37,12 @@ def annotator_signup(*, username: str, password: str, display_name: str = "", em
         errors["password"] = list(exc.messages)
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
-        user = User.objects.create_user(username=username, password=password, email=email)
-        AnnotatorProfile.objects.create(user=user, display_name=display_name.strip() or username)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, password=password, email=email)
+            AnnotatorProfile.objects.create(user=user, display_name=display_name.strip() or username)
+    except IntegrityError:  # a simultaneous sign-up took the name between the check and the insert
+        raise ValidationError({"username": ["That user name is taken."]}) from None
     return user
 
 
@@ -88,15 +91,6 @@ def qualifier_submit(*, membership: Membership, responses: dict[int, str]) -> Qu
     """
     project = membership.project
     questions = list(Example.objects.filter(project=project, role=Example.Role.QUALIFIER))
-    errors = []
-    for number, ex in enumerate(questions, start=1):
-        choice = responses.get(ex.pk)
-        if choice is None:
-            errors.append(f"Question {number} has no answer.")
-        elif choice not in project.labels:
-            errors.append(f"{choice!r} is not one of this project's labels.")
-    if errors:
-        raise ValidationError({"responses": errors})
     now = timezone.now()
     with transaction.atomic():
         m = Membership.objects.select_for_update().get(pk=membership.pk)
@@ -108,6 +102,16 @@ def qualifier_submit(*, membership: Membership, responses: dict[int, str]) -> Qu
             raise ValidationError({"qualifier": ["Go through the tutorial first."]})
         if qualifier_wait_remaining(m, now):
             raise ValidationError({"qualifier": ["Your next attempt is not open yet."]})
+        # Whether they may sit the quiz at all is said first; then whether the sheet is complete.
+        errors = []
+        for number, ex in enumerate(questions, start=1):
+            choice = responses.get(ex.pk)
+            if choice is None:
+                errors.append(f"Question {number} has no answer.")
+            elif choice not in project.labels:
+                errors.append(f"{choice!r} is not one of this project's labels.")
+        if errors:
+            raise ValidationError({"responses": errors})
         review = [(ex, responses.get(ex.pk), responses.get(ex.pk) == ex.label) for ex in questions]
         correct = sum(1 for _, _, ok in review if ok)
         total = len(questions)
