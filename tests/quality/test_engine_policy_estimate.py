@@ -93,3 +93,17 @@ def test_design_effect_widens_the_bound():
     assert wide.lower < plain.lower < 0.9 < plain.upper < wide.upper
     strat = stratified_claim({"accepted": outs}, {"accepted": 10}, confidence=0.95, target=0.9)
     assert strat.lower == pytest.approx(wide.lower)
+
+
+def test_stratified_bound_is_joint_deterministic_and_cp_for_one_stratum():
+    shadow = {"accepted": [True] * 70 + [False] * 2, "exhausted": [True] * 6 + [False] * 3}
+    mix = {"accepted": 85, "exhausted": 15}
+    a = stratified_claim(shadow, mix, confidence=0.95, target=0.95, design_effect=1.0)
+    b = stratified_claim(shadow, mix, confidence=0.95, target=0.95, design_effect=1.0)
+    assert a == b
+    lo_acc, _ = clopper_pearson(70, 72, 0.95)
+    lo_exh, _ = clopper_pearson(6, 9, 0.95)
+    assert 0.85 * lo_acc + 0.15 * lo_exh < a.lower < a.accuracy < a.upper
+    one = stratified_claim({"accepted": shadow["accepted"]}, {"accepted": 5}, confidence=0.95, target=0.95,
+                           design_effect=1.0)
+    assert one.lower == pytest.approx(lo_acc)
