@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,18 +60,12 @@ class IsCustomer(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and hasattr(request.user, "customer"))
 
 
-class CustomerPagination(LimitOffsetPagination):
-    """limit/offset pages, bounded: ``?limit=`` above ``max_limit`` gets ``max_limit`` rows."""
-
-    default_limit = 100
-    max_limit = 1000
 
 
 class CustomerProjectMixin:
     """Projects of the caller's organization only: anyone else's project is a 404."""
 
     permission_classes = [IsCustomer]
-    pagination_class = CustomerPagination
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user

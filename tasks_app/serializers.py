@@ -40,21 +40,8 @@ class ProjectCreateSerializer(serializers.Serializer):
     qualifier_wait_seconds = serializers.IntegerField(min_value=0, max_value=30 * 24 * 3600, default=24 * 3600)
     examples = ExampleInSerializer(many=True)
 
-    def validate_labels(self, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise serializers.ValidationError("Labels must be distinct.")
-        return value
-
-    def validate(self, attrs: dict) -> dict:
-        labels = attrs["labels"]
-        bad = [i for i, ex in enumerate(attrs["examples"]) if ex["label"] not in labels]
-        if bad:
-            raise serializers.ValidationError(
-                {"examples": [f"Example {i}: label is not one of the project's labels." for i in bad]}
-            )
-        if len(attrs["examples"]) < 3:
-            raise serializers.ValidationError({"examples": ["Give at least 3 examples."]})
-        return attrs
+    # Rules on the spec (distinct labels, example labels among them, at least 3 examples,
+    # every role present) are the service's: tasks_app.services.project_create.
 
 
 class ProjectSerializer(serializers.ModelSerializer):

@@ -98,7 +98,10 @@ def project_create(
     if errors:
         raise ValidationError(errors)
 
-    auto = example_roles_split(sum(1 for ex in examples if not ex.role)) if sum(1 for ex in examples if not ex.role) >= 3 else []
+    # Examples without a role are split by example_roles_split when there are at least 3 of
+    # them; fewer unassigned examples (the customer set most roles) become known-answer items.
+    unassigned = sum(1 for ex in examples if not ex.role)
+    auto = example_roles_split(unassigned) if unassigned >= 3 else []
     roles: list[str] = []
     auto_iter = iter(auto)
     for ex in examples:

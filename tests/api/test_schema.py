@@ -71,11 +71,6 @@ def test_schema_generation_has_no_errors(tmp_path):
     assert not GENERATOR_STATS._error_cache, dict(GENERATOR_STATS._error_cache)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="drf-spectacular warns about the 'status' enum name collision (Project.Status vs Item.Status); "
-    "fixed by ENUM_NAME_OVERRIDES in SPECTACULAR_SETTINGS (cadre/settings.py). Remove this marker then.",
-)
 def test_schema_generation_has_no_warnings(tmp_path):
     GENERATOR_STATS.reset()
     call_command("spectacular", "--file", str(tmp_path / "schema.yaml"), "--fail-on-warn")

@@ -343,7 +343,7 @@ def test_task_flow_get_submit_next(annotator_client, working, annotator):
     assert 'name="csrfmiddlewaretoken"' in html
     assert "This task is yours until" in html
     assert 'data-key="1"' in html and 'data-key="2"' in html
-    assert f'<label class="choice"><input type="radio" name="label" value="positive"' in html
+    assert '<label class="choice"><input type="radio" name="label" value="positive"' in html
 
     resp = annotator_client.post(url_task, {**form, "label": "positive"})
     assert resp.status_code == 302 and resp.url == url_task
