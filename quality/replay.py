@@ -107,7 +107,6 @@ def run_replay(
     known: dict[str, str] = {}
     for item, label in _rows(known_rows, ("item", "label")):
         known.setdefault(item, label)
-    labels = list(labels_seen)
     for lab in known.values():
         labels_seen.setdefault(lab, None)
     labels = list(labels_seen)
