@@ -4,6 +4,9 @@
 ``CALIBRATION_CHECKS`` checks are done); after that the rate is highest for borderline
 annotators (P(accuracy < bar) near 1/2, where one more check changes the gating decision most)
 and falls to ``FLOOR`` (0.1) for proven ones — never below it, so everyone stays audited.
+An annotator who is more likely below the bar than above it (P(accuracy < bar) >= 1/2) gets
+only checks until gating settles it: their regular answers would be weak evidence anyway, and
+a poor annotator must not escape revocation by drawing few checks.
 
 ``choose_item``: higher customer priority first; then items already in progress with the most
 answers (finishing what was started delivers items sooner and keeps few items half-done); ties
@@ -36,6 +39,8 @@ def known_check_rate(
     if post.checks < calibration_checks:
         return 1.0
     p = post.prob_below(bar)
+    if p >= 0.5:
+        return 1.0
     uncertainty = 4.0 * p * (1.0 - p)  # 1 at p = 1/2, 0 when the gating decision is clear
     return max(floor, min(1.0, floor + (ceiling - floor) * uncertainty))
 

@@ -132,3 +132,15 @@ def test_sweep_finds_answers_that_were_never_scored():
     assert sweep_unscored() == 1
     assert Answer.objects.get(pk=a.pk).scored_at is not None
     assert quality_services.unscored_sweep() == []
+
+
+def test_annotator_leaning_below_the_bar_gets_only_checks():
+    """Once an annotator is more likely below the bar than above it, every task is a check
+    until gating decides; a proven annotator still gets checks, at the floor rate."""
+    from quality import engine
+
+    leaning_bad = engine.AnnotatorPosterior(alpha=3, beta=4, checks=4, correct=1)
+    assert leaning_bad.prob_below(0.75) >= 0.5
+    assert engine.known_check_rate(leaning_bad, bar=0.75) == 1.0
+    proven = engine.AnnotatorPosterior(alpha=60, beta=2, checks=60, correct=59)
+    assert 0 < engine.known_check_rate(proven, bar=0.75) <= 0.2
