@@ -121,3 +121,35 @@ def test_management_command_writes_files(crowd, tmp_path):
     assert (out / "delivered.csv").read_text() == (out2 / "delivered.csv").read_text()
     s2 = json.loads((out2 / "summary.json").read_text())
     assert {k: v for k, v in s2.items() if k != "seconds"} == {k: v for k, v in summary.items() if k != "seconds"}
+
+
+def correlated_crowd(seed: int, n_items: int = 600, n_workers: int = 60, per_item: int = 9):
+    """Three labels; a quarter of the items are traps on which good workers pick the same wrong
+    label 55 % of the time — the correlated errors that make one-coin posteriors over-claim."""
+    labels = ("a", "b", "c")
+    rng = random.Random(seed)
+    acc = {f"w{j}": (rng.uniform(0.75, 0.95) if j >= 8 else 1 / 3) for j in range(n_workers)}
+    gold, answers = {}, []
+    for i in range(n_items):
+        item, truth = f"i{i}", rng.choice(labels)
+        gold[item] = truth
+        hard = rng.random() < 0.25
+        trap = rng.choice([lab for lab in labels if lab != truth])
+        for w in rng.sample(sorted(acc), per_item):
+            if hard and acc[w] > 0.5:
+                lab = truth if rng.random() < 0.45 else trap
+            else:
+                lab = truth if rng.random() < acc[w] else rng.choice([x for x in labels if x != truth])
+            answers.append((item, w, lab))
+    return answers, gold
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_claim_does_not_over_claim_under_correlated_errors(seed):
+    answers, gold = correlated_crowd(seed)
+    known = random.Random(seed).sample(sorted(gold), 60)
+    delivered, s = run_replay(answers, [(i, gold[i]) for i in known], seed=seed)
+    measured = sum(r["label"] == gold[r["item"]] for r in delivered) / len(delivered)
+    assert s["claimed_lower_bound"] <= measured
+    assert not s["certified"]  # ~85 % right: must not be certified at 95 %
+    assert abs(s["mean_p_correct"] - measured) < 0.1  # per-item probabilities honest on average
