@@ -26,7 +26,8 @@ from quality.engine import (
     choose_item,
     decide_item,
     default_bar,
-    stratified_claim,
+    ShadowOutcome,
+    claim_from_shadow,
     fit_calibration,
     gate,
     known_check_rate,
@@ -224,32 +225,27 @@ def run_replay(
 
     for st in items.values():
         finalize(st, accuracy_now)
-    # shadow outcomes per stratum (the decision's status): claim + calibration per stratum
-    shadow_by: dict[str, list[tuple[float, bool]]] = {}
+    # shadow outcomes -> claim (by decision status) + calibration, the same call the delivery makes
+    shadow: list[ShadowOutcome] = []
     for it, sh in shadows.items():
         finalize(sh, lambda x, it=it: accuracy_leave_out(x, it))
         if sh.decision is not None:
-            shadow_by.setdefault(sh.decision.status, []).append(
-                (sh.decision.p_correct, sh.decision.label == known[it])
-            )
-    all_shadow = [s for v in shadow_by.values() for s in v]
-    overall_cal = fit_calibration(all_shadow)
-    calib = {st: fit_calibration(v, prior_mean=overall_cal.overall) for st, v in shadow_by.items()}
+            shadow.append(ShadowOutcome(sh.decision.status, sh.decision.p_correct, sh.decision.label == known[it]))
 
     delivered: list[dict] = []
     status_counts: dict[str, int] = {}
+    decisions: list[tuple[str, ItemDecision, int]] = []
     for it in item_order:
         st = items.get(it)
         if st is None or not st.answers:
             continue
-        d = st.decision
-        status_counts[d.status] = status_counts.get(d.status, 0) + 1
-        cal = calib.get(d.status, overall_cal if overall_cal.fitted else None)
-        p = cal.apply(d.p_correct) if cal is not None else d.p_correct
-        delivered.append({"item": it, "label": d.label, "p_correct": round(p, 4), "answers_used": len(st.answers)})
-    claim = stratified_claim(
-        {k: [c for _, c in v] for k, v in shadow_by.items()}, status_counts, confidence=confidence, target=target
-    )
+        status_counts[st.decision.status] = status_counts.get(st.decision.status, 0) + 1
+        decisions.append((it, st.decision, len(st.answers)))
+    sc = claim_from_shadow(shadow, status_counts, confidence=confidence, target=target)
+    claim = sc.claim
+    for it, d, n in decisions:
+        p = sc.p_correct(d.status, d.p_correct)
+        delivered.append({"item": it, "label": d.label, "p_correct": round(p, 4), "answers_used": n})
     regular_answers = sum(r["answers_used"] for r in delivered)
     n_del = len(delivered)
     summary = {
@@ -271,7 +267,10 @@ def run_replay(
         "claim_n": claim.n,
         "claim_correct": claim.correct,
         "claim_method": f"shadow deliveries on known items, one-sided {claim.method} by decision status, design effect {SHADOW_DESIGN_EFFECT}",
-        "shadow_by_status": {k: {"n": len(v), "correct": sum(c for _, c in v)} for k, v in shadow_by.items()},
+        "shadow_by_status": {
+            st: {"n": sum(1 for s in shadow if s.status == st), "correct": sum(1 for s in shadow if s.status == st and s.correct)}
+            for st in sorted({s.status for s in shadow})
+        },
         "certified": claim.certified,
         "mean_p_correct": round(sum(r["p_correct"] for r in delivered) / n_del, 4) if n_del else None,
         "target": target,
@@ -281,6 +280,6 @@ def run_replay(
         "annotator_bar": round(bar, 4),
         "labels": len(labels),
         "rounds": rounds,
-        "calibration_blocks": {k: [[round(a, 4), round(b, 4)] for a, b in c.blocks] for k, c in calib.items()},
+        "calibration_blocks": {k: [[round(a, 4), round(b, 4)] for a, b in c.blocks] for k, c in sc.by_status.items()},
     }
     return delivered, summary

@@ -10,8 +10,8 @@ Per answer, in this order:
 2. regular item -> ``decide_item`` (one-coin ``item_posterior`` with current accuracy means;
    ``accept`` at P >= target with >= 2 agreeing answers, 'exhausted' at the cap);
 3. the same on each known item as a *shadow delivery* (accuracies leave that item's check out);
-   shadow outcomes give the delivery claim (``stratified_claim`` / ``delivery_claim``,
-   Clopper-Pearson) and the per-item calibration (``fit_calibration``) — the model's P is
+   shadow outcomes give the delivery claim and per-item calibration in one call,
+   ``claim_from_shadow`` (``stratified_claim``: Clopper-Pearson by decision status) and the per-item calibration (``fit_calibration``) — the model's P is
    optimistic because errors correlate on hard items; the calibrated one is what customers see.
 
 Assignment: ``known_check_rate`` (1.0 for the first 3 checks, 0.1-0.5 after, highest for
@@ -28,11 +28,13 @@ from .annotator import (
 )
 from .calibration import Calibration, fit_calibration
 from .estimate import SHADOW_DESIGN_EFFECT, DeliveryClaim, clopper_pearson, delivery_claim, stratified_claim, wilson
+from .delivery import ShadowClaim, ShadowOutcome, claim_from_shadow, shadow_decision
 from .gating import GateDecision, gate
 from .policy import Candidate, choose_item, known_check_rate
 
 __all__ = [
     "SHADOW_DESIGN_EFFECT",
+    "ShadowClaim", "ShadowOutcome", "claim_from_shadow", "shadow_decision",
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
     "accept", "best_label", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",
