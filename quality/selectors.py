@@ -3,7 +3,6 @@ and the ops view of annotators."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -50,23 +49,15 @@ def project_progress(*, project: Project) -> dict[str, Any]:
     }
 
 
-@dataclass
-class ProjectClaim:
-    claim: engine.DeliveryClaim
-    calibration: engine.Calibration
-    shadow: list[tuple[float, bool]] = field(default_factory=list)
-
-
-def project_claim(*, project: Project) -> ProjectClaim:
+def project_claim(*, project: Project) -> engine.ShadowClaim:
     """The project's accuracy claim from *shadow deliveries* on its known-answer items.
 
     Each known item's answers are taken in arrival order and run through the same
-    acceptance rule as real items (``engine.decide_item``), each annotator's accuracy
+    acceptance rule as real items (``engine.shadow_decision``), each annotator's accuracy
     estimated leaving that item's own check out; the label it would have delivered is
-    compared with the known answer. Those outcomes are a binomial sample of how the whole
-    procedure performs on this project → Clopper-Pearson bound
-    (``engine.delivery_claim``), and the calibration map for per-item probabilities
-    (``engine.fit_calibration``). The crowd replay computes its claim the same way.
+    compared with the known answer. Those outcomes, split by decision status and weighted
+    by the delivery's own mix of statuses, give the claim and the per-item calibration
+    (``engine.claim_from_shadow``) — the very calls the crowd replay makes.
     """
     rows = list(
         Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False)
@@ -77,12 +68,12 @@ def project_claim(*, project: Project) -> ProjectClaim:
         aq.annotator_id: posterior_of(aq)
         for aq in AnnotatorQuality.objects.filter(project=project, annotator_id__in={r[1] for r in rows})
     }
-    known = dict(Item.objects.filter(project=project, is_known=True).values_list("id", "known_label"))
     revoked = set(
         Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list(
             "annotator_id", flat=True
         )
     )
+    known = dict(Item.objects.filter(pk__in={r[0] for r in rows}).values_list("id", "known_label"))
     chance = engine.chance_accuracy(len(project.labels))
     by_item: dict[int, list[tuple[int, str, bool]]] = defaultdict(list)
     for item_id, annotator_id, label, correct in rows:
@@ -93,25 +84,29 @@ def project_claim(*, project: Project) -> ProjectClaim:
         if post is None or annotator_id in revoked:
             return chance
         if post.checks > 0:
-            try:
-                post = post.without_check(correct)
-            except ValueError:
-                pass
+            post = post.without_check(correct)
         return post.mean
 
-    shadow: list[tuple[float, bool]] = []
+    shadow: list[engine.ShadowOutcome] = []
     for item_id, answers in by_item.items():
-        decision = None
-        used: list[tuple[str, float]] = []
-        for annotator_id, label, correct in answers:
-            used.append((label, loo_accuracy(annotator_id, correct)))
-            decision = engine.decide_item(project.labels, used, target=project.accuracy_target, cap=project.max_answers)
-            if decision.status != "more":
-                break
+        decision = engine.shadow_decision(
+            project.labels,
+            [(label, loo_accuracy(annotator_id, correct)) for annotator_id, label, correct in answers],
+            target=project.accuracy_target,
+            cap=project.max_answers,
+        )
         if decision is not None:
-            shadow.append((decision.p_correct, decision.label == known[item_id]))
-    claim = engine.delivery_claim([ok for _, ok in shadow], confidence=project.confidence, target=project.accuracy_target)
-    return ProjectClaim(claim=claim, calibration=engine.fit_calibration(shadow), shadow=shadow)
+            correct = decision.label == known[item_id]
+            shadow.append(engine.ShadowOutcome(decision.status, decision.p_correct, correct))
+    delivered = dict(
+        Item.objects.filter(project=project, is_known=False)
+        .exclude(status=Item.Status.OPEN)
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    return engine.claim_from_shadow(
+        shadow, delivered, confidence=project.confidence, target=project.accuracy_target
+    )
 
 
 def project_delivery(*, project: Project) -> dict[str, Any]:
@@ -128,7 +123,7 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
         {
             "external_id": row["external_id"],
             "label": row["label"],
-            "p_correct": round(pc.calibration.apply(row["p_correct"]), 4) if row["p_correct"] is not None else None,
+            "p_correct": round(pc.p_correct(row["status"], row["p_correct"]), 4) if row["p_correct"] is not None else None,
             "answers_used": row["answers_count"],
             "status": row["status"],
         }
@@ -149,7 +144,7 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
         "target": project.accuracy_target,
         "certified": claim.certified,
         "method": "shadow deliveries on hidden known-answer items (the acceptance rule re-run on each known "
-        f"item's answers, leaving its own check out), one-sided {claim.method} bounds",
+        f"item's answers, leaving its own check out), stratified by decision status: {claim.method}",
         "mean_p_correct": round(sum(r["p_correct"] or 0 for r in out_items) / len(out_items), 4) if out_items else None,
     }
     return {"project": project.pk, "summary": summary, "items": out_items}

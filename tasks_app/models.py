@@ -50,7 +50,9 @@ class Project(models.Model):
     annotator_bar = models.FloatField(
         null=True, blank=True, help_text="Minimum annotator accuracy; empty = the engine's default for the label count."
     )
-    max_answers = models.PositiveSmallIntegerField(default=5, help_text="Cap on answers per item.")
+    max_answers = models.PositiveSmallIntegerField(
+        default=10, help_text="Cap on answers per item (the crowd replay measured 10 better than 5: BENCHMARKS.md)."
+    )
     qualifier_pass_mark = models.FloatField(default=0.8)
     qualifier_max_attempts = models.PositiveSmallIntegerField(default=2)
     qualifier_wait_seconds = models.PositiveIntegerField(default=24 * 3600)

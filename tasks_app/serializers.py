@@ -33,7 +33,7 @@ class ProjectCreateSerializer(serializers.Serializer):
     labels = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=100)
     accuracy_target = serializers.FloatField(min_value=0.5, max_value=0.999)
     confidence = serializers.FloatField(min_value=0.8, max_value=0.999, default=0.95)
-    max_answers = serializers.IntegerField(min_value=1, max_value=50, default=5)
+    max_answers = serializers.IntegerField(min_value=1, max_value=50, default=10)
     annotator_bar = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None)
     qualifier_pass_mark = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.8)
     qualifier_max_attempts = serializers.IntegerField(min_value=1, max_value=10, default=2)

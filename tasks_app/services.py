@@ -78,7 +78,7 @@ def project_create(
     accuracy_target: float,
     confidence: float = 0.95,
     examples: Sequence[ExampleIn],
-    max_answers: int = 5,
+    max_answers: int = 10,
     annotator_bar: float | None = None,
     qualifier_pass_mark: float = 0.8,
     qualifier_max_attempts: int = 2,
