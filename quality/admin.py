@@ -1,17 +1,8 @@
 from django.contrib import admin
 
+from tasks_app.admin import ReadOnlyAdmin
+
 from .models import AnnotatorQuality, GatingDecision
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AnnotatorQuality)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, Max, Min, OuterRef
 from django.utils import timezone
 
 from .models import Answer, Example, Item, Lease, Organization, Project
@@ -209,15 +209,6 @@ def _lease_seconds() -> int:
     return settings.CADRE_LEASE_SECONDS
 
 
-def lease_current(*, project: Project, annotator) -> Lease | None:
-    return (
-        Lease.objects.select_related("item")
-        .filter(project=project, annotator=annotator, state=Lease.State.ACTIVE, expires_at__gt=timezone.now())
-        .order_by("id")
-        .first()
-    )
-
-
 def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) -> Item | None:
     """Lock one open item for this annotator, or None.
 
@@ -237,8 +228,8 @@ def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) 
     if not known:
         base = base.filter(assigned__lt=F("answers_wanted"))
     groups = [base.filter(answers_count__gt=0), base.filter(answers_count=0)] if not known else [base]
-    bounds = Item.objects.filter(project=project, is_known=known).order_by("id").values_list("id", flat=True)
-    lo, hi = bounds.first(), bounds.last()
+    bounds = Item.objects.filter(project=project, is_known=known).aggregate(lo=Min("id"), hi=Max("id"))
+    lo, hi = bounds["lo"], bounds["hi"]
     if lo is None:
         return None
     pivot = rng.randint(lo, hi)
@@ -271,15 +262,17 @@ def lease_next(
     rng = rng or random.Random()
     _expired_leases_reclaim()
     with transaction.atomic():
-        mine_expired = list(
-            Lease.objects.select_for_update().filter(
-                project=project, annotator=annotator, state=Lease.State.ACTIVE, expires_at__lte=timezone.now()
-            )
+        now = timezone.now()
+        mine = list(
+            Lease.objects.select_for_update(of=("self",))
+            .select_related("item")
+            .filter(project=project, annotator=annotator, state=Lease.State.ACTIVE)
+            .order_by("id")
         )
-        _leases_close(mine_expired, Lease.State.EXPIRED)
-        current = lease_current(project=project, annotator=annotator)
-        if current is not None:
-            return current
+        live = [lease for lease in mine if lease.expires_at > now]
+        if live:
+            return live[0]
+        _leases_close(mine, Lease.State.EXPIRED)
         want_known = rng.random() < known_check_rate
         item = _pick_item(project, annotator, known=want_known, rng=rng)
         if item is None and want_known:

@@ -33,6 +33,30 @@ def make_project(n_items: int = 20, max_answers: int = 3, name: str = "p") -> Pr
     return project
 
 
+def run_at_once(users, work) -> list[BaseException]:
+    """Run ``work(user)`` in one thread per user, all released by a barrier at the same
+    moment; each thread closes its own database connection. Returns the errors raised."""
+    barrier = threading.Barrier(len(users))
+    errors: list[BaseException] = []
+
+    def body(user):
+        try:
+            barrier.wait()
+            work(user)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=body, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_leases_never_exceed_what_items_need():
@@ -41,34 +65,29 @@ def test_concurrent_leases_never_exceed_what_items_need():
     project = make_project(n_items=40)
     annotators = [User.objects.create_user(f"ann{i}", password="x-long-password") for i in range(32)]
     results: list[tuple[int, int]] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(annotators))
+    holding: dict[int, int] = {}  # item id -> the annotator holding it right now
+    clashes: list[tuple[int, int, int]] = []
     lock = threading.Lock()
 
     def work(user):
-        try:
-            barrier.wait()
-            rng = random.Random(user.pk)
-            for _ in range(3):
-                lease = services.lease_next(project=project, annotator=user, known_check_rate=0.0, rng=rng)
-                if lease is None:
-                    break
-                with lock:
-                    results.append((lease.item_id, user.pk))
-                # release so the thread asks again: the item must stay exclusive until released
-                services.leases_release(project=project, annotator=user)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
+        rng = random.Random(user.pk)
+        for _ in range(3):
+            lease = services.lease_next(project=project, annotator=user, known_check_rate=0.0, rng=rng)
+            if lease is None:
+                break
+            with lock:
+                if lease.item_id in holding:
+                    clashes.append((lease.item_id, holding[lease.item_id], user.pk))
+                holding[lease.item_id] = user.pk
+                results.append((lease.item_id, user.pk))
+            # give it back so the thread asks again; the item is exclusive until then
+            with lock:
+                holding.pop(lease.item_id, None)
+            services.leases_release(project=project, annotator=user)
 
-    threads = [threading.Thread(target=work, args=(u,)) for u in annotators]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_at_once(annotators, work)
     assert not errors, errors
+    assert not clashes, f"items handed to a second annotator while held: {clashes[:5]}"
     assert results, "nobody got work"
     # after all releases, no item is assigned and no lease is active
     assert Lease.objects.filter(state=Lease.State.ACTIVE).count() == 0
@@ -83,23 +102,14 @@ def test_concurrent_annotators_hold_disjoint_items():
     project = make_project(n_items=10)
     annotators = [User.objects.create_user(f"b{i}", password="x-long-password") for i in range(16)]
     got: list[int | None] = []
-    barrier = threading.Barrier(len(annotators))
     lock = threading.Lock()
 
     def work(user):
-        try:
-            barrier.wait()
-            lease = services.lease_next(project=project, annotator=user, known_check_rate=0.0, rng=random.Random(user.pk))
-            with lock:
-                got.append(lease.item_id if lease else None)
-        finally:
-            connection.close()
+        lease = services.lease_next(project=project, annotator=user, known_check_rate=0.0, rng=random.Random(user.pk))
+        with lock:
+            got.append(lease.item_id if lease else None)
 
-    threads = [threading.Thread(target=work, args=(u,)) for u in annotators]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert not run_at_once(annotators, work)
     taken = [g for g in got if g is not None]
     assert len(taken) == 10
     assert len(set(taken)) == 10
@@ -198,3 +208,17 @@ def test_upload_is_idempotent_and_all_or_nothing():
     with pytest.raises(ValidationError):
         services.items_upload(project=project, rows=[{"external_id": "ok", "data": {}}, {"data": {}}])
     assert Item.objects.count() == before + 1
+
+
+@pytest.mark.django_db
+def test_hot_paths_use_a_bounded_number_of_queries(django_assert_max_num_queries, django_capture_on_commit_callbacks):
+    """next task and submit stay a handful of queries however big the project is."""
+    project = make_project(n_items=50)
+    user = User.objects.create_user("q1", password="x-long-password")
+    services.lease_next(project=project, annotator=user, known_check_rate=0.0)  # warm: cache key for the expiry sweep
+    services.leases_release(project=project, annotator=user)
+    with django_assert_max_num_queries(9):
+        lease = services.lease_next(project=project, annotator=user, known_check_rate=0.0)
+    with django_capture_on_commit_callbacks(execute=False):
+        with django_assert_max_num_queries(10):  # 4 of them savepoints
+            services.answer_submit(annotator=user, lease_id=lease.pk, label="a", client_key="qc-1")
