@@ -17,11 +17,7 @@ export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-cadre.settings}"
 PORT="${PORT:-8000}"
 
 "$PY" manage.py migrate --noinput
-if "$PY" manage.py help seed_demo >/dev/null 2>&1; then
-    "$PY" manage.py seed_demo
-else
-    log "warning: no seed_demo management command yet; starting without demo data"
-fi
+"$PY" manage.py seed_demo
 
 log "Cadre on http://127.0.0.1:$PORT/ (Ctrl-C stops it)"
 exec "$PY" manage.py runserver "127.0.0.1:$PORT"

@@ -129,20 +129,23 @@ def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
 
 
 def annotator_accuracies(project: Project, annotator_ids: list[int]) -> dict[int, float]:
-    """Current accuracy estimate (posterior mean) per annotator; the prior for anyone
-    not yet checked."""
-    found = {
-        aq.annotator_id: posterior_of(aq).mean
+    """Accuracy estimate per annotator as item scoring uses it: the posterior mean; the
+    qualifier prior for anyone not yet checked; chance for a revoked annotator (their
+    answers carry no weight — the crowd replay does the same)."""
+    members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=annotator_ids)}
+    posts = {
+        aq.annotator_id: posterior_of(aq)
         for aq in AnnotatorQuality.objects.filter(project=project, annotator_id__in=annotator_ids)
     }
-    missing = [a for a in annotator_ids if a not in found]
-    if missing:
-        members = {
-            m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=missing)
-        }
-        for a in missing:
-            found[a] = _prior(project, members.get(a)).mean
-    return found
+    chance = engine.chance_accuracy(len(project.labels))
+    out = {}
+    for a in annotator_ids:
+        m = members.get(a)
+        if m is not None and m.standing == Membership.Standing.REVOKED:
+            out[a] = chance
+        else:
+            out[a] = posts[a].mean if a in posts else _prior(project, m).mean
+    return out
 
 
 def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
