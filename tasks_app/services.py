@@ -159,6 +159,21 @@ def project_launch(*, project: Project) -> Project:
     return project
 
 
+def data_shape(data: Any) -> tuple:
+    """What an annotator could tell items apart by, besides their content: the JSON type
+    and, for an object, its field names."""
+    if isinstance(data, dict):
+        return ("object", tuple(sorted(data)))
+    return (type(data).__name__,)
+
+
+def describe_shapes(shapes: set[tuple]) -> str:
+    parts = []
+    for shape in sorted(shapes):
+        parts.append("an object with " + ", ".join(shape[1]) if shape[0] == "object" and shape[1] else shape[0])
+    return " or ".join(parts)
+
+
 @dataclass(frozen=True)
 class UploadResult:
     created: int
@@ -170,7 +185,7 @@ def items_upload(*, project: Project, rows: Iterable[dict[str, Any]], batch_size
     is left as it is (its data is not overwritten). All or nothing: rows are validated first.
     """
     rows = list(rows)
-    seen: set[str] = set()
+    shapes = {data_shape(d) for d in Example.objects.filter(project=project).values_list("data", flat=True)}
     errors: list[str] = []
     for i, row in enumerate(rows):
         ext = row.get("external_id")
@@ -181,7 +196,11 @@ def items_upload(*, project: Project, rows: Iterable[dict[str, Any]], batch_size
             errors.append(f"Row {i}: external_id may not start with 'known-' (reserved).")
         if "data" not in row:
             errors.append(f"Row {i}: data is required.")
-        seen.add(ext)
+        elif shapes and data_shape(row["data"]) not in shapes:
+            errors.append(
+                f"Row {i}: data must have the same fields as the project's examples ({describe_shapes(shapes)}), "
+                "so that hidden known-answer items cannot be told apart from regular ones."
+            )
     if errors:
         raise ValidationError({"items": errors[:50]})
     created = 0

@@ -203,10 +203,11 @@ def test_known_checks_are_served_at_the_rate_and_not_alone():
 def test_upload_is_idempotent_and_all_or_nothing():
     project = make_project(n_items=2)
     before = Item.objects.count()
-    r = services.items_upload(project=project, rows=[{"external_id": "i0", "data": {}}, {"external_id": "new", "data": {}}])
+    row = {"text": "x"}
+    r = services.items_upload(project=project, rows=[{"external_id": "i0", "data": row}, {"external_id": "new", "data": row}])
     assert (r.created, r.existing) == (1, 1)
     with pytest.raises(ValidationError):
-        services.items_upload(project=project, rows=[{"external_id": "ok", "data": {}}, {"data": {}}])
+        services.items_upload(project=project, rows=[{"external_id": "ok", "data": row}, {"data": row}])
     assert Item.objects.count() == before + 1
 
 
