@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cadre.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "cadre.urls"
@@ -75,6 +76,7 @@ WSGI_APPLICATION = "cadre.wsgi.application"
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a persistent connection broken by a DB restart is replaced, not reused
 else:
     DATABASES = {
         "default": {
@@ -95,6 +97,10 @@ CELERY_TASK_ACKS_LATE = True  # a task killed mid-run is redelivered; scoring is
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis down: a send gives up after ~1 s (3 attempts) instead of blocking the request;
+# task_enqueue logs it and the sweep enqueues the answer later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BEAT_SCHEDULE = {
     "sweep-unscored-answers": {
         "task": "quality.sweep_unscored",
