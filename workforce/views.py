@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -47,6 +47,8 @@ def _live_project(project_id: int) -> Project:
 
 
 def _membership(request: HttpRequest, project_id: int) -> Membership:
+    if not hasattr(request.user, "annotator"):  # customers, ops: no joining, no answering
+        raise PermissionDenied("These pages are for annotator accounts.")
     project = _live_project(project_id)
     try:
         membership = services.membership_join(project=project, annotator=request.user)
