@@ -307,3 +307,16 @@ def test_customer_api_errors_and_other_organisation(world):
     assert "KNOWNMARKER" not in body and "is_known" not in body
     existing = set(Item.objects.filter(project=world.project, is_known=True).values_list("external_id", flat=True))
     assert not any(e in body for e in existing - {"known-1"})
+
+
+def test_the_detector_catches_planted_leaks():
+    """The grep itself: each kind of leak, planted in a page, is caught."""
+    planted = [
+        "<p>KNOWNEXPLAIN-3</p>", "<input name=is_known>", "known-42", "<p>secretzed</p>", "<p>QUALEXPLAIN-1</p>",
+        "<p>KNOWNMARKER-2 text</p>", '<script>var x = {"known": 1}</script>', "<script>ITEMMARKER-1</script>",
+    ]
+    for body in planted:
+        with pytest.raises(AssertionError):
+            assert_no_secrets(body, "planted", known_text_ok="KNOWNMARKER-1 text")
+    assert_no_secrets("<p>KNOWNMARKER-1 text</p>", "own lease", known_text_ok="KNOWNMARKER-1 text")
+    assert_no_secrets("<p>QUALEXPLAIN-1</p>", "own result", allow=("QUALEXPLAIN",))

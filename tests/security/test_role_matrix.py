@@ -307,3 +307,15 @@ def test_role_matrix(world, sec, row: Row, role: str):
     else:
         changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
         assert not changed, f"{where}: refused/read-only request changed {changed}"
+
+
+def test_api_ignores_web_sessions(world):
+    """The API authenticates by token only: a customer's browser session gets 401 (so no
+    cross-site request can ride on a session cookie)."""
+    client = world.web("customer_a")
+    for url in (reverse("project-list"), reverse("project-detail", args=[world.project.pk])):
+        assert client.get(url).status_code == 401, url
+    before = world.draft.status
+    assert client.post(reverse("project-launch", args=[world.draft.pk])).status_code == 401
+    world.draft.refresh_from_db()
+    assert world.draft.status == before
