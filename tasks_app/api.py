@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,12 +17,14 @@ from rest_framework.response import Response
 from . import services
 from .models import Item, Project
 from .serializers import (
+    ItemInSerializer,
     ItemSerializer,
     ItemUploadSerializer,
     ProjectCreateSerializer,
     ProjectDetailSerializer,
     ProjectSerializer,
     UploadResultSerializer,
+    _flatten,
 )
 
 
@@ -32,25 +35,130 @@ def django_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError({"non_field_errors": exc.messages})
 
 
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(f"The request body is larger than the limit of {limit} bytes (CADRE_MAX_BODY_BYTES).")
+
+
+def body_size_check(request: Request) -> None:
+    """413 before reading anything when the declared body is over ``CADRE_MAX_BODY_BYTES``
+    (DRF's parsers read the stream directly, so Django's own check on ``request.body``
+    never runs for them)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if limit is not None and declared > limit:
+        raise PayloadTooLarge()
+
+
+READ_CHUNK = 64 * 1024
+
+
+def stream_lines(stream, limit: int | None):
+    """The stream's lines (bytes, without the newline), read ``READ_CHUNK`` bytes at a time;
+    PayloadTooLarge once more than ``limit`` bytes came in (whatever the header said)."""
+    buf = bytearray()
+    seen = 0
+    while True:
+        chunk = stream.read(READ_CHUNK)
+        if not chunk:
+            break
+        seen += len(chunk)
+        if limit is not None and seen > limit:
+            raise PayloadTooLarge()
+        scan_from = len(buf)
+        buf += chunk
+        nl = buf.find(b"\n", scan_from)
+        pos = 0
+        while nl != -1:
+            yield bytes(buf[pos:nl])
+            pos = nl + 1
+            nl = buf.find(b"\n", pos)
+        del buf[:pos]
+    if buf:
+        yield bytes(buf)
+
+
 class JSONLinesParser(BaseParser):
-    """``application/x-ndjson`` (JSON Lines): one item object per line, blank lines ignored."""
+    """``application/x-ndjson`` (JSON Lines): one item object per line, blank lines ignored.
+
+    Streaming: ``parse`` returns ``{"items": <generator>}`` and reads nothing yet; the rows
+    are read, decoded and parsed one line at a time while the upload consumes them (once).
+    A line that is not UTF-8 or not JSON raises ParseError (400) at that point; more bytes
+    than ``CADRE_MAX_BODY_BYTES`` raise PayloadTooLarge (413).
+    """
 
     media_type = "application/x-ndjson"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        items = []
-        for n, raw in enumerate(stream, start=1):
+        if stream is None:  # empty body
+            return {"items": iter(())}
+        return {"items": self.rows(stream, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}
+
+    @staticmethod
+    def rows(stream, limit: int | None):
+        for n, raw in enumerate(stream_lines(stream, limit), start=1):
             try:
-                line = raw.decode("utf-8").strip() if isinstance(raw, bytes) else raw.strip()
+                line = raw.decode("utf-8").strip()
             except UnicodeDecodeError:
                 raise ParseError(f"Line {n} is not valid UTF-8.") from None
             if not line:
                 continue
             try:
-                items.append(json.loads(line))
+                yield json.loads(line)
             except ValueError as exc:
                 raise ParseError(f"Line {n} is not valid JSON: {exc}") from None
-        return {"items": items}
+
+
+MAX_UPLOAD_ROWS = 100_000
+MAX_ROW_ERRORS = 50
+
+
+def rows_checked(rows, max_rows: int = MAX_UPLOAD_ROWS):
+    """Rows of a streamed upload checked one at a time as ``ItemInSerializer`` checks the
+    rows of a JSON upload, with the same messages (``Row <i>: <field>: <message>``).
+
+    Good rows are passed on (external_id and data only). From the first bad row on,
+    nothing more is passed on; the rest is read for more bad rows (up to 50) and then
+    ValidationError is raised, so the upload consuming this generator rolls back.
+    A row that is plainly fine skips the serializer (it costs ~20x the check below)."""
+    errors: list[str] = []
+    count = 0
+    for i, row in enumerate(rows):
+        count += 1
+        if count > max_rows:
+            raise ValidationError({"items": [f"Ensure this field has no more than {max_rows} elements."]})
+        if type(row) is dict:
+            ext = row.get("external_id")
+            data = row.get("data")
+            if (
+                type(ext) is str
+                and 0 < len(ext) <= 200
+                and ext.isascii()
+                and ext.isprintable()
+                and ext == ext.strip()
+                and data is not None
+            ):
+                if not errors:
+                    yield {"external_id": ext, "data": data}
+                continue
+        ser = ItemInSerializer(data=row)
+        if ser.is_valid():
+            if not errors:
+                yield dict(ser.validated_data)
+            continue
+        if len(errors) < MAX_ROW_ERRORS:
+            errors.extend(_flatten(f"Row {i}", ser.errors))
+    if errors:
+        raise ValidationError({"items": errors[:MAX_ROW_ERRORS]})
+    if count == 0:
+        raise ValidationError({"items": ["This list may not be empty."]})
 
 
 class IsCustomer(permissions.BasePermission):
@@ -154,13 +262,19 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
     )
     def create(self, request: Request, project_pk=None) -> Response:
         project = self.project()
+        body_size_check(request)
         body = request.data
         if isinstance(body, list):
             body = {"items": body}
-        ser = ItemUploadSerializer(data=body)
-        ser.is_valid(raise_exception=True)
+        if request.content_type.split(";")[0].strip() == JSONLinesParser.media_type:
+            # Streamed: rows are parsed and checked while items_upload stores them in batches.
+            rows = rows_checked(body.get("items", ()))
+        else:
+            ser = ItemUploadSerializer(data=body)
+            ser.is_valid(raise_exception=True)
+            rows = ser.validated_data["items"]
         try:
-            result = services.items_upload(project=project, rows=ser.validated_data["items"])
+            result = services.items_upload(project=project, rows=rows)
         except DjangoValidationError as exc:
             raise django_errors(exc) from None
         return Response(
