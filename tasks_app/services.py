@@ -15,13 +15,13 @@ from datetime import timedelta
 from typing import Any, Iterable, Sequence
 
 from celery import current_app
-from kombu.exceptions import OperationalError as BrokerOperationalError
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
