@@ -42,6 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 START, END = "<!-- faults:start -->", "<!-- faults:end -->"
+NOTES = (
+    "Notes. (1) The dead worker's reserved messages stay in Redis's `unacked` hash until the 1 h `visibility_timeout`: `acks_late` + `reject_on_worker_lost` only cover a pool child dying, so after a kill of the whole worker it is the sweep that scores them (they are redelivered an hour later and skipped as already scored). (2) The throwaway Redis has no persistence (`--save ''`): whatever is queued when it stops is lost, and the sweep scores it. The worker reconnects with kombu's back-off (2, 4, 6 … up to 30 s between tries), so after a long outage it can take up to ~30 s to consume again. (3) While Redis is down, `answer_submit` works (the publish gives up after ~0.2 s, `CELERY_TASK_PUBLISH_RETRY_POLICY`), but handing out the next task does not: `lease_next` throttles lease expiry with the Redis cache (`cache.add`), which raises. (4) The scoring task retries 5 times, 2 s apart: a database outage longer than ~10 s exhausts the retries and leaves those answers to the sweep."
+)
 
 
 def log(msg: str) -> None:
@@ -550,6 +553,8 @@ def report(cmd: str, k: dict, r: dict, p: dict, cpu: int) -> str:
         "",
         f"503 bodies: API `{(p['api503'] or {}).get('content_type')}` `{(p['api503'] or {}).get('body', '').strip()}` "
         f"(Retry-After {(p['api503'] or {}).get('retry_after')}); web `{(p['web503'] or {}).get('content_type')}`, a short HTML page.",
+        "",
+        NOTES,
         END,
     ]
     return "\n".join(lines)
