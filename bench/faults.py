@@ -639,6 +639,9 @@ def main() -> int:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+            # as root, services.sh keeps the cluster outside the var dir (/tmp/cadre-pg-<sum>)
+            if svc.pgdata and Path(svc.pgdata).parent.name.startswith("cadre-pg-"):
+                shutil.rmtree(Path(svc.pgdata).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
