@@ -353,7 +353,12 @@ def _expired_leases_reclaim() -> None:
     """Return expired leases' items to the pool at most every few seconds per process
     group (a cache key throttles it), so it also happens in the embedded run, where no
     Celery beat runs; the periodic ``tasks_app.expire_leases`` does the same in production."""
-    if cache.add("cadre:leases-expire", 1, timeout=EXPIRE_EVERY_SECONDS):
+    try:
+        due = cache.add("cadre:leases-expire", 1, timeout=EXPIRE_EVERY_SECONDS)
+    except Exception:  # the cache (Redis) is down: handing out work matters more than this sweep
+        log.warning("cache unavailable; expired-lease sweep skipped", exc_info=True)
+        return
+    if due:
         leases_expire()
 
 

@@ -223,3 +223,16 @@ def test_hot_paths_use_a_bounded_number_of_queries(django_assert_max_num_queries
     with django_capture_on_commit_callbacks(execute=False):
         with django_assert_max_num_queries(10):  # 4 of them savepoints
             services.answer_submit(annotator=user, lease_id=lease.pk, label="a", client_key="qc-1")
+
+
+@pytest.mark.django_db
+def test_next_task_still_works_when_the_cache_is_down(monkeypatch):
+    """Redis down: the throttle of the expired-lease sweep fails, handing out work must not."""
+    project = make_project(n_items=2)
+    user = User.objects.create_user("r1", password="x-long-password")
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(services.cache, "add", broken)
+    assert services.lease_next(project=project, annotator=user, known_check_rate=0.0) is not None
