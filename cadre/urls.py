@@ -25,6 +25,9 @@ api_urls = [
     path("redoc/", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]), name="redoc"),
 ]
 
+# JSON 404 under /api/ (a path no route matches never reaches DRF); HTML elsewhere.
+handler404 = "cadre.api_errors.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urls)),

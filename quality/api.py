@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cadre.api_errors import PROJECT_ERRORS, error_responses
 from tasks_app.api import IsCustomer
 from tasks_app.models import Project
 
@@ -22,14 +23,14 @@ class CustomerProjectView(APIView):
 
 
 class ProgressView(CustomerProjectView):
-    @extend_schema(responses={200: ProgressSerializer})
+    @extend_schema(responses={200: ProgressSerializer, **error_responses(*PROJECT_ERRORS)})
     def get(self, request: Request, project_pk: int) -> Response:
         """Items total / accepted / pending, answers, annotators active / warned / revoked."""
         return Response(ProgressSerializer(selectors.project_progress(project=self.project(project_pk))).data)
 
 
 class DeliveryView(CustomerProjectView):
-    @extend_schema(responses={200: DeliverySerializer})
+    @extend_schema(responses={200: DeliverySerializer, **error_responses(*PROJECT_ERRORS)})
     def get(self, request: Request, project_pk: int) -> Response:
         """Accepted items with their label and Cadre's probability that it is right, and a
         summary: estimated accuracy, sample size, interval, certified or not."""

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from cadre.api_errors import AUTH_ERRORS, PROJECT_ERRORS, ValidationErrorSerializer, error_responses
 
 from . import services
 from .models import Item, Project
@@ -33,6 +36,65 @@ def django_errors(exc: DjangoValidationError) -> ValidationError:
     if hasattr(exc, "message_dict"):
         return ValidationError(exc.message_dict)
     return ValidationError({"non_field_errors": exc.messages})
+
+
+# --- request bodies: what the JSON decoder accepts but the rest of the stack cannot take ---
+
+MAX_JSON_DEPTH = 100
+UNSTORABLE_CHARACTERS = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def json_body_problem(value) -> str | None:
+    """Why a decoded body cannot be taken, or None. Two things pass ``json.loads`` but break
+    later with a 500: nesting deeper than ``MAX_JSON_DEPTH`` (serializing it again overflows
+    Python's recursion limit; ~1000 levels already overflow the decoder itself), and strings
+    (values or keys) with a NUL character or an unpaired surrogate (``\\u0000``, ``\\ud800``),
+    which PostgreSQL cannot store in text or jsonb. Checked once for every body the API parses,
+    iteratively (no recursion of our own)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            for key, child in node.items():
+                if UNSTORABLE_CHARACTERS.search(key):
+                    return "a key contains a NUL character or an unpaired surrogate"
+                stack.append((child, depth + 1))
+        elif isinstance(node, list):
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str) and UNSTORABLE_CHARACTERS.search(node):
+            return "a string contains a NUL character or an unpaired surrogate"
+    return None
+
+
+def json_loads_checked(text: str):
+    """``json.loads`` plus :func:`json_body_problem`; any problem is a ValueError, as a
+    syntax error is."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    problem = json_body_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class CheckedJSONParser(JSONParser):
+    """DRF's JSONParser, plus :func:`json_body_problem` (400 instead of a 500 later)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            value = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from None
+        problem = json_body_problem(value)
+        if problem:
+            raise ParseError(f"JSON parse error - {problem}")
+        return value
 
 
 class PayloadTooLarge(APIException):
@@ -111,7 +173,7 @@ class JSONLinesParser(BaseParser):
             if not line:
                 continue
             try:
-                yield json.loads(line)
+                yield json_loads_checked(line)
             except ValueError as exc:
                 raise ParseError(f"Line {n} is not valid JSON: {exc}") from None
 
@@ -181,9 +243,13 @@ class CustomerProjectMixin:
         return Project.objects.filter(organization_id=self.request.user.customer.organization_id).order_by("id")
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: ProjectSerializer(many=True), **error_responses(*AUTH_ERRORS)}),
+    retrieve=extend_schema(responses={200: ProjectDetailSerializer, **error_responses(*PROJECT_ERRORS)}),
+)
 class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ProjectSerializer
-    parser_classes = [JSONParser]  # the spec is nested JSON; forms cannot carry it
+    parser_classes = [CheckedJSONParser]  # the spec is nested JSON; forms cannot carry it
 
     def get_queryset(self):
         return super().get_queryset().annotate(items_total=Count("items", filter=Q(items__is_known=False)))
@@ -193,7 +259,10 @@ class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.Retriev
             return ProjectDetailSerializer
         return ProjectSerializer
 
-    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectDetailSerializer})
+    @extend_schema(
+        request=ProjectCreateSerializer,
+        responses={201: ProjectDetailSerializer, **error_responses(400, *AUTH_ERRORS, 415)},
+    )
     def create(self, request: Request) -> Response:
         """Create a project with its spec and examples (status ``draft``)."""
         ser = ProjectCreateSerializer(data=request.data)
@@ -210,7 +279,16 @@ class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.Retriev
         project = self.get_queryset().get(pk=project.pk)
         return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: ProjectSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: ProjectSerializer,
+            **error_responses(*PROJECT_ERRORS),
+            400: OpenApiResponse(
+                ValidationErrorSerializer, description="The project cannot be launched: it has no items yet, or it is complete."
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def launch(self, request: Request, pk=None) -> Response:
         """Open the project to annotators."""
@@ -226,7 +304,7 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
     """Items of one project: bulk upload (JSON or JSON Lines) and a paginated list."""
 
     serializer_class = ItemSerializer
-    parser_classes = [JSONParser, JSONLinesParser]
+    parser_classes = [CheckedJSONParser, JSONLinesParser]
 
     def project(self) -> Project:
         from django.shortcuts import get_object_or_404
@@ -235,7 +313,7 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=[s for s, _ in Item.Status.choices])],
-        responses={200: ItemSerializer(many=True)},
+        responses={200: ItemSerializer(many=True), **error_responses(400, *PROJECT_ERRORS)},
     )
     def list(self, request: Request, project_pk=None) -> Response:
         """Your items (known-answer items excluded), oldest first."""
@@ -253,6 +331,7 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
         responses={
             201: OpenApiResponse(UploadResultSerializer, description="At least one new item was stored."),
             200: OpenApiResponse(UploadResultSerializer, description="Nothing new: every external_id was already there."),
+            **error_responses(400, *PROJECT_ERRORS, 413, 415),
         },
         description="Body: `{\"items\": [{\"external_id\": ..., \"data\": ...}, ...]}`, or a bare JSON list of such "
         "objects, or JSON Lines (`Content-Type: application/x-ndjson`, one object per line). "
