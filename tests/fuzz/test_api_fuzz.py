@@ -92,7 +92,7 @@ def _steer_body(case) -> None:
     key = case.operation.label
     if key == "POST /api/projects/":
         labels, examples = body.get("labels"), body.get("examples")
-        if not (isinstance(labels, list) and isinstance(examples, list) and examples):
+        if not (isinstance(labels, list) and isinstance(examples, list)):
             return
         if len(str(body.get("name", ""))) % 2:
             return
@@ -100,11 +100,12 @@ def _steer_body(case) -> None:
         for filler in ("fuzz-a", "fuzz-b"):
             if len(labels) < 2:
                 labels.append(filler)
-        examples = [dict(examples[i % len(examples)]) for i in range(max(3, len(examples)))]
+        examples = [dict(examples[i % len(examples)]) if examples else {} for i in range(max(3, len(examples)))]
+        data = examples[0].get("data")
         for i, example in enumerate(examples):
             example["label"] = labels[i % len(labels)]
             example["role"] = None
-            example["data"] = examples[0].get("data")
+            example["data"] = data if data is not None else {"text": str(body.get("name"))}
         body["labels"], body["examples"] = labels, examples
     elif key == "POST /api/projects/{project_pk}/items/":
         rows = body.get("items")
