@@ -22,7 +22,8 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me-in-production"
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -149,6 +150,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "cadre.pagination.CustomerPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Per token (user) and per client IP (anonymous: schema and docs only; everything else
+    # needs a token and is refused before throttling). Over the limit: 429 + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("CADRE_API_RATE_USER", "1200/min"),
+        "anon": os.environ.get("CADRE_API_RATE_ANON", "60/min"),
+    },
+    # Client IP = REMOTE_ADDR, or the address this many trusted proxies away in X-Forwarded-For.
+    "NUM_PROXIES": int(os.environ.get("CADRE_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cadre API",
@@ -172,16 +185,47 @@ SPECTACULAR_SETTINGS = {
 CADRE_LEASE_SECONDS = int(os.environ.get("CADRE_LEASE_SECONDS", "600"))
 # Largest request body accepted (bytes); item uploads above it get 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CADRE_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
+# Login and sign-up limits (workforce/ratelimit.py): "<count>/<period>", e.g. "10/5m".
+CADRE_LOGIN_RATE_USER = os.environ.get("CADRE_LOGIN_RATE_USER", "10/5m")  # failed logins per username
+CADRE_LOGIN_RATE_IP = os.environ.get("CADRE_LOGIN_RATE_IP", "50/5m")  # failed logins per client IP
+CADRE_SIGNUP_RATE_IP = os.environ.get("CADRE_SIGNUP_RATE_IP", "20/5m")  # sign-up attempts per client IP
+CADRE_NUM_PROXIES = int(os.environ.get("CADRE_NUM_PROXIES", "0"))
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
 }
+
+# Secret keys that must never run in production: this file's and docker-compose.yml's defaults.
+INSECURE_SECRET_KEYS = {DEV_SECRET_KEY, "insecure-compose-default-set-SECRET_KEY"}
+
+if os.environ.get("CADRE_PRODUCTION"):
+    if SECRET_KEY in INSECURE_SECRET_KEYS or SECRET_KEY.startswith("django-insecure-"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "CADRE_PRODUCTION is set but SECRET_KEY is a development default: set SECRET_KEY to a long random "
+            "value (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
 
 if not DEBUG and os.environ.get("CADRE_PRODUCTION"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = 31536000
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("CADRE_SSL_REDIRECT", True)  # off only when the proxy redirects itself
+    # HSTS for a year. includeSubDomains on (HTTPS-only is the rule for the whole host;
+    # CADRE_HSTS_INCLUDE_SUBDOMAINS=0 if a subdomain must stay on HTTP). preload is opt-in
+    # (CADRE_HSTS_PRELOAD=1): it lets anyone submit the domain to the browsers' built-in
+    # lists, which takes months to undo, so the operator decides, not a default.
+    SECURE_HSTS_SECONDS = int(os.environ.get("CADRE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CADRE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("CADRE_HSTS_PRELOAD", False)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_REFERRER_POLICY = "same-origin"
+    SESSION_COOKIE_HTTPONLY = True
+    if not SECURE_HSTS_PRELOAD:
+        # check --deploy warns (security.W021) when preload is off: a decision, documented above.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]

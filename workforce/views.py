@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 
 from tasks_app.models import Lease, Project
 
-from . import selectors, services
+from . import ratelimit, selectors, services
 from .forms import LabelChoiceForm, SignupForm, TaskForm
 from .models import Membership
 
@@ -65,6 +65,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("workforce:home")
     form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        wait = ratelimit.signup_retry_after(request)
+        if wait:
+            form = ratelimit.form_with_error(form, ratelimit.too_many_message(wait, "sign-up"))
+            return ratelimit.refuse(render(request, "workforce/signup.html", {"form": form}), wait)
+        ratelimit.signup_attempted(request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
