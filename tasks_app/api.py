@@ -263,7 +263,7 @@ class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.Retriev
         request=ProjectCreateSerializer,
         responses={201: ProjectDetailSerializer, **error_responses(400, *AUTH_ERRORS, 415)},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request, format=None) -> Response:
         """Create a project with its spec and examples (status ``draft``)."""
         ser = ProjectCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -290,7 +290,7 @@ class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.Retriev
         },
     )
     @action(detail=True, methods=["post"])
-    def launch(self, request: Request, pk=None) -> Response:
+    def launch(self, request: Request, pk=None, format=None) -> Response:
         """Open the project to annotators."""
         project = self.get_object()
         try:

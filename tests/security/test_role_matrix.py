@@ -253,20 +253,9 @@ def test_every_row_has_every_role():
         assert set(row.expect) == set(ROLES), (row.route, row.method, set(ROLES) ^ set(row.expect))
 
 
-# Known bugs, kept in the table with the right expectation: strict, so fixing them turns
-# these red until the mark is removed.
-FORMAT_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="500: ProjectViewSet.create()/launch() take no `format` kwarg, so the router's format-suffix "
-    "routes (/api/projects.json, /api/projects/<pk>/launch.json) raise TypeError for any customer. "
-    "Fix in tasks_app/api.py: add `format=None` to both signatures.",
-)
-KNOWN_BUGS = {
-    ("api/^projects\\.(?P<format>[a-z0-9]+)/?$", "POST", "customer_a"): FORMAT_BUG,
-    ("api/^projects\\.(?P<format>[a-z0-9]+)/?$", "POST", "customer_b"): FORMAT_BUG,
-    ("api/^projects/(?P<pk>[^/.]+)/launch\\.(?P<format>[a-z0-9]+)/?$", "POST", "customer_a"): FORMAT_BUG,
-    ("api/^projects/(?P<pk>[^/.]+)/launch\\.(?P<format>[a-z0-9]+)/?$", "POST", "customer_b"): FORMAT_BUG,
-}
+# Known bugs, kept in the table with the right expectation, as strict xfail marks keyed by
+# (route, method, role): fixing a bug turns its cells red until the mark is removed.
+KNOWN_BUGS: dict = {}
 CASES = [
     pytest.param(row, role, id=f"{row.method} /{row.route} {role}",
                  marks=[KNOWN_BUGS[(row.route, row.method, role)]] if (row.route, row.method, role) in KNOWN_BUGS else [])
