@@ -113,7 +113,14 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "cadre.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            # short timeouts: a Redis that is away must not hold requests up (cadre/cache.py)
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
