@@ -48,3 +48,28 @@ class DatabaseUnavailableMiddleware:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
         return response
+
+
+class BodyTooLargeMiddleware:
+    """Refuse any request whose declared body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    (``CADRE_MAX_BODY_BYTES``) with 413 before a view reads it. DRF's parsers read the raw
+    stream, which Django's own limit does not cover; the streamed item upload also counts
+    the bytes it reads (for bodies without a Content-Length)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            detail = f"Request body of {length} bytes is over the limit of {limit} bytes (CADRE_MAX_BODY_BYTES)."
+            if request.path.startswith("/api/"):
+                return HttpResponse(json.dumps({"detail": detail}), status=413, content_type="application/json")
+            return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
