@@ -106,19 +106,6 @@ class PayloadTooLarge(APIException):
         super().__init__(f"The request body is larger than the limit of {limit} bytes (CADRE_MAX_BODY_BYTES).")
 
 
-def body_size_check(request: Request) -> None:
-    """413 before reading anything when the declared body is over ``CADRE_MAX_BODY_BYTES``
-    (DRF's parsers read the stream directly, so Django's own check on ``request.body``
-    never runs for them)."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if limit is not None and declared > limit:
-        raise PayloadTooLarge()
-
-
 READ_CHUNK = 64 * 1024
 
 
@@ -341,7 +328,6 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
     )
     def create(self, request: Request, project_pk=None) -> Response:
         project = self.project()
-        body_size_check(request)
         body = request.data
         if isinstance(body, list):
             body = {"items": body}
