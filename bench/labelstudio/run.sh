@@ -33,6 +33,13 @@ WORK="$CADRE_VAR_DIR"
 chmod 755 "$WORK"  # the postgres user must reach its data dir inside
 BASE="http://127.0.0.1:$LS_PORT"
 log() { echo "[ls-bench] $*" >&2; }
+cpu_busy_pct() {  # whole-machine CPU busy %, over 3 s, from /proc/stat
+    local a b
+    a=($(head -n 1 /proc/stat)); sleep 3; b=($(head -n 1 /proc/stat))
+    awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
+        for (i = 2; i <= n; i++) { t += y[i] - x[i]; if (i == 5 || i == 6) idle += y[i] - x[i] }
+        printf "%.0f", t ? 100 * (t - idle) / t : 0 }'
+}
 
 GUNICORN_PID=""
 cleanup() {
@@ -100,6 +107,8 @@ for r in $RUNS; do
     n="${r%%:*}"; secs="${r##*:}"
     pid="$("$CLIENT_PY" "$HERE/make_project.py" --base "$BASE" --token-file "$WORK/tokens/admin.token" \
         --tasks "$TASKS" --title "bench-$n" | tail -n 1)"
+    # how busy the machine is just before the run (anything else running skews the figures)
+    busy="$(cpu_busy_pct)"; log "c$n: CPU busy over the 3 s before the run: $busy %"
     "$CLIENT_PY" "$HERE/load.py" --base "$BASE" --project "$pid" --tokens "$WORK/tokens/tokens.txt" \
         --concurrency "$n" --duration "$secs" --max-annotations "$TASKS" --label "ls-$LS_VERSION-c$n" \
         --out "$OUT/c$n.json"
@@ -110,12 +119,14 @@ for r in $RUNS; do
                (SELECT count(*) FROM task_completion c JOIN task t ON t.id = c.task_id WHERE t.project_id = $pid),
                (SELECT count(DISTINCT c.task_id) FROM task_completion c JOIN task t ON t.id = c.task_id WHERE t.project_id = $pid)")"
     log "c$n: DB: $total annotations on $tasks_done tasks; tasks annotated more than once: $multi"
-    "$CLIENT_PY" - "$OUT/c$n.json" "$multi" "$total" "$tasks_done" "$LS_VERSION" "$WORKERS" <<'PY'
+    "$CLIENT_PY" - "$OUT/c$n.json" "$multi" "$total" "$tasks_done" "$LS_VERSION" "$WORKERS" "$busy" <<'PY'
 import json, sys
-p, multi, total, done, ver, workers = sys.argv[1:]
+p, multi, total, done, ver, workers, busy = sys.argv[1:]
+d_busy = int(busy)
 d = json.load(open(p))
 d["db"] = {"tasks_annotated_more_than_once": int(multi), "annotations": int(total), "tasks_annotated": int(done)}
 d["server"] = {"label_studio": ver, "gunicorn_workers": int(workers), "worker_class": "sync", "settings": "core.settings.label_studio"}
+d["cpu_busy_before_pct"] = d_busy
 json.dump(d, open(p, "w"), indent=2)
 PY
 done
