@@ -98,6 +98,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task killed mid-run is redelivered; scoring is idempotent
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection after every task unless this is set: a new
+# PostgreSQL backend per scored answer (bench/load.py measured ~1 connection per answer). Reuse it
+# for up to 1000 tasks; Django's CONN_HEALTH_CHECKS still replaces a broken one.
+CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # Redis down: a send gives up after ~1 s (3 attempts) instead of blocking the request;
 # task_enqueue logs it and the sweep enqueues the answer later.

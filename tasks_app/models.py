@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Organization(models.Model):
@@ -140,6 +140,21 @@ class Item(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "is_known", "status", "id"], name="item_pick_idx"),
+            # The lease query's two groups of regular items (bench/load.py, issue 9): only items that
+            # still need someone are in these, so the scan from a random id finds one in a few index
+            # entries instead of walking every open item of the project (O(items) per next task).
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(is_known=False, status="open", answers_count__gt=0, assigned__lt=F("answers_wanted")),
+                name="item_pick_progress_idx",
+            ),
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(is_known=False, status="open", answers_count=0, assigned__lt=F("answers_wanted")),
+                name="item_pick_fresh_idx",
+            ),
+            # min/max id of a project's (known or regular) items for the random pivot: two index probes.
+            models.Index(fields=["project", "is_known", "id"], name="item_id_range_idx"),
         ]
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import random
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Iterable, Sequence
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef
+from django.db.models import F, Max, Min
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -314,6 +315,71 @@ def _lease_seconds() -> int:
     return settings.CADRE_LEASE_SECONDS
 
 
+_PICK_SQL = """
+SELECT {cols} FROM {item} i
+WHERE i.project_id = %s AND i.is_known = %s AND i.status = 'open' {extra}
+  AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %s)
+  AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active')
+  AND i.id {op} %s
+ORDER BY i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED
+"""
+# Regular items: those still wanting someone (assigned < answers_wanted), in progress first, then
+# fresh; each condition is the predicate of a partial index (item_pick_progress_idx /
+# item_pick_fresh_idx), so the scan reads only items that are eligible.
+_PICK_GROUPS = {
+    True: [""],
+    False: [
+        "AND i.answers_count > 0 AND i.assigned < i.answers_wanted",
+        "AND i.answers_count = 0 AND i.assigned < i.answers_wanted",
+    ],
+}
+_pick_sql_cache: dict[tuple[bool, int, str], str] = {}
+
+
+def _pick_sql(known: bool, group: int, op: str) -> str:
+    key = (known, group, op)
+    sql = _pick_sql_cache.get(key)
+    if sql is None:
+        q = connection.ops.quote_name
+        cols = ", ".join(f"i.{q(f.column)}" for f in Item._meta.concrete_fields)
+        sql = _PICK_SQL.format(cols=cols, item=q(Item._meta.db_table), answer=q(Answer._meta.db_table), lease=q(Lease._meta.db_table),
+                               extra=_PICK_GROUPS[known][group], op=op)
+        _pick_sql_cache[key] = sql
+    return sql
+
+
+# (project id, known) -> (lo, hi, when read). The bounds only choose where the scan starts: the
+# scan itself is unbounded (id >= pivot, then id < pivot), so bounds a minute old are still right
+# (items uploaded since are found by the wrap-around); they save a query per next task.
+_ID_RANGE_SECONDS = 60
+_id_ranges: dict[tuple[int, bool], tuple[int, int, float]] = {}
+
+
+def _id_range(project: Project, known: bool) -> tuple[int, int] | None:
+    key = (project.pk, known)
+    now = time.monotonic()
+    cached = _id_ranges.get(key)
+    if cached is not None and now - cached[2] < _ID_RANGE_SECONDS:
+        return cached[0], cached[1]
+    bounds = Item.objects.filter(project=project, is_known=known).aggregate(lo=Min("id"), hi=Max("id"))
+    if bounds["lo"] is None:
+        _id_ranges.pop(key, None)
+        return None
+    _id_ranges[key] = (bounds["lo"], bounds["hi"], now)
+    return bounds["lo"], bounds["hi"]
+
+
+def _item_from_row(row: Sequence[Any]) -> Item:
+    """An Item from a row of its concrete columns in model order, with each field's database
+    converter applied (JSONField parses its text), as a queryset would."""
+    fields = Item._meta.concrete_fields
+    values = [
+        f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, row)
+    ]
+    return Item.from_db(connection.alias, [f.attname for f in fields], values)
+
+
 def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) -> Item | None:
     """Lock one open item for this annotator, or None.
 
@@ -322,27 +388,24 @@ def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) 
     random id and wraps around, so concurrent annotators do not all queue on the lowest
     locked row (DESIGN.md measured ~6x throughput at 32 annotators). ``SKIP LOCKED``
     makes concurrent callers take different rows; ``assigned < answers_wanted`` makes
-    sure no item goes to more people than it needs.
+    sure no item goes to more people than it needs. Items the annotator answered or holds
+    a live lease on are never handed to them again.
+
+    Plain SQL (one prepared text per group and direction): building the equivalent ORM
+    queries cost more Python time per next task than PostgreSQL spent running them
+    (bench/load.py, issue 9).
     """
-    mine_answered = Answer.objects.filter(item=OuterRef("pk"), annotator=annotator)
-    mine_leased = Lease.objects.filter(item=OuterRef("pk"), annotator=annotator, state=Lease.State.ACTIVE)
-    base = (
-        Item.objects.filter(project=project, is_known=known, status=Item.Status.OPEN)
-        .filter(~Exists(mine_answered), ~Exists(mine_leased))
-    )
-    if not known:
-        base = base.filter(assigned__lt=F("answers_wanted"))
-    groups = [base.filter(answers_count__gt=0), base.filter(answers_count=0)] if not known else [base]
-    bounds = Item.objects.filter(project=project, is_known=known).aggregate(lo=Min("id"), hi=Max("id"))
-    lo, hi = bounds["lo"], bounds["hi"]
-    if lo is None:
+    bounds = _id_range(project, known)
+    if bounds is None:
         return None
-    pivot = rng.randint(lo, hi)
-    for group in groups:
-        for part in (group.filter(id__gte=pivot).order_by("id"), group.filter(id__lt=pivot).order_by("id")):
-            item = part.select_for_update(skip_locked=True, of=("self",)).first()
-            if item is not None:
-                return item
+    pivot = rng.randint(*bounds)
+    with connection.cursor() as cursor:
+        for group in range(len(_PICK_GROUPS[known])):
+            for op in (">=", "<"):
+                cursor.execute(_pick_sql(known, group, op), [project.pk, known, annotator.pk, annotator.pk, pivot])
+                row = cursor.fetchone()
+                if row is not None:
+                    return _item_from_row(row)
     return None
 
 

@@ -55,6 +55,7 @@ def _membership(request: HttpRequest, project_id: int) -> Membership:
     except ValidationError:
         raise Http404("No such open project.") from None
     membership.project = project
+    membership.annotator = request.user  # the user the request already loaded: one query fewer
     return membership
 
 
