@@ -1,0 +1,480 @@
+"""Load test of the annotator hot path on the production stack (issue 9). Writes its figures to
+BENCHMARKS.md between ``<!-- load:start -->`` and ``<!-- load:end -->``.
+
+    .venv/bin/python bench/load.py [--annotators 32] [--seconds 60] [--items 10000] [--workers 2,3,4,5]
+                                   [--big-items 1000000] [--score-history 10,10000]
+
+Everything on 127.0.0.1 and throwaway (``bench/stack.py``): PostgreSQL + Redis of its own on
+``--pg-port``/``--redis-port`` (default 55461/63831), ``manage.py migrate``, a real gunicorn
+(``platform/gunicorn.conf.py``, ``WEB_CONCURRENCY`` = each value of ``--workers``), one
+``celery -A cadre worker -c 2``. Data is loaded through the services in this process: a live
+project with ``--items`` items and 50 hidden known-answer items, ``--annotators`` annotators
+already qualified (membership in stage ``working``), each with a session created in the database
+(the cookie a login would set).
+
+Each annotator thread loops: GET ``/projects/<id>/task/`` (the next-task page), parse the form
+(``lease_id``, ``client_key``, ``started``, CSRF token), POST the answer (302 back to the task
+page, not followed: the next GET is the next loop). One loop = one annotation.
+
+After each run, in the database: items given to more annotators than they need (answers >
+wanted, or answers + live leases > wanted), and scoring lag (answer ``created_at`` → ``scored_at``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import html
+import http.client
+import random
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack import ROOT, CpuMeter, Proc, Services, celery_worker, django_setup, gunicorn, log, migrate, pct, write_section
+
+START, END = "<!-- load:start -->", "<!-- load:end -->"
+PORT = 18461
+LABELS = ["cat", "dog", "bird"]
+
+RX = {k: re.compile(rf'name="{k}" value="([^"]*)"') for k in ("csrfmiddlewaretoken", "lease_id", "client_key", "started")}
+RX_LABEL = re.compile(r'name="label" value="([^"]*)"')
+RX_TEXT = re.compile(r'class="item-text">(?:item|known) (\d+)')
+ACCURACY = 0.95  # how often the simulated annotator picks the true label
+
+
+def truth(page: str, labels: list[str]) -> str | None:
+    """The true label of the item shown: items and known items are numbered, the label is the
+    number modulo 3 (as ``make_project`` builds them). Nothing hidden is read: only the text shown."""
+    m = RX_TEXT.search(page)
+    return labels[int(m.group(1)) % len(labels)] if m and labels else None
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+def make_project(n_items: int, n_known: int = 50, name: str = "load"):
+    from tasks_app import services as ts
+    from tasks_app.models import Organization
+
+    org = Organization.objects.create(name=f"{name}-{uuid.uuid4().hex[:6]}")
+    examples = [ts.ExampleIn(data={"text": f"tutorial {i}"}, label="cat", role="tutorial") for i in range(3)]
+    examples += [ts.ExampleIn(data={"text": f"qualifier {i}"}, label="dog", role="qualifier") for i in range(3)]
+    examples += [ts.ExampleIn(data={"text": f"known {i}"}, label=LABELS[i % 3], role="known")
+                 for i in range(n_known)]
+    project = ts.project_create(organization=org, name=name, instructions="Which animal is it?",
+                                labels=LABELS, accuracy_target=0.9, examples=examples, max_answers=5)
+    t0 = time.monotonic()
+    rows = ({"external_id": f"x{i}", "data": {"text": f"item {i} " + "lorem ipsum " * 8}} for i in range(n_items))
+    ts.items_upload(project=project, rows=rows)
+    log(f"project {project.pk}: {n_items} items uploaded in {time.monotonic() - t0:.1f} s")
+    ts.project_launch(project=project)
+    return project
+
+
+def make_annotators(n: int) -> list:
+    from django.contrib.auth import get_user_model
+
+    from workforce.models import AnnotatorProfile
+
+    User = get_user_model()
+    users = []
+    for i in range(n):
+        u = User.objects.create_user(f"load-{uuid.uuid4().hex[:8]}-{i}", password=None)
+        AnnotatorProfile.objects.create(user=u, display_name=u.username)
+        users.append(u)
+    return users
+
+
+def join(project, users) -> None:
+    from workforce.models import Membership
+
+    for u in users:
+        Membership.objects.create(project=project, annotator=u, stage=Membership.Stage.WORKING, qualifier_correct=3,
+                                  qualifier_total=3, tutorial_completed_at="2026-01-01T00:00Z")
+
+
+def session_cookie(user) -> str:
+    """The session a login would create (same keys as django.contrib.auth.login)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0] if getattr(settings, "AUTHENTICATION_BACKENDS", None) \
+        else "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store.session_key
+
+
+# --- client ----------------------------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    get_ms: list = field(default_factory=list)
+    post_ms: list = field(default_factory=list)
+    loops: int = 0
+    errors: dict = field(default_factory=dict)
+    empty: int = 0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+class Annotator(threading.Thread):
+    def __init__(self, project_id: int, session_key: str, stop_at: float, stats: Stats, lock: threading.Lock, seed: int):
+        super().__init__(daemon=True)
+        self.path = f"/projects/{project_id}/task/"
+        self.cookies = {"sessionid": session_key}
+        self.stop_at = stop_at
+        self.stats = stats
+        self.lock = lock
+        self.rng = random.Random(seed)
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": f"127.0.0.1:{PORT}"}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Referer"] = f"http://127.0.0.1:{PORT}{self.path}"
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+            try:
+                self.conn.request(method, self.path, body=body, headers=headers)
+                resp = self.conn.getresponse()
+                text = resp.read().decode("utf-8", "replace")
+                break
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        for k, v in resp.getheaders():
+            if k.lower() == "set-cookie":
+                name, _, rest = v.partition("=")
+                value = rest.split(";", 1)[0]
+                if value in ("", '""') or "Max-Age=0" in v:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = value
+        if resp.getheader("Connection", "").lower() == "close" or resp.will_close:
+            self.conn.close()
+            self.conn = None
+        return resp.status, text
+
+    def run(self) -> None:
+        st = self.stats
+        while time.monotonic() < self.stop_at:
+            try:
+                t0 = time.perf_counter()
+                status, page = self.request("GET")
+                t1 = time.perf_counter()
+                if status != 200:
+                    with self.lock:
+                        st.error(f"GET {status}")
+                    continue
+                form = {k: rx.search(page) for k, rx in RX.items()}
+                if form["lease_id"] is None:
+                    with self.lock:
+                        st.empty += 1
+                    time.sleep(0.05)
+                    continue
+                labels = RX_LABEL.findall(page)
+                data = {k: html.unescape(m.group(1)) for k, m in form.items()}
+                true = truth(page, labels)
+                if true is None:
+                    with self.lock:
+                        st.error("no item text")
+                    true = labels[0]
+                wrong = [x for x in labels if x != true]
+                data["label"] = true if self.rng.random() < ACCURACY else self.rng.choice(wrong)
+                t2 = time.perf_counter()
+                status, _ = self.request("POST", urllib.parse.urlencode(data))
+                t3 = time.perf_counter()
+                with self.lock:
+                    st.get_ms.append((t1 - t0) * 1000)
+                    if status == 302:
+                        st.post_ms.append((t3 - t2) * 1000)
+                        st.loops += 1
+                    else:
+                        st.error(f"POST {status}")
+            except Exception as exc:  # noqa: BLE001
+                with self.lock:
+                    st.error(type(exc).__name__)
+
+
+# --- one run ---------------------------------------------------------------------------------------
+
+def db_checks(project, since) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute(
+            """SELECT count(*) FILTER (WHERE i.answers_count > i.answers_wanted),
+                      count(*) FILTER (WHERE i.answers_count + coalesce(l.n, 0) > i.answers_wanted),
+                      count(*) FILTER (WHERE i.answers_count > 0)
+               FROM tasks_app_item i
+               LEFT JOIN (SELECT item_id, count(*) n FROM tasks_app_lease WHERE state = 'active' AND expires_at > now()
+                          GROUP BY item_id) l ON l.item_id = i.id
+               WHERE i.project_id = %s AND NOT i.is_known""", [project.pk])
+        over_answers, over_leases, answered = c.fetchone()
+        c.execute("""SELECT count(*) FROM (SELECT item_id, annotator_id FROM tasks_app_answer WHERE project_id = %s
+                     GROUP BY 1, 2 HAVING count(*) > 1) d""", [project.pk])
+        dup = c.fetchone()[0]
+        c.execute("""SELECT count(*), count(*) FILTER (WHERE scored_at IS NULL) FROM tasks_app_answer
+                     WHERE project_id = %s""", [project.pk])
+        answers, unscored = c.fetchone()
+    return {"over_answers": over_answers, "over_leases": over_leases, "answered_items": answered, "dup": dup,
+            "answers": answers, "unscored": unscored}
+
+
+def scoring_lag(project) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("""SELECT extract(epoch FROM scored_at - created_at) * 1000 FROM tasks_app_answer
+                     WHERE project_id = %s AND scored_at IS NOT NULL""", [project.pk])
+        lags = [float(r[0]) for r in c.fetchall()]
+    return {"p50": pct(lags, 0.5), "p99": pct(lags, 0.99), "n": len(lags)}
+
+
+def wait_scored(project, timeout: float) -> float:
+    from tasks_app.models import Answer
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if not Answer.objects.filter(project=project, scored_at__isnull=True).exists():
+            break
+        time.sleep(0.5)
+    return time.monotonic() - t0
+
+
+def run_load(project, users, seconds: float, meter: CpuMeter | None = None) -> dict:
+    from django.db import connection
+
+    keys = [session_cookie(u) for u in users]
+    connection.close()  # the checks afterwards open a fresh one; nothing held during the run
+    stats, lock = Stats(), threading.Lock()
+    t_start = time.monotonic()
+    stop_at = t_start + seconds
+    threads = [Annotator(project.pk, k, stop_at, stats, lock, seed=i) for i, k in enumerate(keys)]
+    if meter:
+        meter.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 60)
+    elapsed = time.monotonic() - t_start
+    cpu = meter.stop() if meter else {}
+    checks = db_checks(project, None)
+    unscored_end = checks["unscored"]
+    waited = wait_scored(project, 120)
+    lag = scoring_lag(project)
+    checks_after = db_checks(project, None)
+    return {
+        "loops": stats.loops, "elapsed": elapsed, "rate": stats.loops / elapsed,
+        "get": {q: pct(stats.get_ms, q) for q in (0.5, 0.95, 0.99)},
+        "post": {q: pct(stats.post_ms, q) for q in (0.5, 0.95, 0.99)},
+        "errors": dict(stats.errors), "empty": stats.empty,
+        "cpu": cpu, "checks": checks_after, "unscored_end": unscored_end, "waited": waited, "lag": lag,
+    }
+
+
+def score_cost(history_sizes: list[int], n: int = 200) -> list[dict]:
+    """Time ``answer_score`` in-process for answers of an annotator who already has ``h`` scored
+    answers in the project (regular items; plus checks on the known items)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from quality.services import answer_score
+    from tasks_app.models import Answer, Item
+
+    project = make_project(max(history_sizes) + n, name="scoring")
+    regular = list(Item.objects.filter(project=project, is_known=False).order_by("id").values_list("id", flat=True))
+    known = list(Item.objects.filter(project=project, is_known=True).order_by("id").values_list("id", flat=True))
+    out = []
+    for h in history_sizes:
+        (user,) = make_annotators(1)
+        join(project, [user])
+        now = timezone.now()
+        Answer.objects.bulk_create(
+            [Answer(item_id=i, project=project, annotator=user, label="cat", client_key=f"h{i}", scored_at=now)
+             for i in regular[:h]], batch_size=2000)
+        with connection.cursor() as c:
+            c.execute("ANALYZE tasks_app_answer")
+        timing = {"item": [], "check": []}
+        new = [Answer(item_id=i, project=project, annotator=user, label="dog", client_key=f"n{i}") for i in regular[h:h + n]]
+        new += [Answer(item_id=i, project=project, annotator=user, label="dog", client_key=f"k{i}", is_check=True)
+                for i in known]
+        Answer.objects.bulk_create(new)
+        for a in new:
+            t0 = time.perf_counter()
+            answer_score(answer_id=a.pk)
+            timing["check" if a.is_check else "item"].append((time.perf_counter() - t0) * 1000)
+        Answer.objects.filter(project=project, annotator=user).delete()  # next size starts from its own history
+        Item.objects.filter(project=project).update(status="open", answers_wanted=1, answers_count=0, assigned=0)
+        out.append({"history": h, "item_p50": pct(timing["item"], 0.5), "item_p99": pct(timing["item"], 0.99),
+                    "check_p50": pct(timing["check"], 0.5), "check_p99": pct(timing["check"], 0.99)})
+        log(f"scoring cost with {h} scored answers: {out[-1]}")
+    return out
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def f(v: float, d: int = 1) -> str:
+    return "–" if v != v else f"{v:.{d}f}"
+
+
+def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dict], cpu: int) -> str:
+    lines = [
+        "## Load: annotators on the production stack (`bench/load.py`)",
+        "",
+        f"`{cmd}` — {cpu} cores, everything on this one machine (the client threads too). Throwaway PostgreSQL + "
+        "Redis (`platform/services.sh` on other ports), `manage.py migrate`, real gunicorn "
+        "(`platform/gunicorn.conf.py`, sync workers, `DB_CONN_MAX_AGE=60`), one `celery -A cadre worker -c 2`. "
+        f"A live project with {args.items:,} items + 50 hidden checks, {args.annotators} annotators already qualified, "
+        "each a thread with a session cookie, answering right 95 % of the time (the true label is the item number mod 3, read from the text shown): GET the next-task page, parse `lease_id`/`client_key`/`started`/CSRF "
+        "token, POST the answer (302). One loop = one annotation. A fresh project per row.",
+        "",
+        "| gunicorn workers | items | seconds | annotations/s | next-task GET p50 / p95 / p99 ms | submit POST p50 / p95 / p99 ms "
+        "| errors | empty pages | items over-assigned (answers > wanted / + live leases > wanted) | duplicate answers "
+        "| unscored at the end | scoring lag p50 / p99 ms | CPU used: this stack / other processes (cores) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        c = r["checks"]
+        lines.append(
+            f"| {r['workers']} | {r['items']:,} | {r['elapsed']:.0f} | **{r['rate']:.0f}** "
+            f"| {f(r['get'][0.5])} / {f(r['get'][0.95])} / {f(r['get'][0.99])} "
+            f"| {f(r['post'][0.5])} / {f(r['post'][0.95])} / {f(r['post'][0.99])} "
+            f"| {sum(r['errors'].values())} {r['errors'] or ''} | {r['empty']} | {c['over_answers']} / {c['over_leases']} "
+            f"| {c['dup']} | {r['unscored_end']} (0 after {r['waited']:.0f} s: {c['unscored'] == 0}) "
+            f"| {f(r['lag']['p50'], 0)} / {f(r['lag']['p99'], 0)} "
+            f"| {f(r['cpu'].get('ours_cores', float('nan')), 2)} / {f(r['cpu'].get('others_cores', float('nan')), 2)} |"
+        )
+    if big:
+        small, large = big["small"], big["large"]
+        ratio = large["get"][0.5] / small["get"][0.5]
+        lines += ["", f"Next-task p50 by project size ({big['workers']} workers, {args.annotators} annotators, "
+                  f"{big['seconds']:.0f} s each): {small['items']:,} items **{f(small['get'][0.5])} ms** "
+                  f"(p99 {f(small['get'][0.99])}, {small['rate']:.0f}/s) vs {large['items']:,} items "
+                  f"**{f(large['get'][0.5])} ms** (p99 {f(large['get'][0.99])}, {large['rate']:.0f}/s): "
+                  f"**{ratio:.2f}×** (target ≤ 1.5×)."]
+    if scoring:
+        lines += ["", "Scoring cost (`quality.services.answer_score`, in-process, one answer at a time) by the "
+                  "annotator's scored history in the project:", "",
+                  "| annotator's scored answers | regular answer p50 / p99 ms | hidden check p50 / p99 ms |",
+                  "|---|---|---|"]
+        for s in scoring:
+            lines.append(f"| {s['history']:,} | {f(s['item_p50'], 2)} / {f(s['item_p99'], 2)} "
+                         f"| {f(s['check_p50'], 2)} / {f(s['check_p99'], 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--annotators", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--items", type=int, default=10000)
+    ap.add_argument("--workers", default="3", help="gunicorn worker counts to measure, comma-separated")
+    ap.add_argument("--big-items", type=int, default=0, help="also compare next-task p50 with a project this big")
+    ap.add_argument("--big-seconds", type=float, default=20)
+    ap.add_argument("--score-history", default="", help="e.g. 10,10000: time answer_score by history size")
+    ap.add_argument("--celery-concurrency", type=int, default=2)
+    ap.add_argument("--pg-port", type=int, default=55461)
+    ap.add_argument("--redis-port", type=int, default=63831)
+    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    cmd = (f".venv/bin/python bench/load.py --annotators {args.annotators} --seconds {args.seconds:g} --items {args.items}"
+           f" --workers {args.workers}" + (f" --big-items {args.big_items} --big-seconds {args.big_seconds:g}" if args.big_items else "")
+           + (f" --score-history {args.score_history}" if args.score_history else ""))
+    tmp = Path(tempfile.mkdtemp(prefix="cadre-load-"))
+    log_dir = tmp / "logs"
+    log_dir.mkdir()
+    svc = Services(tmp / "var", args.pg_port, args.redis_port)
+    procs: list[Proc] = []
+    try:
+        svc.start()
+        log(f"services: {svc.urls}")
+        env = dict(svc.env, DATABASE_URL=svc.urls["DATABASE_URL"], REDIS_URL=svc.urls["REDIS_URL"], PYTHONPATH=str(ROOT),
+                   DB_CONN_MAX_AGE="60")
+        migrate(env)
+        django_setup(env)
+        procs.append(celery_worker(env, log_dir, concurrency=args.celery_concurrency))
+        users = make_annotators(args.annotators)
+        meter = CpuMeter(lambda: {os.getpid()} | svc.root_pids())
+        runs = []
+        for w in [int(x) for x in args.workers.split(",")]:
+            project = make_project(args.items)
+            join(project, users)
+            web = gunicorn(env, log_dir, port=PORT, workers=w, name=f"gunicorn{w}")
+            try:
+                r = run_load(project, users, args.seconds, meter)
+            finally:
+                web.stop()
+            r.update(workers=w, items=args.items)
+            log(f"{w} workers: {r}")
+            runs.append(r)
+        big = None
+        if args.big_items:
+            best = max(runs, key=lambda r: r["rate"])["workers"]
+            web = gunicorn(env, log_dir, port=PORT, workers=best, name="gunicorn-big")
+            try:
+                res = {}
+                for key, n in (("small", args.items), ("large", args.big_items)):
+                    project = make_project(n)
+                    from django.db import connection
+
+                    with connection.cursor() as c:
+                        c.execute("ANALYZE")
+                    join(project, users)
+                    res[key] = run_load(project, users, args.big_seconds, meter)
+                    res[key]["items"] = n
+                    log(f"{key} ({n} items): {res[key]}")
+            finally:
+                web.stop()
+            big = dict(res, workers=best, seconds=args.big_seconds)
+        scoring = score_cost([int(x) for x in args.score_history.split(",")]) if args.score_history else []
+        section = report(cmd, args, runs, big, scoring, os.cpu_count() or 0)
+        if args.no_write:
+            print(section)
+        else:
+            write_section(section, Path(args.out), START, END)
+            log(f"wrote {args.out}")
+        return 0
+    finally:
+        for p in procs:
+            p.stop(signal.SIGTERM)
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            svc.stop()
+        except Exception as exc:  # noqa: BLE001
+            log(f"services stop failed: {exc}")
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if svc.pgdata and Path(svc.pgdata).parent.name.startswith("cadre-pg-"):
+                shutil.rmtree(Path(svc.pgdata).parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""A throwaway production-like stack for benchmarks, all on 127.0.0.1: PostgreSQL + Redis of its own
+(``platform/services.sh`` with ``CADRE_VAR_DIR=<tmp>`` on other ports), ``manage.py migrate``, real
+gunicorn (``platform/gunicorn.conf.py``) and ``celery -A cadre worker`` processes.
+
+Used by ``bench/load.py``; self-contained (no import from the other benchmarks)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def log(msg: str, tag: str = "bench") -> None:
+    print(f"[{tag} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+class Services:
+    def __init__(self, var_dir: Path, pg_port: int, redis_port: int):
+        self.var_dir = var_dir
+        self.env = dict(os.environ, CADRE_VAR_DIR=str(var_dir), CADRE_PG_PORT=str(pg_port), CADRE_REDIS_PORT=str(redis_port))
+        self.pgdata: str | None = None
+        self.urls: dict[str, str] = {}
+
+    def script(self, cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(ROOT / "platform" / "services.sh"), cmd], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+
+    def start(self) -> None:
+        out = self.script("start")
+        for line in out.stdout.splitlines():
+            k, _, v = line.partition("=")
+            self.urls[k] = v
+        m = re.search(r"data: ([^)]+)\)", out.stderr)
+        if m:
+            self.pgdata = m.group(1)
+
+    def stop(self) -> None:
+        self.script("stop")
+
+    def root_pids(self) -> set[int]:
+        """The throwaway postmaster and Redis (their children are found from them)."""
+        pids = set()
+        for f in ([Path(self.pgdata) / "postmaster.pid"] if self.pgdata else []) + [self.var_dir / "redis" / "redis.pid"]:
+            try:
+                pids.add(int(f.read_text().split()[0]))
+            except (OSError, ValueError, IndexError):
+                pass
+        return pids
+
+    def remove(self) -> None:
+        shutil.rmtree(self.var_dir.parent, ignore_errors=True)
+        # as root, services.sh keeps the cluster outside the var dir (/tmp/cadre-pg-<sum>)
+        if self.pgdata and Path(self.pgdata).parent.name.startswith("cadre-pg-"):
+            shutil.rmtree(Path(self.pgdata).parent, ignore_errors=True)
+
+
+class Proc:
+    """A child process in its own session (so its whole group can be signalled), logging to a file,
+    started when ``ready`` appears in its log."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, log_dir: Path, ready: str):
+        self.name = name
+        self.log_file = log_dir / f"{name}.log"
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(self.log_file, "w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{self.log_file.read_text()[-3000:]}")
+            if ready in self.log_file.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError(f"{name} did not start:\n{self.log_file.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
+def migrate(env: dict) -> None:
+    subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def django_setup(env: dict) -> None:
+    os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"], LOG_LEVEL="WARNING",
+                      DJANGO_SETTINGS_MODULE="cadre.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def celery_worker(env: dict, log_dir: Path, *, concurrency: int = 2, name: str = "worker") -> Proc:
+    return Proc(
+        name,
+        [PY, "-m", "celery", "-A", "cadre", "worker", "-l", "warning", "-c", str(concurrency), "-n", f"{name}@%h",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        dict(env, LOG_LEVEL="WARNING"), log_dir, ready="",
+    )
+
+
+def gunicorn(env: dict, log_dir: Path, *, port: int, workers: int, name: str = "gunicorn", extra_env: dict | None = None) -> Proc:
+    web_env = dict(env, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), LOG_LEVEL="warning",
+                   **(extra_env or {}))
+    # No access log: at hundreds of requests a second, writing it is part of what would be measured.
+    web = Proc(name, [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "platform/gunicorn.conf.py",
+                      "--access-logfile", "/dev/null", "cadre.wsgi:application"], web_env, log_dir, ready="")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5).read()
+            return web
+        except urllib.error.HTTPError:
+            return web
+        except (urllib.error.URLError, ConnectionError, OSError):
+            if time.monotonic() > deadline or web.proc.poll() is not None:
+                web.stop(signal.SIGKILL)
+                raise RuntimeError(f"gunicorn does not answer:\n{web.log_text()[-3000:]}") from None
+            time.sleep(0.2)
+
+
+def write_section(section: str, path: Path, start: str, end: str) -> None:
+    """Replace what is between ``start`` and ``end`` in ``path`` (append the block when missing)."""
+    text = path.read_text() if path.exists() else ""
+    block = f"{start}\n{section.rstrip()}\n{end}"
+    if start in text and end in text:
+        a, b = text.index(start), text.index(end) + len(end)
+        text = text[:a] + block + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+# --- CPU accounting: what our processes used, and what the rest of the machine did meanwhile -------
+
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, utime + stime in clock ticks)."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            st = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(p)] = (int(st[1]), int(st[11]) + int(st[12]))
+    return out
+
+
+def _descendants(table: dict, roots: set[int]) -> set[int]:
+    mine = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in table.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                changed = True
+    return mine
+
+
+class CpuMeter:
+    """Between start() and stop(): CPU seconds used by our processes (this one, its children, the
+    throwaway PostgreSQL and Redis) and by everything else on the machine (another benchmark running
+    at the same time shows up there). Processes that start and end between two snapshots are missed."""
+
+    def __init__(self, roots_fn):
+        self.roots_fn = roots_fn  # () -> set of root pids that are ours
+
+    def _snap(self) -> tuple[float, float]:
+        table = _proc_table()
+        mine = _descendants(table, self.roots_fn())
+        tick = os.sysconf("SC_CLK_TCK")
+        ours = sum(t for pid, (_, t) in table.items() if pid in mine) / tick
+        total = sum(t for _, t in table.values()) / tick
+        return ours, total - ours
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.a = self._snap()
+
+    def stop(self) -> dict:
+        b = self._snap()
+        el = time.monotonic() - self.t0
+        return {"ours_cores": (b[0] - self.a[0]) / el, "others_cores": max(0.0, (b[1] - self.a[1]) / el)}
