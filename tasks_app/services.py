@@ -320,7 +320,7 @@ SELECT {cols} FROM {item} i
 WHERE i.project_id = %s AND i.is_known = %s AND i.status = 'open' {extra}
   AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %s)
   AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active')
-  AND i.id {op} %s
+  AND i.id {op} %s {low}
 ORDER BY i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED
 """
 # Regular items: those still wanting someone (assigned < answers_wanted), in progress first, then
@@ -343,7 +343,8 @@ def _pick_sql(known: bool, group: int, op: str) -> str:
         q = connection.ops.quote_name
         cols = ", ".join(f"i.{q(f.column)}" for f in Item._meta.concrete_fields)
         sql = _PICK_SQL.format(cols=cols, item=q(Item._meta.db_table), answer=q(Answer._meta.db_table), lease=q(Lease._meta.db_table),
-                               extra=_PICK_GROUPS[known][group], op=op)
+                               extra=_PICK_GROUPS[known][group], op=op,
+                               low="AND i.id >= %s" if op == "<" else "")
         _pick_sql_cache[key] = sql
     return sql
 
@@ -398,11 +399,16 @@ def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) 
     bounds = _id_range(project, known)
     if bounds is None:
         return None
-    pivot = rng.randint(*bounds)
+    lo, hi = bounds
+    pivot = rng.randint(lo, hi)
     with connection.cursor() as cursor:
         for group in range(len(_PICK_GROUPS[known])):
             for op in (">=", "<"):
-                cursor.execute(_pick_sql(known, group, op), [project.pk, known, annotator.pk, annotator.pk, pivot])
+                # The wrap-around part starts at the project's lowest id: when the planner walks
+                # the primary key (a project that is most of the table), it must not read every
+                # older project's rows first (EXPLAIN ANALYZE: 70,750 rows removed, 16 ms -> 0.1 ms).
+                params = [project.pk, known, annotator.pk, annotator.pk, pivot] + ([lo] if op == "<" else [])
+                cursor.execute(_pick_sql(known, group, op), params)
                 row = cursor.fetchone()
                 if row is not None:
                     return _item_from_row(row)
