@@ -321,7 +321,7 @@ WHERE i.project_id = %s AND i.is_known = %s AND i.status = 'open' {extra}
   AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %s)
   AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active')
   AND i.id {op} %s {low}
-ORDER BY i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED
+ORDER BY i.id LIMIT 1 {lock}
 """
 # Regular items: those still wanting someone (assigned < answers_wanted), in progress first, then
 # fresh; each condition is the predicate of a partial index (item_pick_progress_idx /
@@ -344,6 +344,8 @@ def _pick_sql(known: bool, group: int, op: str) -> str:
         cols = ", ".join(f"i.{q(f.column)}" for f in Item._meta.concrete_fields)
         sql = _PICK_SQL.format(cols=cols, item=q(Item._meta.db_table), answer=q(Answer._meta.db_table), lease=q(Lease._meta.db_table),
                                extra=_PICK_GROUPS[known][group], op=op,
+                               # SQLite (embedded run only) has no row locks: it serialises writers instead
+                               lock="FOR UPDATE OF i SKIP LOCKED" if connection.vendor == "postgresql" else "",
                                low="AND i.id >= %s" if op == "<" else "")
         _pick_sql_cache[key] = sql
     return sql
