@@ -2,7 +2,8 @@
 
 Read from the environment:
   PORT               port to listen on (default 8000); BIND overrides the whole address
-  WEB_CONCURRENCY    worker processes (default 2 * cores + 1)
+  WEB_CONCURRENCY    worker processes (default cores + 2: bench/load.py measured 3-4 best on 2 cores,
+                     5 = 2 * cores + 1 slower, BENCHMARKS.md 'Load')
   GUNICORN_THREADS   threads per worker (default 1)
   GUNICORN_TIMEOUT   seconds before a silent worker is killed and replaced (default 60)
   LOG_LEVEL          gunicorn's error-log level (default info)
@@ -13,7 +14,7 @@ import multiprocessing
 import os
 
 bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() + 2)
 threads = int(os.environ.get("GUNICORN_THREADS") or 1)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 60)
 graceful_timeout = 30
