@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -39,6 +38,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import stack  # bench/stack.py: the throwaway stack shared with bench/load.py
+from stack import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 START, END = "<!-- faults:start -->", "<!-- faults:end -->"
@@ -48,40 +50,13 @@ NOTES = (
 
 
 def log(msg: str) -> None:
-    print(f"[faults {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+    stack.log(msg, tag="faults")
 
 
 # --- the throwaway services ------------------------------------------------------------------
 
-class Services:
-    def __init__(self, var_dir: Path, pg_port: int, redis_port: int):
-        self.var_dir = var_dir
-        self.env = dict(os.environ, CADRE_VAR_DIR=str(var_dir), CADRE_PG_PORT=str(pg_port), CADRE_REDIS_PORT=str(redis_port))
-        self.pgdata: str | None = None
-        self.urls: dict[str, str] = {}
-
-    def script(self, cmd: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(ROOT / "platform" / "services.sh"), cmd], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, check=True)
-
-    def start(self) -> None:
-        out = self.script("start")
-        for line in out.stdout.splitlines():
-            k, _, v = line.partition("=")
-            self.urls[k] = v
-        m = re.search(r"data: ([^)]+)\)", out.stderr)
-        if m:
-            self.pgdata = m.group(1)
-
-    def stop(self) -> None:
-        self.script("stop")
+class Services(stack.Services):
+    """bench/stack.py's throwaway PostgreSQL + Redis, plus the ways to break them."""
 
     def _pg_ctl(self, *args: str) -> None:
         bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))[-1]
