@@ -523,9 +523,6 @@ def answer_submit(
     """
     if not client_key or len(client_key) > 64:
         raise ValidationError({"client_key": ["A client key of 1 to 64 characters is required."]})
-    existing = Answer.objects.filter(annotator=annotator, client_key=client_key).first()
-    if existing is not None:
-        return existing, False
     with transaction.atomic():
         lease = (
             Lease.objects.select_for_update()
@@ -535,6 +532,7 @@ def answer_submit(
         )
         if lease is None:
             raise ValidationError({"lease": ["No such task for you."]})
+        # Checked under the lease lock: a retried or doubled submission finds the first answer.
         existing = Answer.objects.filter(annotator=annotator, client_key=client_key).first()
         if existing is not None:
             return existing, False
