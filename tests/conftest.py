@@ -111,3 +111,13 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, message: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(autouse=True)
+def _generous_login_limits(settings):
+    """Login/sign-up limits count per client IP in the shared Redis, and every test client
+    is 127.0.0.1: without this, a suite run (or two in a row) trips the sign-up limit.
+    tests/hardening sets its own low limits on top of this."""
+    settings.CADRE_SIGNUP_RATE_IP = "100000/5m"
+    settings.CADRE_LOGIN_RATE_IP = "100000/5m"
+    settings.CADRE_LOGIN_RATE_USER = "100000/5m"
