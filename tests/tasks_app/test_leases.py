@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache as django_cache
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection
@@ -234,5 +235,5 @@ def test_next_task_still_works_when_the_cache_is_down(monkeypatch):
     def broken(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(services.cache, "add", broken)
+    monkeypatch.setattr(django_cache, "add", broken)
     assert services.lease_next(project=project, annotator=user, known_check_rate=0.0) is not None
