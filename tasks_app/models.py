@@ -57,6 +57,13 @@ class Project(models.Model):
     qualifier_max_attempts = models.PositiveSmallIntegerField(default=2)
     qualifier_wait_seconds = models.PositiveIntegerField(default=24 * 3600)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    spec_version = models.PositiveIntegerField(
+        default=1, help_text="Grows by one each time the customer revises the spec (instructions, labels, examples)."
+    )
+    requalify_from_version = models.PositiveIntegerField(
+        default=1,
+        help_text="Annotators qualified on an earlier spec version than this must qualify again (a material change).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)
 
@@ -196,6 +203,12 @@ class Answer(models.Model):
     label = models.CharField(max_length=200)
     client_key = models.CharField(max_length=64)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    signals = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Behaviour the task page reports with the answer (documented in README: time on task, paste and "
+        "focus-change counts); nothing else about the person.",
+    )
     is_check = models.BooleanField(default=False, help_text="Answer to a hidden known-answer item.")
     correct = models.BooleanField(null=True, blank=True, help_text="For checks: matched the known answer.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -39,6 +39,7 @@ class Membership(models.Model):
     class Standing(models.TextChoices):
         ACTIVE = "active", "Active"
         WARNED = "warned", "Warned"
+        PAUSED = "paused", "Paused (back to the tutorial)"
         REVOKED = "revoked", "Revoked"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
@@ -53,6 +54,9 @@ class Membership(models.Model):
     qualifier_attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     known_check_rate = models.FloatField(default=1.0)
+    qualified_spec_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The project's spec version when this annotator last passed its qualifier."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,7 +69,7 @@ class Membership(models.Model):
 
     @property
     def can_work(self) -> bool:
-        return self.stage == self.Stage.WORKING and self.standing != self.Standing.REVOKED
+        return self.stage == self.Stage.WORKING and self.standing not in (self.Standing.PAUSED, self.Standing.REVOKED)
 
 
 class QualifierAttempt(models.Model):
