@@ -1,49 +1,16 @@
-"""Writes for annotators: sign-up, joining a project, tutorial, qualifier, standing.
-
-Standing and the known-check rate are decided by the quality engine; quality calls
-:func:`membership_standing_set` and :func:`membership_check_rate_set` to record them.
-"""
+"""Joining a project, the tutorial and the qualifier."""
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from tasks_app.models import Example, Project
-from tasks_app import services as task_services
 
-from .models import AnnotatorProfile, Membership, QualifierAttempt
-
-User = get_user_model()
-
-
-def annotator_signup(*, username: str, password: str, display_name: str = "", email: str = ""):
-    """Create an annotator account (user + profile)."""
-    username = (username or "").strip()
-    errors: dict[str, list[str]] = {}
-    if not username:
-        errors["username"] = ["Choose a user name."]
-    elif User.objects.filter(username__iexact=username).exists():
-        errors["username"] = ["That user name is taken."]
-    try:
-        validate_password(password)
-    except ValidationError as exc:
-        errors["password"] = list(exc.messages)
-    if errors:
-        raise ValidationError(errors)
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(username=username, password=password, email=email)
-            AnnotatorProfile.objects.create(user=user, display_name=display_name.strip() or username)
-    except IntegrityError:  # a simultaneous sign-up took the name between the check and the insert
-        raise ValidationError({"username": ["That user name is taken."]}) from None
-    return user
+from ..models import Membership, QualifierAttempt
 
 
 def membership_join(*, project: Project, annotator) -> Membership:
@@ -136,45 +103,3 @@ def qualifier_submit(*, membership: Membership, responses: dict[int, str]) -> Qu
             m.next_attempt_at = now + timedelta(seconds=project.qualifier_wait_seconds)
         m.save()
     return QualifierResult(attempt=attempt, membership=m, review=review)
-
-
-def task_next(*, membership: Membership, rng: random.Random | None = None):
-    """Next lease for a qualified annotator in good standing, or None."""
-    if not membership.can_work:
-        raise ValidationError({"membership": ["You cannot take tasks on this project."]})
-    if membership.project.status != Project.Status.LIVE:
-        return None
-    return task_services.lease_next(
-        project=membership.project,
-        annotator=membership.annotator,
-        known_check_rate=membership.known_check_rate,
-        rng=rng,
-    )
-
-
-def task_submit(*, membership: Membership, lease_id: int, label: str, client_key: str, duration_ms: int | None = None):
-    """Submit an answer; revoked annotators are refused."""
-    if not membership.can_work:
-        raise ValidationError({"membership": ["You cannot take tasks on this project."]})
-    return task_services.answer_submit(
-        annotator=membership.annotator, lease_id=lease_id, label=label, client_key=client_key, duration_ms=duration_ms
-    )
-
-
-# --- called by the quality engine ---------------------------------------------------------
-
-def membership_standing_set(*, membership: Membership, standing: str, reason: str) -> Membership:
-    """Record a gating decision on the membership (caller holds the row lock and stores
-    the decision's evidence). Revocation also gives back the annotator's open leases."""
-    membership.standing = standing
-    membership.standing_reason = reason
-    membership.standing_changed_at = timezone.now()
-    membership.save(update_fields=["standing", "standing_reason", "standing_changed_at"])
-    if standing == Membership.Standing.REVOKED:
-        task_services.leases_release(project=membership.project, annotator=membership.annotator)
-    return membership
-
-
-def membership_check_rate_set(*, membership: Membership, rate: float) -> None:
-    membership.known_check_rate = rate
-    membership.save(update_fields=["known_check_rate"])

@@ -1,0 +1,34 @@
+"""Next task and submit for an annotator who may work (wraps tasks_app's lease and answer services)."""
+from __future__ import annotations
+
+import random
+
+from django.core.exceptions import ValidationError
+
+from tasks_app.models import Project
+from tasks_app import services as task_services
+
+from ..models import Membership
+
+
+def task_next(*, membership: Membership, rng: random.Random | None = None):
+    """Next lease for a qualified annotator in good standing, or None."""
+    if not membership.can_work:
+        raise ValidationError({"membership": ["You cannot take tasks on this project."]})
+    if membership.project.status != Project.Status.LIVE:
+        return None
+    return task_services.lease_next(
+        project=membership.project,
+        annotator=membership.annotator,
+        known_check_rate=membership.known_check_rate,
+        rng=rng,
+    )
+
+
+def task_submit(*, membership: Membership, lease_id: int, label: str, client_key: str, duration_ms: int | None = None):
+    """Submit an answer; revoked annotators are refused."""
+    if not membership.can_work:
+        raise ValidationError({"membership": ["You cannot take tasks on this project."]})
+    return task_services.answer_submit(
+        annotator=membership.annotator, lease_id=lease_id, label=label, client_key=client_key, duration_ms=duration_ms
+    )

@@ -1,0 +1,12 @@
+"""Annotator web app: thin views over workforce services and selectors, one module per area.
+
+Security rule of the task page: the template never receives the item itself, only the text
+to show, the lease id and form values. A hidden known-answer item is rendered by exactly
+the same code path as a regular item, so the two pages cannot differ.
+"""
+from .account import signup
+from .onboarding import qualifier, qualifier_result, tutorial
+from .projects import home, project_detail
+from .task import task
+
+__all__ = ["home", "project_detail", "qualifier", "qualifier_result", "signup", "task", "tutorial"]

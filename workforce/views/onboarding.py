@@ -1,0 +1,144 @@
+"""Tutorial (instant feedback) and qualifier (graded at the end)."""
+from __future__ import annotations
+
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+
+from .. import selectors, services
+from ..forms import LabelChoiceForm
+from .common import _content, _label_keys, _membership, _message_errors
+
+
+# --- tutorial -------------------------------------------------------------------------------
+
+def _tutorial_seen_key(project_id: int) -> str:
+    return f"tutorial-seen-{project_id}"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
+    """One tutorial example per page (``?step=N``, 1-based). Answering shows at once whether
+    it was right, the correct answer and the explanation. Answering the last one, having gone
+    through them all, completes the tutorial (repeatable at any time)."""
+    membership = _membership(request, project_id)
+    project = membership.project
+    examples = selectors.tutorial_examples(project=project)
+    if not examples:
+        messages.info(request, "This project has no tutorial examples.")
+        return redirect("workforce:project", project_id=project.pk)
+    try:
+        step = int(request.GET.get("step", "1"))
+    except ValueError:
+        step = 1
+    if request.GET.get("restart"):
+        request.session[_tutorial_seen_key(project.pk)] = []
+        return redirect(f"{reverse('workforce:tutorial', args=[project.pk])}?step=1")
+    step = min(max(step, 1), len(examples))
+    example = examples[step - 1]
+    form = LabelChoiceForm(request.POST or None, labels=project.labels)
+    feedback = None
+    completed_now = False
+    missing: list[int] = []
+    if request.method == "POST" and form.is_valid():
+        chosen = form.cleaned_data["label"]
+        feedback = {"chosen": chosen, "correct": chosen == example.label}
+        seen = set(request.session.get(_tutorial_seen_key(project.pk), []))
+        seen.add(example.pk)
+        request.session[_tutorial_seen_key(project.pk)] = sorted(seen)
+        if step == len(examples):
+            missing = [i for i, ex in enumerate(examples, start=1) if ex.pk not in seen]
+            if not missing:
+                already = membership.tutorial_completed_at is not None
+                membership = services.tutorial_complete(membership=membership)
+                completed_now = not already
+    return render(
+        request,
+        "workforce/tutorial.html",
+        {
+            "project": project,
+            "membership": membership,
+            "example": example,
+            "content": _content(example.data),
+            "step": step,
+            "total": len(examples),
+            "is_last": step == len(examples),
+            "form": form,
+            "feedback": feedback,
+            "completed_now": completed_now,
+            "missing": missing,
+            "labels": _label_keys(project.labels),
+        },
+    )
+
+
+# --- qualifier ------------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def qualifier(request: HttpRequest, project_id: int) -> HttpResponse:
+    """All qualifier questions on one form; graded by ``qualifier_submit`` only on submit."""
+    membership = _membership(request, project_id)
+    project = membership.project
+    questions = selectors.qualifier_examples(project=project)
+    chosen: dict[int, str] = {}
+    if request.method == "POST":
+        for ex in questions:
+            value = request.POST.get(f"q-{ex.pk}")
+            if value:
+                chosen[ex.pk] = value
+        try:
+            result = services.qualifier_submit(membership=membership, responses=chosen)
+        except ValidationError as exc:
+            _message_errors(request, exc)
+            membership.refresh_from_db()
+        else:
+            return redirect("workforce:qualifier_result", project_id=project.pk, number=result.attempt.number)
+    state = selectors.qualifier_state(membership=membership)
+    rows = [
+        {"number": i, "example": ex, "content": _content(ex.data), "chosen": chosen.get(ex.pk)}
+        for i, ex in enumerate(questions, start=1)
+    ]
+    return render(
+        request,
+        "workforce/qualifier.html",
+        {
+            "project": project,
+            "membership": membership,
+            "state": state,
+            "rows": rows,
+            "labels": project.labels,
+            "last_attempt": selectors.qualifier_last_attempt(membership=membership),
+        },
+    )
+
+
+@login_required
+def qualifier_result(request: HttpRequest, project_id: int, number: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    project = membership.project
+    attempt = selectors.qualifier_attempt(membership=membership, number=number)
+    if attempt is None:
+        raise Http404("No such qualifier attempt.")
+    review = [
+        {"row": row, "content": _content(row.example.data)} for row in selectors.qualifier_review(attempt=attempt)
+    ]
+    return render(
+        request,
+        "workforce/qualifier_result.html",
+        {
+            "project": project,
+            "membership": membership,
+            "attempt": attempt,
+            "score": (attempt.correct / attempt.total) if attempt.total else 0.0,
+            "review": review,
+            "state": selectors.qualifier_state(membership=membership),
+        },
+    )

@@ -1,0 +1,113 @@
+"""The task page. Security rule: the template never receives the item itself, only the text to
+show, the lease id and form values; a hidden known-answer item is rendered by exactly the same code path."""
+from __future__ import annotations
+
+import time
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from tasks_app.models import Lease
+
+from .. import services
+from ..forms import TaskForm
+from ..models import Membership
+from .common import _content, _label_keys, _membership, _message_errors
+
+STARTED_SALT = "workforce.task.started"
+MAX_DURATION_MS = 24 * 3600 * 1000
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+def _started_token(lease_id: int) -> str:
+    return signing.dumps({"l": lease_id, "t": int(time.time() * 1000)}, salt=STARTED_SALT)
+
+
+def _duration_ms(token: str, lease_id: int) -> int | None:
+    """Milliseconds since the task form was rendered, from its signed start time."""
+    try:
+        payload = signing.loads(token, salt=STARTED_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("l") != lease_id or not isinstance(payload.get("t"), int):
+        return None
+    elapsed = int(time.time() * 1000) - payload["t"]
+    return elapsed if 0 <= elapsed <= MAX_DURATION_MS else None
+
+
+def _blocked(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return render(request, "workforce/task_blocked.html", {"project": membership.project, "membership": membership})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    project = membership.project
+    url = reverse("workforce:task", args=[project.pk])
+    if request.method == "POST":
+        return _task_post(request, membership, url)
+    if not membership.can_work:
+        return _blocked(request, membership)
+    try:
+        lease = services.task_next(membership=membership)
+    except ValidationError:
+        membership.refresh_from_db()
+        return _blocked(request, membership)
+    if lease is None:
+        return render(request, "workforce/task_empty.html", {"project": project, "membership": membership})
+    return _task_page(request, membership, lease)
+
+
+def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> HttpResponse:
+    # Only these values reach the template: nothing about the item but its content.
+    context = {
+        "project": membership.project,
+        "membership": membership,
+        "content": _content(lease.item.data),
+        "labels": _label_keys(membership.project.labels),
+        "lease_id": lease.pk,
+        "client_key": uuid.uuid4().hex,
+        "started": _started_token(lease.pk),
+        "expires_at": lease.expires_at,
+    }
+    return render(request, "workforce/task.html", context)
+
+
+def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpResponse:
+    form = TaskForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That submission was incomplete; here is your task again.")
+        return redirect(url)
+    data = form.cleaned_data
+    if not data["label"]:
+        messages.error(request, "Choose a label before submitting.")
+        return redirect(url)
+    try:
+        _, created = services.task_submit(
+            membership=membership,
+            lease_id=data["lease_id"],
+            label=data["label"],
+            client_key=data["client_key"],
+            duration_ms=_duration_ms(data["started"], data["lease_id"]),
+        )
+    except ValidationError as exc:
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {}
+        if "lease" in errors:
+            messages.warning(request, f"{' '.join(errors['lease'])} Here is a fresh task.")
+        else:
+            _message_errors(request, exc)
+        return redirect(url)
+    if created:
+        messages.success(request, "Answer saved. Here is the next one.")
+    else:
+        messages.info(request, "That answer was already saved. Here is the next one.")
+    return redirect(url)
