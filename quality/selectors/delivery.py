@@ -1,52 +1,17 @@
-"""Reads of the quality engine: project progress, the delivery with its accuracy claim,
-and the ops view of annotators."""
+"""The delivery and its accuracy claim (shadow deliveries on known items)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
-from django.utils import timezone
+from django.db.models import Count
 
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
-from . import engine
-from .models import AnnotatorQuality, GatingDecision
-from .services import posterior_of, project_bar
-
-
-def project_progress(*, project: Project) -> dict[str, Any]:
-    items = Item.objects.filter(project=project, is_known=False).aggregate(
-        total=Count("id"),
-        accepted=Count("id", filter=Q(status=Item.Status.ACCEPTED)),
-        exhausted=Count("id", filter=Q(status=Item.Status.EXHAUSTED)),
-        pending=Count("id", filter=Q(status=Item.Status.OPEN)),
-    )
-    answers = Answer.objects.filter(project=project).aggregate(
-        total=Count("id"), checks=Count("id", filter=Q(is_check=True)), unscored=Count("id", filter=Q(scored_at__isnull=True))
-    )
-    standing = dict(
-        Membership.objects.filter(project=project, stage=Membership.Stage.WORKING)
-        .values_list("standing")
-        .annotate(n=Count("id"))
-    )
-    return {
-        "project": project.pk,
-        "status": project.status,
-        "items_total": items["total"],
-        "items_accepted": items["accepted"],
-        "items_uncertain": items["exhausted"],
-        "items_pending": items["pending"],
-        "answers": answers["total"],
-        "known_checks": answers["checks"],
-        "answers_unscored": answers["unscored"],
-        "annotators_active": standing.get(Membership.Standing.ACTIVE, 0),
-        "annotators_warned": standing.get(Membership.Standing.WARNED, 0),
-        "annotators_revoked": standing.get(Membership.Standing.REVOKED, 0),
-    }
+from .. import engine
+from ..models import AnnotatorQuality
+from ..services import posterior_of
 
 
 def project_claim(*, project: Project) -> engine.ShadowClaim:
@@ -148,64 +113,3 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
         "mean_p_correct": round(sum(r["p_correct"] or 0 for r in out_items) / len(out_items), 4) if out_items else None,
     }
     return {"project": project.pk, "summary": summary, "items": out_items}
-
-
-def project_annotators(*, project: Project) -> list[dict[str, Any]]:
-    """Annotators working on the project with standing, accuracy (mean + interval), volume."""
-    members = list(
-        Membership.objects.filter(project=project).select_related("annotator").order_by("standing", "annotator__username")
-    )
-    quality = {aq.annotator_id: aq for aq in AnnotatorQuality.objects.filter(project=project)}
-    volume = dict(
-        Answer.objects.filter(project=project).values_list("annotator_id").annotate(n=Count("id"))
-    )
-    out = []
-    for m in members:
-        aq = quality.get(m.annotator_id)
-        post = posterior_of(aq) if aq else None
-        lo, hi = post.interval(project.confidence) if post else (None, None)
-        out.append(
-            {
-                "username": m.annotator.username,
-                "stage": m.stage,
-                "standing": m.standing,
-                "reason": m.standing_reason,
-                "checks": post.checks if post else 0,
-                "checks_correct": post.correct if post else 0,
-                "accuracy": post.mean if post else None,
-                "lower": lo,
-                "upper": hi,
-                "answers": volume.get(m.annotator_id, 0),
-                "known_check_rate": m.known_check_rate,
-                "qualifier": f"{m.qualifier_correct}/{m.qualifier_total}" if m.qualifier_total else "",
-            }
-        )
-    return out
-
-
-def project_throughput(*, project: Project, hours: int = 24) -> list[dict[str, Any]]:
-    """Answers per hour over the last ``hours`` hours."""
-    since = timezone.now() - timedelta(hours=hours)
-    rows = (
-        Answer.objects.filter(project=project, created_at__gte=since)
-        .annotate(hour=TruncHour("created_at"))
-        .values("hour")
-        .annotate(answers=Count("id"), checks=Count("id", filter=Q(is_check=True)))
-        .order_by("hour")
-    )
-    return list(rows)
-
-
-def project_decisions(*, project: Project, limit: int = 50):
-    return list(GatingDecision.objects.filter(project=project).select_related("annotator")[:limit])
-
-
-__all__ = [
-    "project_progress",
-    "project_claim",
-    "project_delivery",
-    "project_annotators",
-    "project_throughput",
-    "project_decisions",
-    "project_bar",
-]

@@ -1,0 +1,37 @@
+"""answer_score: the one entry point of the real-time path. One transaction per scored answer,
+idempotent (an answer already scored is skipped, so a retried or duplicated task changes nothing)."""
+from __future__ import annotations
+
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app.models import Answer
+
+from .checks import _score_check
+from .common import ScoreOutcome
+from .items import _score_item_answer
+
+
+def answer_score(*, answer_id: int) -> ScoreOutcome:
+    """Score one answer. Safe to run twice or concurrently: the answer row is locked and
+    an answer with ``scored_at`` set is left alone."""
+    with transaction.atomic():
+        answer = (
+            Answer.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(pk=answer_id)
+            .first()
+        )
+        if answer is None:
+            return ScoreOutcome(False, "skipped", "no such answer")
+        if answer.scored_at is not None:
+            return ScoreOutcome(False, "skipped", "already scored")
+        project = answer.project
+        if answer.is_check:
+            outcome = _score_check(answer, project)
+        else:
+            outcome = _score_item_answer(answer, project)
+        answer.scored_at = timezone.now()
+        answer.save(update_fields=["scored_at", "correct"])
+    return outcome
