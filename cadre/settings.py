@@ -128,6 +128,12 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sessions: read from the cache (Redis), written through to the database, so the hot path (next task,
+# submit) does not query django_session on every request; a Redis that is away falls back to the
+# database (the cache fails open). The cached copy lives at most CADRE_SESSION_CACHE_SECONDS (cadre/sessions.py
+# says why). The embedded run keeps plain database sessions. SESSION_ENGINE overrides.
+SESSION_ENGINE = os.environ.get("SESSION_ENGINE") or ("cadre.sessions" if REDIS_URL else "django.contrib.sessions.backends.db")
+CADRE_SESSION_CACHE_SECONDS = int(os.environ.get("CADRE_SESSION_CACHE_SECONDS", "300"))
 
 # --- auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

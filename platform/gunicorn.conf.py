@@ -5,6 +5,7 @@ Read from the environment:
   WEB_CONCURRENCY    worker processes (default cores + 2: bench/load.py measured 3-4 best on 2 cores,
                      5 = 2 * cores + 1 slower, BENCHMARKS.md 'Load')
   GUNICORN_THREADS   threads per worker (default 1)
+  GUNICORN_MAX_REQUESTS  requests before a worker is replaced (default 50000, +up to 10 % jitter; 0 = never)
   GUNICORN_TIMEOUT   seconds before a silent worker is killed and replaced (default 60)
   LOG_LEVEL          gunicorn's error-log level (default info)
 
@@ -20,9 +21,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 60)
 graceful_timeout = 30
 keepalive = 5
 
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = 1000
-max_requests_jitter = 100
+# Recycle workers now and then so a slow leak cannot grow without bound. Each recycle costs a Django
+# start (~1 s of CPU) and stalls the requests queued on that worker: at 1,000 requests a worker was
+# replaced every ~30 s under load, the next-task p99 spikes of issue 9. GUNICORN_MAX_REQUESTS=0: never.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 50000)
+max_requests_jitter = max_requests // 10
 
 # Logs to stdout/stderr, for the container runtime to collect.
 accesslog = "-"

@@ -29,6 +29,20 @@ WHERE i.project_id = %s AND i.is_known = %s AND i.status = 'open' {extra}
   AND i.id {op} %s {low}
 ORDER BY i.id LIMIT 1 {lock}
 """
+# Hidden checks: the least-used known items first, ties broken at random (issue 4: no known item
+# overused while others sit idle). Use is ``assigned`` (answers + live leases, from anyone): a check
+# handed out a moment ago counts at once, so annotators arriving one after another spread too;
+# concurrent pickers skip rows others hold (SKIP LOCKED) and the random tie-break keeps them from
+# queueing on one row. A known item can go to many annotators (one each): it has no answers_wanted
+# cap. The sort reads the project's open known items this annotator has not seen: a few hundred
+# at most, the known set is small by design.
+_PICK_KNOWN_SQL = """
+SELECT {cols} FROM {item} i
+WHERE i.project_id = %s AND i.is_known AND i.status = 'open'
+  AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %s)
+  AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active')
+ORDER BY i.assigned, random() LIMIT 1 {lock}
+"""
 # Regular items: those still wanting someone (assigned < answers_wanted), in progress first, then
 # fresh; each condition is the predicate of a partial index (item_pick_progress_idx /
 # item_pick_fresh_idx), so the scan reads only items that are eligible.
@@ -39,19 +53,88 @@ _PICK_GROUPS = {
         "AND i.answers_count = 0 AND i.assigned < i.answers_wanted",
     ],
 }
-_pick_sql_cache: dict[tuple[bool, int, str], str] = {}
+_pick_sql_cache: dict[tuple, str] = {}
+
+
+def _lock_clause() -> str:
+    # SQLite (embedded run only) has no row locks: it serialises writers instead
+    return "FOR UPDATE OF i SKIP LOCKED" if connection.vendor == "postgresql" else ""
+
+
+def _item_sql_names() -> dict[str, str]:
+    q = connection.ops.quote_name
+    return {"cols": ", ".join(f"i.{q(f.column)}" for f in Item._meta.concrete_fields), "item": q(Item._meta.db_table),
+            "answer": q(Answer._meta.db_table), "lease": q(Lease._meta.db_table), "lock": _lock_clause()}
+
+
+# PostgreSQL: the whole pick is ONE statement. Each (group, direction) leg is a materialized CTE
+# that locks at most one row (SKIP LOCKED); ``UNION ALL … LIMIT 1`` pulls the legs in order and
+# stops at the first row, so later legs never run (EXPLAIN: "never executed"); the UPDATE counts
+# the new lease on that row and returns it. One round trip instead of up to four selects + an
+# update per next task (issue 9).
+_TAKE_LEG = """{name} AS MATERIALIZED (
+  SELECT i.id FROM {item} i
+  WHERE i.project_id = %(project)s AND {known} i.is_known AND i.status = 'open' {extra}
+    AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s)
+    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state = 'active')
+    {where}
+  ORDER BY {order} LIMIT 1 FOR UPDATE OF i SKIP LOCKED)"""
+_TAKE_SQL = """WITH {legs},
+pick AS ({union} LIMIT 1)
+UPDATE {item} AS u SET assigned = u.assigned + 1 FROM pick WHERE u.id = pick.id
+RETURNING {ucols}"""
+
+
+def _take_sql(known: bool) -> str:
+    key = ("take", known)
+    sql = _pick_sql_cache.get(key)
+    if sql is None:
+        n = _item_sql_names()
+        if known:
+            legs = [dict(name="k", known="", extra="", where="", order="i.assigned, random()")]
+        else:
+            legs = [
+                dict(name=f"g{g}{'a' if op == '>=' else 'b'}", known="NOT", extra=extra, order="i.id",
+                     where="AND i.id >= %(pivot)s" if op == ">=" else "AND i.id < %(pivot)s AND i.id >= %(lo)s")
+                for g, extra in enumerate(_PICK_GROUPS[False]) for op in (">=", "<")
+            ]
+        q = connection.ops.quote_name
+        sql = _TAKE_SQL.format(
+            legs=",\n".join(_TAKE_LEG.format(**n, **leg) for leg in legs),
+            union=" UNION ALL ".join(f"SELECT id FROM {leg['name']}" for leg in legs),
+            item=n["item"], ucols=", ".join(f"u.{q(f.column)}" for f in Item._meta.concrete_fields),
+        )
+        _pick_sql_cache[key] = sql
+    return sql
+
+
+def _item_take(project: Project, annotator, *, known: bool, rng: random.Random) -> Item | None:
+    """Pick one item for this annotator (as ``_pick_item`` orders them), lock it and count the
+    lease on it (``assigned + 1``); None when there is none. One statement on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        item = _pick_item(project, annotator, known=known, rng=rng)
+        if item is not None:
+            Item.objects.filter(pk=item.pk).update(assigned=F("assigned") + 1)
+            item.assigned += 1
+        return item
+    params: dict[str, Any] = {"project": project.pk, "annotator": annotator.pk}
+    if not known:
+        bounds = _id_range(project, known)
+        if bounds is None:
+            return None
+        params["lo"], hi = bounds
+        params["pivot"] = rng.randint(params["lo"], hi)
+    with connection.cursor() as cursor:
+        cursor.execute(_take_sql(known), params)
+        row = cursor.fetchone()
+    return _item_from_row(row) if row is not None else None
 
 
 def _pick_sql(known: bool, group: int, op: str) -> str:
     key = (known, group, op)
     sql = _pick_sql_cache.get(key)
     if sql is None:
-        q = connection.ops.quote_name
-        cols = ", ".join(f"i.{q(f.column)}" for f in Item._meta.concrete_fields)
-        sql = _PICK_SQL.format(cols=cols, item=q(Item._meta.db_table), answer=q(Answer._meta.db_table), lease=q(Lease._meta.db_table),
-                               extra=_PICK_GROUPS[known][group], op=op,
-                               # SQLite (embedded run only) has no row locks: it serialises writers instead
-                               lock="FOR UPDATE OF i SKIP LOCKED" if connection.vendor == "postgresql" else "",
+        sql = _PICK_SQL.format(**_item_sql_names(), extra=_PICK_GROUPS[known][group], op=op,
                                low="AND i.id >= %s" if op == "<" else "")
         _pick_sql_cache[key] = sql
     return sql
@@ -92,7 +175,8 @@ def _item_from_row(row: Sequence[Any]) -> Item:
 def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) -> Item | None:
     """Lock one open item for this annotator, or None.
 
-    Order: items already in progress (they need one more answer to be decided) before
+    Hidden checks (``known``): the least-used known item the annotator has not seen
+    (``_PICK_KNOWN_SQL``). Regular items: items already in progress (they need one more answer to be decided) before
     fresh ones, so work in flight gets finished; within each group the scan starts at a
     random id and wraps around, so concurrent annotators do not all queue on the lowest
     locked row (DESIGN.md measured ~6x throughput at 32 annotators). ``SKIP LOCKED``
@@ -104,6 +188,13 @@ def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) 
     queries cost more Python time per next task than PostgreSQL spent running them
     (bench/load.py, issue 9).
     """
+    if known:
+        key = ("known-rotation",)
+        sql = _pick_sql_cache.get(key) or _pick_sql_cache.setdefault(key, _PICK_KNOWN_SQL.format(**_item_sql_names()))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [project.pk, annotator.pk, annotator.pk])
+            row = cursor.fetchone()
+        return _item_from_row(row) if row is not None else None
     bounds = _id_range(project, known)
     if bounds is None:
         return None
@@ -126,10 +217,19 @@ def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) 
 EXPIRE_EVERY_SECONDS = 10
 
 
+_next_expire_try = 0.0  # this process asks the shared throttle at most once a second
+
+
 def _expired_leases_reclaim() -> None:
     """Return expired leases' items to the pool at most every few seconds per process
     group (a cache key throttles it), so it also happens in the embedded run, where no
-    Celery beat runs; the periodic ``tasks_app.expire_leases`` does the same in production."""
+    Celery beat runs; the periodic ``tasks_app.expire_leases`` does the same in production.
+    A process asks the cache at most once a second (no Redis round trip on most next tasks)."""
+    global _next_expire_try
+    now = time.monotonic()
+    if now < _next_expire_try:
+        return
+    _next_expire_try = now + 1.0
     try:
         due = cache.add("cadre:leases-expire", 1, timeout=EXPIRE_EVERY_SECONDS)
     except Exception:  # the cache (Redis) is down: handing out work matters more than this sweep
@@ -161,16 +261,14 @@ def lease_next(
             return live[0]
         _leases_close(mine, Lease.State.EXPIRED)
         want_known = rng.random() < known_check_rate
-        item = _pick_item(project, annotator, known=want_known, rng=rng)
+        item = _item_take(project, annotator, known=want_known, rng=rng)
         if item is None and want_known:
             # No unseen check left for them: regular work continues.
-            item = _pick_item(project, annotator, known=False, rng=rng)
+            item = _item_take(project, annotator, known=False, rng=rng)
         elif item is None:
             return None  # no regular work: do not keep serving checks alone
         if item is None:
             return None
-        Item.objects.filter(pk=item.pk).update(assigned=F("assigned") + 1)
-        item.assigned += 1
         lease = Lease.objects.create(
             item=item,
             project=project,

@@ -219,10 +219,10 @@ def test_hot_paths_use_a_bounded_number_of_queries(django_assert_max_num_queries
     user = User.objects.create_user("q1", password="x-long-password")
     services.lease_next(project=project, annotator=user, known_check_rate=0.0)  # warm: cache key for the expiry sweep
     services.leases_release(project=project, annotator=user)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(5):  # exact budgets on PostgreSQL: test_hot_path.py
         lease = services.lease_next(project=project, annotator=user, known_check_rate=0.0)
     with django_capture_on_commit_callbacks(execute=False):
-        with django_assert_max_num_queries(9):  # 4 of them savepoints
+        with django_assert_max_num_queries(6):  # 2 of them the savepoint
             services.answer_submit(annotator=user, lease_id=lease.pk, label="a", client_key="qc-1")
 
 
@@ -236,4 +236,5 @@ def test_next_task_still_works_when_the_cache_is_down(monkeypatch):
         raise ConnectionError("redis is down")
 
     monkeypatch.setattr(django_cache, "add", broken)
+    monkeypatch.setattr("tasks_app.services.leases._next_expire_try", 0.0)  # ask the cache now, not in a second
     assert services.lease_next(project=project, annotator=user, known_check_rate=0.0) is not None

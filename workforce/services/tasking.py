@@ -25,10 +25,15 @@ def task_next(*, membership: Membership, rng: random.Random | None = None):
     )
 
 
-def task_submit(*, membership: Membership, lease_id: int, label: str, client_key: str, duration_ms: int | None = None):
-    """Submit an answer; revoked annotators are refused."""
+def task_submit(
+    *, membership: Membership, lease_id: int, label: str, client_key: str, duration_ms: int | None = None,
+    signals: dict | None = None,
+):
+    """Submit an answer; revoked annotators are refused. ``signals``: behaviour the page
+    reported (visible time, pastes, blurs), cleaned by the answer service."""
     if not membership.can_work:
         raise ValidationError({"membership": ["You cannot take tasks on this project."]})
     return task_services.answer_submit(
-        annotator=membership.annotator, lease_id=lease_id, label=label, client_key=client_key, duration_ms=duration_ms
+        annotator=membership.annotator, lease_id=lease_id, label=label, client_key=client_key, duration_ms=duration_ms,
+        signals=signals,
     )

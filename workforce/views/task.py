@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from tasks_app.models import Lease
+from tasks_app.models import Lease, Project
 
 from .. import services
 from ..forms import TaskForm
@@ -23,6 +23,8 @@ from .common import _content, _label_keys, _membership, _message_errors
 
 STARTED_SALT = "workforce.task.started"
 MAX_DURATION_MS = 24 * 3600 * 1000
+# Behaviour signals the page's script fills in (README "Behaviour signals"); cleaned by the answer service.
+SIGNAL_FIELDS = ("visible_ms", "pastes", "blurs")
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -47,10 +49,26 @@ def _blocked(request: HttpRequest, membership: Membership) -> HttpResponse:
     return render(request, "workforce/task_blocked.html", {"project": membership.project, "membership": membership})
 
 
+def _task_membership(request: HttpRequest, project_id: int) -> Membership:
+    """The annotator's membership with its live project in one query (the hot path: every
+    next task and submit). A membership exists only for annotator accounts (``membership_join``
+    checks that before creating one); on a first visit or for anyone else, ``_membership``
+    decides (creates it, or 403 / 404) exactly as the other project pages do."""
+    membership = (
+        Membership.objects.select_related("project")
+        .filter(project_id=project_id, annotator_id=request.user.pk, project__status=Project.Status.LIVE)
+        .first()
+    )
+    if membership is None:
+        return _membership(request, project_id)
+    membership.annotator = request.user  # the user the request already loaded
+    return membership
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def task(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = _task_membership(request, project_id)
     project = membership.project
     url = reverse("workforce:task", args=[project.pk])
     if request.method == "POST":
@@ -82,6 +100,23 @@ def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> Ht
     return render(request, "workforce/task.html", context)
 
 
+def _next_task_response(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """The next task page itself, as the answer to a submit that asked for it (the page's own
+    form does: ``then=next``): one request per annotation instead of submit + redirect + GET.
+    The same code path as GET (``task_next`` → ``_task_page``), so a hidden check looks
+    exactly like any other item here too."""
+    if not membership.can_work:
+        return _blocked(request, membership)
+    try:
+        lease = services.task_next(membership=membership)
+    except ValidationError:
+        membership.refresh_from_db()
+        return _blocked(request, membership)
+    if lease is None:
+        return render(request, "workforce/task_empty.html", {"project": membership.project, "membership": membership})
+    return _task_page(request, membership, lease)
+
+
 def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpResponse:
     form = TaskForm(request.POST)
     if not form.is_valid():
@@ -98,6 +133,7 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
             label=data["label"],
             client_key=data["client_key"],
             duration_ms=_duration_ms(data["started"], data["lease_id"]),
+            signals={k: request.POST.get(k) for k in SIGNAL_FIELDS},
         )
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {}
@@ -110,4 +146,6 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
         messages.success(request, "Answer saved. Here is the next one.")
     else:
         messages.info(request, "That answer was already saved. Here is the next one.")
+    if request.POST.get("then") == "next":
+        return _next_task_response(request, membership)
     return redirect(url)

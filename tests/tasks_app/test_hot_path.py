@@ -1,0 +1,193 @@
+"""The annotator hot path at the service level (issue 9): exact query budgets for next task and
+submit, the known-item rotation (least-used hidden checks first, spread over concurrent pickers)
+and the behaviour signals stored with an answer."""
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from tasks_app import services
+from tasks_app.models import Answer, Item, Lease, Organization, Project
+from tests.conftest import requires_postgres
+from tests.tasks_app.test_leases import run_at_once
+
+User = get_user_model()
+
+
+def project_with_checks(*, n_items: int = 30, n_known: int = 12, max_answers: int = 3) -> Project:
+    org = Organization.objects.create(name=f"org-{uuid.uuid4().hex[:6]}")
+    examples = [services.ExampleIn(data={"text": f"tut {i}"}, label="a", role="tutorial") for i in range(2)]
+    examples += [services.ExampleIn(data={"text": f"qual {i}"}, label="b", role="qualifier") for i in range(2)]
+    examples += [services.ExampleIn(data={"text": f"known {i}"}, label="ab"[i % 2], role="known") for i in range(n_known)]
+    project = services.project_create(
+        organization=org, name="hot", instructions="Pick a or b.", labels=["a", "b"], accuracy_target=0.9,
+        examples=examples, max_answers=max_answers,
+    )
+    services.items_upload(project=project, rows=[{"external_id": f"i{i}", "data": {"text": f"item {i}"}} for i in range(n_items)])
+    return services.project_launch(project=project)
+
+
+def user(name: str | None = None):
+    return User.objects.create_user(name or f"u-{uuid.uuid4().hex[:8]}", password="x-long-password")
+
+
+# --- query budgets ----------------------------------------------------------------------------------
+
+@requires_postgres
+@pytest.mark.django_db
+def test_next_task_is_one_pick_statement(django_assert_num_queries):
+    """New lease: savepoint, the annotator's active leases, ONE pick-and-count statement, the lease
+    insert, release. A pick that has to fall through every leg is still that one statement."""
+    project = project_with_checks()
+    u = user()
+    services.lease_next(project=project, annotator=u, known_check_rate=0.0)  # warm: id range, expiry throttle
+    services.leases_release(project=project, annotator=u)
+    with django_assert_num_queries(5):
+        lease = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
+    assert lease.item.assigned == 1 and Item.objects.get(pk=lease.item_id).assigned == 1
+    with django_assert_num_queries(3):  # a reload: the live lease again, nothing picked
+        assert services.lease_next(project=project, annotator=u, known_check_rate=0.0).pk == lease.pk
+    services.leases_release(project=project, annotator=u)
+    with django_assert_num_queries(5):  # a hidden check: the rotation statement instead
+        lease = services.lease_next(project=project, annotator=u, known_check_rate=1.0)
+    assert lease.item.is_known
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_submit_is_four_statements_in_one_transaction(django_assert_num_queries, django_capture_on_commit_callbacks):
+    """Savepoint (BEGIN in production), lock the lease, insert the answer, close the lease, count
+    the answer, release (COMMIT): no lookup before the insert, no inner savepoint."""
+    project = project_with_checks()
+    u = user()
+    lease = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with django_assert_num_queries(6):
+            answer, created = services.answer_submit(annotator=u, lease_id=lease.pk, label="a", client_key="k1")
+    assert created and len(callbacks) == 1  # the scoring enqueue, after commit
+    with django_assert_num_queries(4):  # the same form again: lock, find the first answer
+        again, created = services.answer_submit(annotator=u, lease_id=lease.pk, label="a", client_key="k1")
+    assert (again.pk, created) == (answer.pk, False)
+
+
+@pytest.mark.django_db
+def test_submit_idempotency_and_refusals_survive_the_shorter_path(django_capture_on_commit_callbacks):
+    project = project_with_checks()
+    u = user()
+    first = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
+    answer, _ = services.answer_submit(annotator=u, lease_id=first.pk, label="a", client_key="same")
+    second = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
+    # A client key used before (for another lease): the first answer, nothing new, lease stays live.
+    again, created = services.answer_submit(annotator=u, lease_id=second.pk, label="b", client_key="same")
+    assert (again.pk, created) == (answer.pk, False)
+    second.refresh_from_db()
+    assert second.state == Lease.State.ACTIVE and Answer.objects.filter(annotator=u).count() == 1
+    with pytest.raises(ValidationError) as exc:
+        services.answer_submit(annotator=u, lease_id=second.pk, label="zebra", client_key="k2")
+    assert "label" in exc.value.message_dict
+    other = user()
+    with pytest.raises(ValidationError) as exc:
+        services.answer_submit(annotator=other, lease_id=second.pk, label="a", client_key="k3")
+    assert "lease" in exc.value.message_dict
+    # The item already has this annotator's answer (a lease made by hand): refused, nothing half-written.
+    Lease.objects.filter(pk=second.pk).update(state=Lease.State.RELEASED)
+    stray = Lease.objects.create(item=first.item, project=project, annotator=u, expires_at=second.expires_at)
+    with pytest.raises(ValidationError) as exc:
+        services.answer_submit(annotator=u, lease_id=stray.pk, label="a", client_key="k4")
+    assert "already answered" in " ".join(exc.value.message_dict["lease"])
+    stray.refresh_from_db()
+    assert stray.state == Lease.State.ACTIVE
+    assert Item.objects.get(pk=first.item_id).answers_count == 1
+
+
+# --- known-item rotation ----------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_hidden_checks_go_to_the_least_used_known_items_first():
+    project = project_with_checks(n_known=6)
+    known = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    # Five known items have been used a lot already (answers + live leases); one once.
+    for i, item in enumerate(known):
+        Item.objects.filter(pk=item.pk).update(assigned=1 if i == 3 else 20 + i, answers_count=1 if i == 3 else 20 + i)
+    for _ in range(3):
+        u = user()
+        lease = services.lease_next(project=project, annotator=u, known_check_rate=1.0)
+        assert lease.item_id == known[3].pk
+        services.leases_release(project=project, annotator=u)
+    # Leases out count as use too: with the least-used item held by two people, the next picker
+    # gets the second least-used one.
+    Item.objects.filter(pk=known[3].pk).update(assigned=30)
+    assert services.lease_next(project=project, annotator=user(), known_check_rate=1.0).item_id == known[0].pk
+
+
+@pytest.mark.django_db
+def test_known_items_are_used_evenly_over_many_annotators():
+    """60 annotators each answer 3 checks out of 12: every known item is used 15 times, give or
+    take one (a fixed order, as before this rotation, would use 3 items 60 times and 9 never)."""
+    project = project_with_checks(n_known=12)
+    rng = random.Random(7)
+    for _ in range(60):
+        u = user()
+        for k in range(3):
+            lease = services.lease_next(project=project, annotator=u, known_check_rate=1.0, rng=rng)
+            assert lease.item.is_known
+            services.answer_submit(annotator=u, lease_id=lease.pk, label="a", client_key=f"c{k}")
+    counts = Counter(Answer.objects.filter(project=project, is_check=True).values_list("item_id", flat=True))
+    assert len(counts) == 12 and max(counts.values()) - min(counts.values()) <= 1, counts
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_check_pickers_spread_and_never_share_a_row():
+    """16 annotators ask for a check at the same moment. A known item may go to many people (that
+    is what checks are for), but concurrent pickers spread: a picker skips rows others hold
+    (SKIP LOCKED) and sorts by use (``assigned``: answers + live leases) with a random tie-break,
+    so no item is handed out more than twice here (a fixed order would give most of them the same
+    first item); and each known item's ``assigned`` is exactly its number of live leases."""
+    project = project_with_checks(n_known=20)
+    users = [user() for _ in range(16)]
+    picked: list[int] = []
+
+    def work(u):
+        lease = services.lease_next(project=project, annotator=u, known_check_rate=1.0)
+        picked.append(lease.item_id)
+
+    assert run_at_once(users, work) == []
+    assert len(picked) == 16 and max(Counter(picked).values()) <= 2, Counter(picked)
+    for item in Item.objects.filter(project=project, is_known=True):
+        assert item.assigned == Lease.objects.filter(item=item, state=Lease.State.ACTIVE).count()
+
+
+# --- behaviour signals --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"visible_ms": "5400", "pastes": "0", "blurs": "2"}, {"visible_ms": 5400, "pastes": 0, "blurs": 2}),
+        ({"visible_ms": 5400, "pastes": 1, "blurs": 0, "colour": 3}, {"visible_ms": 5400, "pastes": 1, "blurs": 0}),
+        ({"visible_ms": "-1", "pastes": "1.5", "blurs": "ten"}, {}),
+        ({"visible_ms": str(24 * 3600 * 1000 + 1), "pastes": "10001", "blurs": True}, {}),
+        ({"visible_ms": "9" * 40, "pastes": "", "blurs": None}, {}),
+        ({"visible_ms": "１２", "pastes": ["1"], "blurs": {"a": 1}}, {}),  # full-width digits, lists, dicts
+        (None, {}),
+        ("visible_ms=5", {}),
+    ],
+)
+def test_signals_are_bounded_ints_and_anything_else_is_dropped(raw, expected):
+    assert services.answer_signals_clean(raw) == expected
+
+
+@pytest.mark.django_db
+def test_submit_stores_clean_signals():
+    project = project_with_checks()
+    u = user()
+    lease = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
+    answer, _ = services.answer_submit(annotator=u, lease_id=lease.pk, label="a", client_key="s1",
+                                       signals={"visible_ms": "1234", "pastes": "x", "blurs": 3})
+    answer.refresh_from_db()
+    assert answer.signals == {"visible_ms": 1234, "blurs": 3}

@@ -1,0 +1,136 @@
+"""The annotator loop through the web page (issue 9): the submit answers with the next task (one
+request per annotation), exact query budgets for both requests, the no-leak rule on that path,
+and the behaviour signals the form carries."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tasks_app.models import Answer, Item, Lease
+from tests.conftest import requires_postgres
+from workforce import services as wf_services
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = ("csrfmiddlewaretoken", "lease_id", "client_key", "started", "then")
+
+
+def task_url(project_id: int) -> str:
+    return reverse("workforce:task", args=[project_id])
+
+
+def form_of(html: str) -> dict:
+    """The task form as a browser would send it (hidden fields; the signal fields stay empty
+    without JavaScript)."""
+    out = {}
+    for name in FIELDS + ("visible_ms", "pastes", "blurs"):
+        m = re.search(rf'name="{name}" value="([^"]*)"', html)
+        assert m, f"no {name} in the task form"
+        out[name] = m.group(1)
+    return out
+
+
+def set_rate(membership, rate: float) -> None:
+    wf_services.membership_check_rate_set(membership=membership, rate=rate)
+
+
+def test_submit_answers_with_the_next_task(annotator_client, working, annotator):
+    set_rate(working, 0.0)
+    url = task_url(working.project_id)
+    first = form_of(annotator_client.get(url).content.decode())
+    assert first["then"] == "next"
+    resp = annotator_client.post(url, {**first, "label": "positive", "visible_ms": "4200", "pastes": "1", "blurs": "2"})
+    html = resp.content.decode()
+    assert resp.status_code == 200 and "Answer saved. Here is the next one." in html
+    second = form_of(html)
+    assert second["lease_id"] != first["lease_id"]
+    answer = Answer.objects.get(annotator=annotator)
+    assert answer.signals == {"visible_ms": 4200, "pastes": 1, "blurs": 2}
+    lease = Lease.objects.get(pk=second["lease_id"])
+    assert lease.state == Lease.State.ACTIVE and lease.item_id != answer.item_id
+    assert lease.item.data["text"] in html
+
+
+def test_reposting_the_same_form_is_harmless(annotator_client, working, annotator):
+    """A reload of the answer page without JavaScript re-posts the form: the answer is kept once and
+    the page shows the task the annotator already holds."""
+    url = task_url(working.project_id)
+    form = {**form_of(annotator_client.get(url).content.decode()), "label": "negative"}
+    served = form_of(annotator_client.post(url, form).content.decode())
+    again = annotator_client.post(url, form)
+    assert again.status_code == 200 and "That answer was already saved." in again.content.decode()
+    assert form_of(again.content.decode())["lease_id"] == served["lease_id"]
+    assert Answer.objects.filter(annotator=annotator).count() == 1
+
+
+def test_a_form_without_then_still_redirects(annotator_client, working):
+    """Clients that post only the original fields keep the redirect (post/redirect/get)."""
+    url = task_url(working.project_id)
+    form = form_of(annotator_client.get(url).content.decode())
+    del form["then"]
+    resp = annotator_client.post(url, {**form, "label": "positive"})
+    assert resp.status_code == 302 and resp.url == url
+
+
+@pytest.mark.parametrize("bad", [
+    {"visible_ms": "-5", "pastes": "lots", "blurs": "1e9"},
+    {"visible_ms": "9" * 5000, "pastes": "\x00", "blurs": "٣"},
+    {"visible_ms": "99999999999999999999999", "pastes": "10001", "blurs": " 3"},
+])
+def test_bad_signals_are_dropped_never_an_error(annotator_client, working, annotator, bad):
+    url = task_url(working.project_id)
+    form = form_of(annotator_client.get(url).content.decode())
+    resp = annotator_client.post(url, {**form, "label": "positive", **bad})
+    assert resp.status_code == 200
+    assert Answer.objects.get(annotator=annotator).signals == {}
+
+
+def _normalised(html: str, item_text: str, username: str) -> str:
+    """The page with what must differ between any two tasks taken out: the item text, the
+    per-lease values, the expiry time and who is signed in."""
+    html = html.replace(item_text, "ITEM").replace(username, "USER")
+    for name in ("csrfmiddlewaretoken", "lease_id", "client_key", "started"):
+        html = re.sub(rf'name="{name}" value="[^"]*"', f'name="{name}" value="X"', html)
+    return re.sub(r"<time datetime=\"[^\"]*\">[^<]*</time>", "<time>T</time>", html)
+
+
+def test_the_next_task_looks_the_same_whether_it_is_a_check_or_not(client, make_project, make_annotator, qualify):
+    """The no-leak rule on the submit path: the page that answers a submit is byte for byte the same
+    for a hidden check and a regular item, once the item text and per-lease values are taken out."""
+    project = make_project(items=6, known=4)
+    pages = {}
+    for kind, rate in (("check", 1.0), ("regular", 0.0)):
+        user = make_annotator()
+        membership = qualify(project, user)
+        client.force_login(user)
+        set_rate(membership, 0.0)
+        url = task_url(project.pk)
+        form = form_of(client.get(url).content.decode())  # a regular item first
+        set_rate(membership, rate)
+        html = client.post(url, {**form, "label": "positive"}).content.decode()
+        lease = Lease.objects.get(pk=form_of(html)["lease_id"])
+        assert lease.item.is_known == (kind == "check")
+        pages[kind] = _normalised(html, lease.item.data["text"], user.username)
+    assert pages["check"] == pages["regular"]
+
+
+@requires_postgres
+def test_query_budgets_of_the_two_requests(annotator_client, working, django_assert_num_queries):
+    """Sessions come from the cache (cadre/sessions.py), so a request's fixed cost is the user and
+    the membership with its project (one query). Next task: + savepoint, the live leases, one
+    pick statement, the lease insert, release. Submit with the next task: + the four-statement
+    submit in its own savepoint, then the same five as a next task."""
+    set_rate(working, 0.0)
+    url = task_url(working.project_id)
+    annotator_client.get(url)  # warm: the project's id range, the expiry throttle
+    Lease.objects.filter(annotator=working.annotator).update(state=Lease.State.RELEASED)
+    Item.objects.update(assigned=0)
+    with django_assert_num_queries(7):
+        form = form_of(annotator_client.get(url).content.decode())
+    with django_assert_num_queries(2 + 3):  # a reload: user, membership, the live lease (in its savepoint)
+        assert form_of(annotator_client.get(url).content.decode())["lease_id"] == form["lease_id"]
+    with django_assert_num_queries(2 + 6 + 5):
+        resp = annotator_client.post(url, {**form, "label": "positive"})
+    assert resp.status_code == 200 and form_of(resp.content.decode())["lease_id"] != form["lease_id"]
