@@ -130,8 +130,15 @@ class Stats:
 
 
 class Annotator(threading.Thread):
-    def __init__(self, project_id: int, session_key: str, stop_at: float, stats: Stats, lock: threading.Lock, seed: int):
+    """One annotator. ``protocol`` "one": the page's own form (``then=next``), so each submit
+    answers with the next task page: one POST per annotation after the first GET. "two": the
+    form without ``then`` (post/redirect/get): GET the task, POST the answer (302), GET again."""
+
+    def __init__(self, project_id: int, session_key: str, stop_at: float, stats: Stats, lock: threading.Lock, seed: int,
+                 protocol: str = "one", think_ms: float = 0.0):
         super().__init__(daemon=True)
+        self.protocol = protocol
+        self.think_ms = think_ms
         self.path = f"/projects/{project_id}/task/"
         self.cookies = {"sessionid": session_key}
         self.stop_at = stop_at
@@ -173,19 +180,25 @@ class Annotator(threading.Thread):
 
     def run(self) -> None:
         st = self.stats
+        page: str | None = None  # the task page in hand (protocol "one": the last POST's answer)
         while time.monotonic() < self.stop_at:
             try:
-                t0 = time.perf_counter()
-                status, page = self.request("GET")
-                t1 = time.perf_counter()
-                if status != 200:
+                if page is None:
+                    t0 = time.perf_counter()
+                    status, page = self.request("GET")
+                    ms = (time.perf_counter() - t0) * 1000
                     with self.lock:
-                        st.error(f"GET {status}")
-                    continue
+                        st.get_ms.append(ms)
+                    if status != 200:
+                        with self.lock:
+                            st.error(f"GET {status}")
+                        page = None
+                        continue
                 form = {k: rx.search(page) for k, rx in RX.items()}
                 if form["lease_id"] is None:
                     with self.lock:
                         st.empty += 1
+                    page = None
                     time.sleep(0.05)
                     continue
                 labels = RX_LABEL.findall(page)
@@ -197,17 +210,24 @@ class Annotator(threading.Thread):
                     true = labels[0]
                 wrong = [x for x in labels if x != true]
                 data["label"] = true if self.rng.random() < ACCURACY else self.rng.choice(wrong)
+                # what the page's script reports (README "Behaviour signals")
+                data.update(visible_ms=str(self.rng.randint(800, 6000)), pastes="0", blurs=str(self.rng.randint(0, 1)))
+                if self.protocol == "one":
+                    data["then"] = "next"
+                if self.think_ms:  # reading the item and choosing: uniform in 0.5-1.5 × the mean
+                    time.sleep(min(self.think_ms * self.rng.uniform(0.5, 1.5) / 1000, max(0.0, self.stop_at - time.monotonic())))
                 t2 = time.perf_counter()
-                status, _ = self.request("POST", urllib.parse.urlencode(data))
+                status, body = self.request("POST", urllib.parse.urlencode(data))
                 t3 = time.perf_counter()
+                page = body if status == 200 else None
                 with self.lock:
-                    st.get_ms.append((t1 - t0) * 1000)
-                    if status == 302:
+                    if status in (200, 302):
                         st.post_ms.append((t3 - t2) * 1000)
                         st.loops += 1
                     else:
                         st.error(f"POST {status}")
             except Exception as exc:  # noqa: BLE001
+                page = None
                 with self.lock:
                     st.error(type(exc).__name__)
 
@@ -258,7 +278,8 @@ def wait_scored(project, timeout: float) -> float:
     return time.monotonic() - t0
 
 
-def run_load(project, users, seconds: float, meter: CpuMeter | None = None) -> dict:
+def run_load(project, users, seconds: float, meter: CpuMeter | None = None, protocol: str = "one",
+             think_ms: float = 0.0) -> dict:
     from django.db import connection
 
     keys = [session_cookie(u) for u in users]
@@ -266,7 +287,9 @@ def run_load(project, users, seconds: float, meter: CpuMeter | None = None) -> d
     stats, lock = Stats(), threading.Lock()
     t_start = time.monotonic()
     stop_at = t_start + seconds
-    threads = [Annotator(project.pk, k, stop_at, stats, lock, seed=i) for i, k in enumerate(keys)]
+    threads = [Annotator(project.pk, k, stop_at, stats, lock, seed=i, protocol=protocol, think_ms=think_ms)
+               for i, k in enumerate(keys)]
+    load0 = os.getloadavg()[0]
     if meter:
         meter.start()
     for t in threads:
@@ -281,7 +304,9 @@ def run_load(project, users, seconds: float, meter: CpuMeter | None = None) -> d
     lag = scoring_lag(project)
     checks_after = db_checks(project, None)
     return {
-        "loops": stats.loops, "elapsed": elapsed, "rate": stats.loops / elapsed,
+        "loops": stats.loops, "elapsed": elapsed, "rate": stats.loops / elapsed, "protocol": protocol, "think_ms": think_ms,
+        "annotators": len(users),
+        "loadavg": (load0, os.getloadavg()[0]), "n_get": len(stats.get_ms),
         "get": {q: pct(stats.get_ms, q) for q in (0.5, 0.95, 0.99)},
         "post": {q: pct(stats.post_ms, q) for q in (0.5, 0.95, 0.99)},
         "errors": dict(stats.errors), "empty": stats.empty,
@@ -328,13 +353,128 @@ def score_cost(history_sizes: list[int], n: int = 200) -> list[dict]:
     return out
 
 
+# --- where the time goes (in-process) --------------------------------------------------------------
+
+PROFILE_PARTS = [
+    # (label, module path, attribute): inclusive wall time of each call, summed per annotation
+    ("session load (SESSION_ENGINE)", "SESSION_ENGINE", "SessionStore.load"),
+    ("user (auth middleware)", "django.contrib.auth", "get_user"),
+    ("membership + project", "workforce.views.task", "_task_membership"),
+    ("submit service (answer_submit + enqueue)", "workforce.services", "task_submit"),
+    ("  of which: Celery publish to Redis", "celery.canvas", "Signature.apply_async"),
+    ("next-task service (lease_next)", "workforce.services", "task_next"),
+    ("template render", "workforce.views.task", "render"),
+]
+
+
+def profile_loop(project, users, n: int, protocol: str) -> dict:
+    """``n`` annotations through Django's WSGI handler in this process, one at a time (no queueing):
+    wall time per annotation split by the parts above (each wrapped with a timer), SQL statements
+    and their execute time. Django's test client with CSRF checks on, the same settings as gunicorn."""
+    import importlib
+    from collections import defaultdict
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    acc: dict[str, float] = defaultdict(float)
+    cpu: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    undo = []
+    from django.conf import settings
+
+    for label, mod, attr in PROFILE_PARTS:
+        try:  # a part the code does not have (an older checkout) is reported as "–"
+            owner = importlib.import_module(settings.SESSION_ENGINE if mod == "SESSION_ENGINE" else mod)
+            *path, name = attr.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            orig = getattr(owner, name)
+        except (ImportError, AttributeError):
+            continue
+
+        def wrapper(*a, __orig=orig, __label=label, **k):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                return __orig(*a, **k)
+            finally:
+                acc[__label] += time.perf_counter() - t0
+                cpu[__label] += time.thread_time() - c0
+                calls[__label] += 1
+
+        setattr(owner, name, wrapper)
+        undo.append((owner, name, orig))
+    try:
+        clients = []
+        for u in users:
+            c = Client(enforce_csrf_checks=True)
+            c.cookies["sessionid"] = session_cookie(u)
+            clients.append(c)
+        url = f"/projects/{project.pk}/task/"
+        pages: dict[int, str | None] = {}
+        total = 0.0
+        requests = 0
+        for c in clients:  # warm: connection, templates, the project's id range; first GETs not counted
+            c.get(url)
+        connection.ensure_connection()
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = cur.fetchone()[0]
+        pg0, cpu0 = _proc_cpu(backend), time.thread_time()
+        with CaptureQueriesContext(connection) as q:
+            for i in range(n):
+                c = clients[i % len(clients)]
+                t0 = time.perf_counter()
+                page = pages.get(i % len(clients))
+                if page is None:
+                    r = c.get(url)
+                    page = r.content.decode()
+                    requests += 1
+                form = {k: rx.search(page) for k, rx in RX.items()}
+                if None in form.values():
+                    raise RuntimeError(f"no task form ({[k for k, v in form.items() if v is None]}): {page[:1500]}")
+                data = {k: html.unescape(m.group(1)) for k, m in form.items()}
+                labels = RX_LABEL.findall(page)
+                data.update(label=truth(page, labels) or labels[0], visible_ms="1000", pastes="0", blurs="0")
+                if protocol == "one":
+                    data["then"] = "next"
+                r = c.post(url, data)
+                requests += 1
+                pages[i % len(clients)] = r.content.decode() if r.status_code == 200 else None
+                total += time.perf_counter() - t0
+        django_cpu = time.thread_time() - cpu0
+        pg_cpu = _proc_cpu(backend) - pg0
+        sql_ms = sum(float(x["time"]) for x in q.captured_queries) * 1000
+        n_sql = len(q.captured_queries)
+    finally:
+        for owner, name, orig in undo:
+            setattr(owner, name, orig)
+    parts = {label: acc[label] * 1000 / n if calls[label] else float("nan") for label, _, _ in PROFILE_PARTS}
+    parts_cpu = {label: cpu[label] * 1000 / n if calls[label] else float("nan") for label, _, _ in PROFILE_PARTS}
+    accounted = sum(v for k, v in parts_cpu.items() if not k.startswith("  ") and v == v)
+    return {"protocol": protocol, "n": n, "requests_per_annotation": requests / n, "total_ms": total * 1000 / n,
+            "django_cpu_ms": django_cpu * 1000 / n, "pg_cpu_ms": pg_cpu * 1000 / n,
+            "parts": parts, "parts_cpu": parts_cpu, "rest_cpu_ms": django_cpu * 1000 / n - accounted,
+            "sql_per_annotation": n_sql / n, "sql_ms": sql_ms / n}
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (the PostgreSQL backend)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 # --- report ----------------------------------------------------------------------------------------
 
 def f(v: float, d: int = 1) -> str:
     return "–" if v != v else f"{v:.{d}f}"
 
 
-def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dict], cpu: int) -> str:
+def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dict], cpu: int, profiles: list[dict]) -> str:
     lines = [
         "## Load: annotators on the production stack (`bench/load.py`)",
         "",
@@ -343,32 +483,38 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
         "(`platform/gunicorn.conf.py`, sync workers, `DB_CONN_MAX_AGE=60`), one `celery -A cadre worker -c 2`. "
         f"A live project with {args.items:,} items + 50 hidden checks, {args.annotators} annotators already qualified, "
         "each a thread with a session cookie, answering right 95 % of the time (the true label is the item number mod 3, read from the text shown): GET the next-task page, parse `lease_id`/`client_key`/`started`/CSRF "
-        "token, POST the answer (302). One loop = one annotation. A fresh project per row.",
+        "token and the form's own fields, POST the answer. One loop = one annotation. A fresh project per row.",
         "",
-        "| gunicorn workers | items | seconds | annotations/s | next-task GET p50 / p95 / p99 ms | submit POST p50 / p95 / p99 ms "
+        "Protocol **one** = the page's own form (`then=next`): the submit answers with the next task page, so after "
+        "the first GET each annotation is one POST, and the POST's latency *is* the next-task latency. Protocol "
+        "**two** = the form without `then` (post/redirect/get, what the page did before issue 9): GET + POST per annotation.",
+        "",
+        "| protocol | annotators × think time | gunicorn workers | items | seconds | annotations/s | GET next task: n, p50 / p95 / p99 ms | POST submit (one: + next task) p50 / p95 / p99 ms "
         "| errors | empty pages | items over-assigned (answers > wanted / + live leases > wanted) | duplicate answers "
-        "| unscored at the end | scoring lag p50 / p99 ms | CPU used: this stack / other processes (cores) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| unscored at the end | scoring lag p50 / p99 ms | CPU used: this stack / other processes (cores) | stack CPU ms per annotation | load average before / after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         c = r["checks"]
         lines.append(
-            f"| {r['workers']} | {r['items']:,} | {r['elapsed']:.0f} | **{r['rate']:.0f}** "
-            f"| {f(r['get'][0.5])} / {f(r['get'][0.95])} / {f(r['get'][0.99])} "
+            f"| {r['protocol']} | {r['annotators']} × {r['think_ms'] / 1000:g} s | {r['workers']} | {r['items']:,} | {r['elapsed']:.0f} | **{r['rate']:.0f}** "
+            f"| {r['n_get']}: {f(r['get'][0.5])} / {f(r['get'][0.95])} / {f(r['get'][0.99])} "
             f"| {f(r['post'][0.5])} / {f(r['post'][0.95])} / {f(r['post'][0.99])} "
             f"| {sum(r['errors'].values())} {r['errors'] or ''} | {r['empty']} | {c['over_answers']} / {c['over_leases']} "
             f"| {c['dup']} | {r['unscored_end']} (0 after {r['waited']:.0f} s: {c['unscored'] == 0}) "
             f"| {f(r['lag']['p50'], 0)} / {f(r['lag']['p99'], 0)} "
-            f"| {f(r['cpu'].get('ours_cores', float('nan')), 2)} / {f(r['cpu'].get('others_cores', float('nan')), 2)} |"
+            f"| {f(r['cpu'].get('ours_cores', float('nan')), 2)} / {f(r['cpu'].get('others_cores', float('nan')), 2)} "
+            f"| {f(r['cpu'].get('ours_cores', float('nan')) * r['elapsed'] * 1000 / max(r['loops'], 1), 1)} "
+            f"| {r['loadavg'][0]:.1f} / {r['loadavg'][1]:.1f} |"
         )
     for b in big or []:
         small, large = b["small"], b["large"]
-        ratio = large["get"][0.5] / small["get"][0.5]
-        lines += ["", f"Next-task p50 by project size ({b['workers']} workers, {b['annotators']} annotators, "
+        ratio = large[b["key"]][0.5] / small[b["key"]][0.5]
+        lines += ["", f"Next-task p50 by project size (protocol {b['protocol']}, {b['workers']} workers, {b['annotators']} annotators, "
                   f"{b['seconds']:.0f} s each, the same annotators on both projects, items loaded "
-                  f"with `items_upload` from a generator): {small['items']:,} items **{f(small['get'][0.5])} ms** "
-                  f"(p99 {f(small['get'][0.99])}, {small['rate']:.0f}/s) vs {large['items']:,} items "
-                  f"**{f(large['get'][0.5])} ms** (p99 {f(large['get'][0.99])}, {large['rate']:.0f}/s): "
+                  f"with `items_upload` from a generator; the next task is the POST that carries it): {small['items']:,} items **{f(small[b['key']][0.5])} ms** "
+                  f"(p99 {f(small[b['key']][0.99])}, {small['rate']:.0f}/s) vs {large['items']:,} items "
+                  f"**{f(large[b['key']][0.5])} ms** (p99 {f(large[b['key']][0.99])}, {large['rate']:.0f}/s): "
                   f"**{ratio:.2f}×** (target ≤ 1.5×)."]
     if scoring:
         lines += ["", "Scoring cost (`quality.services.answer_score`, in-process, one answer at a time) by the "
@@ -378,22 +524,50 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
         for s in scoring:
             lines.append(f"| {s['history']:,} | {f(s['item_p50'], 2)} / {f(s['item_p99'], 2)} "
                          f"| {f(s['check_p50'], 2)} / {f(s['check_p99'], 2)} |")
+    if profiles:
+        lines += ["", f"Where the time goes ({profiles[0]['n']} annotations per protocol, 4 annotators taking turns, one "
+                  "request at a time through Django's WSGI handler in the benchmark's process: test client with CSRF "
+                  "checks on, the same settings, PostgreSQL and Redis as gunicorn; no queueing). CPU is what the busy "
+                  "machine cannot blur: the Django thread's CPU time (`time.thread_time`) and the PostgreSQL backend's "
+                  "(from /proc). Each part is the inclusive CPU ms of that call per annotation (wall ms in brackets); "
+                  "\"rest\" is the Django CPU not in a part (middleware, URL routing, form parsing, CSRF, messages, "
+                  "response). The scoring task runs in the Celery worker and is not in these figures.", "",
+                  "| per annotation | " + " | ".join(f"protocol {p['protocol']}" for p in profiles) + " |",
+                  "|---|" + "---|" * len(profiles)]
+        lines.append("| **CPU: Django + PostgreSQL backend, ms** | " + " | ".join(
+            f"**{p['django_cpu_ms'] + p['pg_cpu_ms']:.1f}** = {p['django_cpu_ms']:.1f} + {p['pg_cpu_ms']:.1f}" for p in profiles) + " |")
+        lines.append("| wall time, ms | " + " | ".join(f"{p['total_ms']:.1f}" for p in profiles) + " |")
+        lines.append("| HTTP requests | " + " | ".join(f"{p['requests_per_annotation']:.2f}" for p in profiles) + " |")
+        lines.append("| SQL statements (their wall ms) | " + " | ".join(f"{p['sql_per_annotation']:.1f} ({p['sql_ms']:.1f})" for p in profiles) + " |")
+        for label, _, _ in PROFILE_PARTS:
+            lines.append(f"| {label} | " + " | ".join(f"{p['parts_cpu'][label]:.2f} ({p['parts'][label]:.2f})" for p in profiles) + " |")
+        lines.append("| rest (middleware, routing, forms, response) | " + " | ".join(f"{p['rest_cpu_ms']:.2f}" for p in profiles) + " |")
     lines += ["", NOTES]
     return "\n".join(lines) + "\n"
 
 
 NOTES = (
-    "Notes. (1) The stack is CPU-bound: at 32 annotators it uses ~1.8-1.9 of the 2 cores (client threads included, "
-    "~0.05 core), so latency is queueing — 32 annotators waiting on a few sync workers, p50 ≈ 32 / (2 × throughput) "
-    "per request. Measured one request at a time through Django's WSGI handler on this machine: next-task GET "
-    "~11.5 ms, submit POST ~13 ms, and `answer_score` 8-13 ms in the worker, plus PostgreSQL: ~50 ms of CPU per "
-    "annotation in all, where 260/s on 2 cores leaves 7.7 ms. (2) Over-assignment is checked in the database after "
-    "the run: regular items with more answers than wanted, or answers + live leases above it; duplicates cannot "
-    "exist (unique constraint) and are counted anyway. (3) The CPU column sums /proc times of this stack's processes "
-    "and of everything else (another benchmark running at the same time shows there); a process that starts and "
-    "ends inside the run (gunicorn recycles a worker after ~1000 requests) is missed, so it can read low. "
-    "(4) The size comparison is fair at low concurrency (4 annotators: service time); at 32 it measures the queue."
+    "Notes. (1) With no think time (the main rows) the run is closed-loop: 32 annotators each wait only for "
+    "their own previous request, so the stack is CPU-bound and latency is queueing, p50 ≈ annotators / "
+    "throughput; a next-task p99 of 100 ms at 32 such annotators therefore needs ≥ ~320 annotations/s, the same "
+    "bar as the throughput target. The think-time rows (people reading the item before answering) show latency "
+    "at a given offered load instead. (2) Over-assignment is checked in the database after the run: regular items "
+    "with more answers than wanted, or answers + live leases above it; duplicates cannot exist (unique "
+    "constraint) and are counted anyway. (3) The CPU column sums /proc times of this stack's processes (gunicorn, "
+    "Celery worker, PostgreSQL, Redis, this script's client threads) and of everything else on the machine; "
+    "\"stack CPU ms per annotation\" is the first over the annotations, the figure that stays comparable "
+    "when other work shares the cores. The Celery worker's scoring (`answer_score`, see the scoring-cost table) "
+    "is part of it. (4) The size comparison is fair at low concurrency (4 annotators: service time); at 32 it "
+    "measures the queue. (5) Known checks: a new membership starts at a check rate of 1.0 until the engine has "
+    "scored its first checks, so the first answers of every annotator are mostly checks (as in production)."
 )
+
+
+def start_web(env: dict, log_dir: Path, spec: str) -> Proc:
+    """gunicorn for a ``--workers`` entry: "3" (sync workers) or "2x4" (2 workers × 4 threads: gthread)."""
+    w, _, t = str(spec).partition("x")
+    return gunicorn(env, log_dir, port=PORT, workers=int(w), name=f"gunicorn{spec}",
+                    extra_env={"GUNICORN_THREADS": t} if t else None)
 
 
 def main() -> int:
@@ -401,7 +575,11 @@ def main() -> int:
     ap.add_argument("--annotators", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--items", type=int, default=10000)
-    ap.add_argument("--workers", default="3", help="gunicorn worker counts to measure, comma-separated")
+    ap.add_argument("--workers", default="3", help="gunicorn worker counts to measure, comma-separated; 2x4 = 2 workers × 4 threads")
+    ap.add_argument("--protocol", default="one", help="one (submit answers with the next task), two (GET + POST), or both: two,one")
+    ap.add_argument("--think", default="", help="also runs with think time: ANNOTATORSxMEAN_MS,... e.g. 200x2000 "
+                    "(each annotator waits 0.5-1.5 × the mean before submitting, as a person reading the item)")
+    ap.add_argument("--profile", type=int, default=200, help="annotations per protocol for the in-process breakdown (0: none)")
     ap.add_argument("--big-items", type=int, default=0, help="also compare next-task p50 with a project this big")
     ap.add_argument("--big-seconds", type=float, default=20)
     ap.add_argument("--big-annotators", default="4,32", help="annotator counts for the size comparison")
@@ -414,7 +592,8 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     cmd = (f".venv/bin/python bench/load.py --annotators {args.annotators} --seconds {args.seconds:g} --items {args.items}"
-           f" --workers {args.workers}" + (f" --big-items {args.big_items} --big-seconds {args.big_seconds:g} --big-annotators {args.big_annotators}" if args.big_items else "")
+           f" --workers {args.workers} --protocol {args.protocol} --profile {args.profile}"
+           + (f" --think {args.think}" if args.think else "") + (f" --big-items {args.big_items} --big-seconds {args.big_seconds:g} --big-annotators {args.big_annotators}" if args.big_items else "")
            + (f" --score-history {args.score_history}" if args.score_history else ""))
     tmp = Path(tempfile.mkdtemp(prefix="cadre-load-"))
     log_dir = tmp / "logs"
@@ -431,22 +610,48 @@ def main() -> int:
         procs.append(celery_worker(env, log_dir, concurrency=args.celery_concurrency))
         users = make_annotators(args.annotators)
         meter = CpuMeter(lambda: {os.getpid()} | svc.root_pids())
+        protocols = [x.strip() for x in args.protocol.split(",") if x.strip()]
         runs = []
-        for w in [int(x) for x in args.workers.split(",")]:
-            project = make_project(args.items)
-            join(project, users)
-            web = gunicorn(env, log_dir, port=PORT, workers=w, name=f"gunicorn{w}")
+        for w in [x.strip() for x in args.workers.split(",")]:
+            web = start_web(env, log_dir, w)
             try:
-                r = run_load(project, users, args.seconds, meter)
+                for proto in protocols:
+                    project = make_project(args.items)
+                    join(project, users)
+                    r = run_load(project, users, args.seconds, meter, protocol=proto)
+                    r.update(workers=w, items=args.items)
+                    log(f"{w} workers, protocol {proto}: {r}")
+                    runs.append(r)
             finally:
                 web.stop()
-            r.update(workers=w, items=args.items)
-            log(f"{w} workers: {r}")
-            runs.append(r)
+        if args.think:
+            w = max(runs, key=lambda r: r["rate"])["workers"] if runs else "3"
+            web = start_web(env, log_dir, w)
+            try:
+                for spec in args.think.split(","):
+                    n, _, mean = spec.partition("x")
+                    more = make_annotators(max(0, int(n) - len(users)))
+                    users += more
+                    project = make_project(args.items)
+                    join(project, users[: int(n)])
+                    r = run_load(project, users[: int(n)], args.seconds, meter, protocol=protocols[-1], think_ms=float(mean))
+                    r.update(workers=w, items=args.items)
+                    log(f"think {spec}: {r}")
+                    runs.append(r)
+            finally:
+                web.stop()
+        profiles = []
+        if args.profile:
+            for proto in protocols:
+                project = make_project(args.items)
+                join(project, users)
+                profiles.append(profile_loop(project, users[:4], args.profile, proto))
+                log(f"profile {proto}: {profiles[-1]}")
         big = None
         if args.big_items:
-            best = max(runs, key=lambda r: r["rate"])["workers"]
-            web = gunicorn(env, log_dir, port=PORT, workers=best, name="gunicorn-big")
+            best_run = max(runs, key=lambda r: r["rate"])
+            best, proto = best_run["workers"], best_run["protocol"]
+            web = start_web(env, log_dir, best)
             big = []
             try:
                 from django.db import connection
@@ -461,14 +666,15 @@ def main() -> int:
                     res = {}
                     for key, n in (("small", args.items), ("large", args.big_items)):
                         project = projects[key]
-                        res[key] = run_load(project, users[:k], args.big_seconds, meter)
+                        res[key] = run_load(project, users[:k], args.big_seconds, meter, protocol=proto)
                         res[key]["items"] = n
                         log(f"{key} ({n} items, {k} annotators): {res[key]}")
-                    big.append(dict(res, workers=best, seconds=args.big_seconds, annotators=k))
+                    big.append(dict(res, workers=best, seconds=args.big_seconds, annotators=k, protocol=proto,
+                                    key="post" if proto == "one" else "get"))
             finally:
                 web.stop()
         scoring = score_cost([int(x) for x in args.score_history.split(",")]) if args.score_history else []
-        section = report(cmd, args, runs, big, scoring, os.cpu_count() or 0)
+        section = report(cmd, args, runs, big, scoring, os.cpu_count() or 0, profiles)
         if args.no_write:
             print(section)
         else:

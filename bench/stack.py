@@ -131,7 +131,7 @@ def gunicorn(env: dict, log_dir: Path, *, port: int, workers: int, name: str = "
     web_env = dict(env, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), LOG_LEVEL="warning",
                    **(extra_env or {}))
     # No access log: at hundreds of requests a second, writing it is part of what would be measured.
-    web = Proc(name, [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "platform/gunicorn.conf.py",
+    web = Proc(name, [PY, "-m", "gunicorn", "-c", "platform/gunicorn.conf.py",
                       "--access-logfile", "/dev/null", "cadre.wsgi:application"], web_env, log_dir, ready="")
     deadline = time.monotonic() + 60
     while True:
