@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
+
+from cadre.sessions import _CappedCache
 
 from tasks_app.models import Answer, Item, Lease
 from tests.conftest import requires_postgres
@@ -122,15 +125,54 @@ def test_query_budgets_of_the_two_requests(annotator_client, working, django_ass
     the membership with its project (one query). Next task: + savepoint, the live leases, one
     pick statement, the lease insert, release. Submit with the next task: + the four-statement
     submit in its own savepoint, then the same five as a next task."""
+    session = 0 if settings.SESSION_ENGINE == "cadre.sessions" else 1  # without Redis: the session row
     set_rate(working, 0.0)
     url = task_url(working.project_id)
     annotator_client.get(url)  # warm: the project's id range, the expiry throttle
     Lease.objects.filter(annotator=working.annotator).update(state=Lease.State.RELEASED)
     Item.objects.update(assigned=0)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(session + 7):
         form = form_of(annotator_client.get(url).content.decode())
-    with django_assert_num_queries(2 + 3):  # a reload: user, membership, the live lease (in its savepoint)
+    with django_assert_num_queries(session + 2 + 3):  # a reload: user, membership, the live lease (in its savepoint)
         assert form_of(annotator_client.get(url).content.decode())["lease_id"] == form["lease_id"]
-    with django_assert_num_queries(2 + 6 + 5):
+    with django_assert_num_queries(session + 2 + 6 + 5):
         resp = annotator_client.post(url, {**form, "label": "positive"})
     assert resp.status_code == 200 and form_of(resp.content.decode())["lease_id"] != form["lease_id"]
+
+
+class _RecordingCache:
+    def __init__(self):
+        self.timeouts = []
+        self.data = {}
+
+    def set(self, key, value, timeout=None, **kwargs):
+        self.timeouts.append(timeout)
+        self.data[key] = value
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+
+def test_cached_sessions_live_in_the_cache_at_most_the_cap(settings):
+    """cadre/sessions.py: a logout while Redis is away cannot delete the cached copy, so the copy
+    must not outlive the cap (the session itself still lasts its two weeks, in the database)."""
+    inner = _RecordingCache()
+    capped = _CappedCache(inner, 300)
+    capped.set("k", 1, 1_209_600)
+    capped.set("k", 1, 60)
+    capped.set("k", 1)
+    assert inner.timeouts == [300, 60, 300]
+    assert "k" in capped.data and capped.get("k") == 1  # everything else passes through
+
+
+@requires_postgres
+def test_a_logged_out_session_is_refused(client, annotator, working):
+    """Logout deletes the session from the database and the cache: the old cookie is anonymous."""
+    client.force_login(annotator)
+    url = task_url(working.project_id)
+    assert client.get(url).status_code == 200
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.post(reverse("workforce:logout"))
+    client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+    resp = client.get(url)
+    assert resp.status_code == 302 and resp.url.startswith(settings.LOGIN_URL)
