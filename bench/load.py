@@ -22,8 +22,9 @@ wanted, or answers + live leases > wanted), and scoring lag (answer ``created_at
 from __future__ import annotations
 
 import argparse
-import os
 import html
+import json
+import os
 import http.client
 import random
 import re
@@ -353,6 +354,49 @@ def score_cost(history_sizes: list[int], n: int = 200) -> list[dict]:
     return out
 
 
+def pick_by_size(projects: dict, users: list, rounds: int = 150) -> dict:
+    """Service time of the next-task pick by project size, in this process: ``lease_next`` (regular
+    items) on each project in turn, alternating which goes first, so a busy machine slows both
+    alike; each lease is then answered (not timed) so the next pick is a fresh one. Plus the pick
+    statement's own execution time from EXPLAIN ANALYZE (run in a transaction rolled back)."""
+    import random as _random
+
+    from django.db import connection, transaction
+
+    from tasks_app import services as ts
+    from tasks_app.services import leases as lease_mod
+
+    times: dict[str, list[float]] = {k: [] for k in projects}
+    rng = _random.Random(5)
+    keys = list(projects)
+    for i in range(rounds):
+        order = keys if i % 2 == 0 else keys[::-1]
+        u = users[i % len(users)]
+        for key in order:
+            t0 = time.perf_counter()
+            lease = ts.lease_next(project=projects[key], annotator=u, known_check_rate=0.0, rng=rng)
+            times[key].append((time.perf_counter() - t0) * 1000)
+            if lease is not None:
+                ts.answer_submit(annotator=u, lease_id=lease.pk, label=LABELS[0], client_key=uuid.uuid4().hex)
+    plans = {}
+    for key, project in projects.items():
+        lo, hi = lease_mod._id_range(project, False)
+        runs = []
+        for _ in range(9):  # the median of 9, each from a random pivot
+            with transaction.atomic():
+                with connection.cursor() as c:
+                    sql = lease_mod._take_sql(False)
+                    params = {"project": project.pk, "annotator": users[0].pk, "lo": lo, "pivot": rng.randint(lo, hi)}
+                    c.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+                    plan = c.fetchone()[0]
+                    plan = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
+                transaction.set_rollback(True)
+            runs.append(plan)
+        plans[key] = {"exec_ms": pct([p["Execution Time"] for p in runs], 0.5),
+                      "plan_ms": pct([p["Planning Time"] for p in runs], 0.5)}
+    return {k: {"p50": pct(v, 0.5), "p99": pct(v, 0.99), "n": len(v), **plans[k]} for k, v in times.items()}
+
+
 # --- where the time goes (in-process) --------------------------------------------------------------
 
 PROFILE_PARTS = [
@@ -474,7 +518,8 @@ def f(v: float, d: int = 1) -> str:
     return "–" if v != v else f"{v:.{d}f}"
 
 
-def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dict], cpu: int, profiles: list[dict]) -> str:
+def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dict], cpu: int, profiles: list[dict],
+           pick_sizes: dict | None = None) -> str:
     lines = [
         "## Load: annotators on the production stack (`bench/load.py`)",
         "",
@@ -507,6 +552,15 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
             f"| {f(r['cpu'].get('ours_cores', float('nan')) * r['elapsed'] * 1000 / max(r['loops'], 1), 1)} "
             f"| {r['loadavg'][0]:.1f} / {r['loadavg'][1]:.1f} |"
         )
+    if pick_sizes:
+        sm, lg = pick_sizes["small"], pick_sizes["large"]
+        lines += ["", f"Next-task service time by project size, in-process (`lease_next` on a {args.items:,}-item and a "
+                  f"{args.big_items:,}-item project in turn, {sm['n']} picks each, alternating which goes first so "
+                  "background load hits both alike; each lease then answered): "
+                  f"p50 **{f(sm['p50'], 2)} ms** vs **{f(lg['p50'], 2)} ms** = **{lg['p50'] / sm['p50']:.2f}×** "
+                  f"(p99 {f(sm['p99'], 2)} vs {f(lg['p99'], 2)} ms; target ≤ 1.5×). The pick statement itself "
+                  f"(EXPLAIN ANALYZE, median of 9): {f(sm['exec_ms'], 3)} ms vs {f(lg['exec_ms'], 3)} ms execution, "
+                  f"{f(sm['plan_ms'], 3)} vs {f(lg['plan_ms'], 3)} ms planning."]
     for b in big or []:
         small, large = b["small"], b["large"]
         ratio = large[b["key"]][0.5] / small[b["key"]][0.5]
@@ -648,6 +702,7 @@ def main() -> int:
                 profiles.append(profile_loop(project, users[:4], args.profile, proto))
                 log(f"profile {proto}: {profiles[-1]}")
         big = None
+        pick_sizes = None
         if args.big_items:
             best_run = max(runs, key=lambda r: r["rate"])
             best, proto = best_run["workers"], best_run["protocol"]
@@ -662,6 +717,8 @@ def main() -> int:
                     join(projects[key], users)
                 with connection.cursor() as c:
                     c.execute("ANALYZE")
+                pick_sizes = pick_by_size(projects, users[:8])
+                log(f"pick by size (in-process): {pick_sizes}")
                 for k in [int(x) for x in args.big_annotators.split(",")]:
                     res = {}
                     for key, n in (("small", args.items), ("large", args.big_items)):
@@ -674,7 +731,7 @@ def main() -> int:
             finally:
                 web.stop()
         scoring = score_cost([int(x) for x in args.score_history.split(",")]) if args.score_history else []
-        section = report(cmd, args, runs, big, scoring, os.cpu_count() or 0, profiles)
+        section = report(cmd, args, runs, big, scoring, os.cpu_count() or 0, profiles, pick_sizes)
         if args.no_write:
             print(section)
         else:
