@@ -1,23 +1,28 @@
 """Load test of the annotator hot path on the production stack (issue 9). Writes its figures to
-BENCHMARKS.md between ``<!-- load:start -->`` and ``<!-- load:end -->``.
+BENCHMARKS.md between ``<!-- load:start -->`` and ``<!-- load:end -->`` (throughput, latency, the CPU
+breakdown) and, when asked for, ``<!-- load-size:start -->``/``end`` (project size, scoring cost).
 
-    .venv/bin/python bench/load.py [--annotators 32] [--seconds 60] [--items 10000] [--workers 2,3,4,5]
-                                   [--big-items 1000000] [--score-history 10,10000]
+    .venv/bin/python bench/load.py                 # defaults: 32 annotators, 60 s, protocols two + one, 3 workers
+    .venv/bin/python bench/load.py [--annotators 32] [--seconds 60] [--items 10000] [--workers 3,2x4]
+                                   [--protocol two,one] [--profile 200] [--think 256x2000]
+    .venv/bin/python bench/load.py --workers '' --profile 0 --big-items 1000000 --score-history 10,10000
 
 Everything on 127.0.0.1 and throwaway (``bench/stack.py``): PostgreSQL + Redis of its own on
 ``--pg-port``/``--redis-port`` (default 55461/63831), ``manage.py migrate``, a real gunicorn
-(``platform/gunicorn.conf.py``, ``WEB_CONCURRENCY`` = each value of ``--workers``), one
-``celery -A cadre worker -c 2``. Data is loaded through the services in this process: a live
-project with ``--items`` items and 50 hidden known-answer items, ``--annotators`` annotators
-already qualified (membership in stage ``working``), each with a session created in the database
-(the cookie a login would set).
+(``platform/gunicorn.conf.py``, ``WEB_CONCURRENCY`` = each value of ``--workers``; "2x4" = 2 workers
+× 4 threads), one ``celery -A cadre worker -c 2``. Data is loaded through the services in this
+process: a live project with ``--items`` items and 50 hidden known-answer items, ``--annotators``
+annotators already qualified (membership in stage ``working``), each with a session created in the
+database (the cookie a login would set).
 
-Each annotator thread loops: GET ``/projects/<id>/task/`` (the next-task page), parse the form
-(``lease_id``, ``client_key``, ``started``, CSRF token), POST the answer (302 back to the task
-page, not followed: the next GET is the next loop). One loop = one annotation.
+Each annotator thread works like the task page: GET ``/projects/<id>/task/`` once, then parse the
+form and POST the answer. Protocol "one" (the page's own form, ``then=next``): the POST answers
+with the next task page, so each annotation is one request. Protocol "two" (the form without
+``then``): the POST redirects (302) and the next GET fetches the task. One loop = one annotation.
 
 After each run, in the database: items given to more annotators than they need (answers >
 wanted, or answers + live leases > wanted), and scoring lag (answer ``created_at`` → ``scored_at``).
+``--profile N`` then runs N annotations one at a time in this process and splits their CPU by part.
 """
 from __future__ import annotations
 
@@ -41,6 +46,8 @@ from pathlib import Path
 from stack import ROOT, CpuMeter, Proc, Services, celery_worker, django_setup, gunicorn, log, migrate, pct, write_section
 
 START, END = "<!-- load:start -->", "<!-- load:end -->"
+# the size comparison and the scoring cost: a section of their own, so the quick default run does not erase them
+SIZE_START, SIZE_END = "<!-- load-size:start -->", "<!-- load-size:end -->"
 PORT = 18461
 LABELS = ["cat", "dog", "bird"]
 
@@ -552,32 +559,12 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
             f"| {f(r['cpu'].get('ours_cores', float('nan')) * r['elapsed'] * 1000 / max(r['loops'], 1), 1)} "
             f"| {r['loadavg'][0]:.1f} / {r['loadavg'][1]:.1f} |"
         )
-    if pick_sizes:
-        sm, lg = pick_sizes["small"], pick_sizes["large"]
-        lines += ["", f"Next-task service time by project size, in-process (`lease_next` on a {args.items:,}-item and a "
-                  f"{args.big_items:,}-item project in turn, {sm['n']} picks each, alternating which goes first so "
-                  "background load hits both alike; each lease then answered): "
-                  f"p50 **{f(sm['p50'], 2)} ms** vs **{f(lg['p50'], 2)} ms** = **{lg['p50'] / sm['p50']:.2f}×** "
-                  f"(p99 {f(sm['p99'], 2)} vs {f(lg['p99'], 2)} ms; target ≤ 1.5×). The pick statement itself "
-                  f"(EXPLAIN ANALYZE, median of 9): {f(sm['exec_ms'], 3)} ms vs {f(lg['exec_ms'], 3)} ms execution, "
-                  f"{f(sm['plan_ms'], 3)} vs {f(lg['plan_ms'], 3)} ms planning."]
-    for b in big or []:
-        small, large = b["small"], b["large"]
-        ratio = large[b["key"]][0.5] / small[b["key"]][0.5]
-        lines += ["", f"Next-task p50 by project size (protocol {b['protocol']}, {b['workers']} workers, {b['annotators']} annotators, "
-                  f"{b['seconds']:.0f} s each, the same annotators on both projects, items loaded "
-                  f"with `items_upload` from a generator; the next task is the POST that carries it): {small['items']:,} items **{f(small[b['key']][0.5])} ms** "
-                  f"(p99 {f(small[b['key']][0.99])}, {small['rate']:.0f}/s) vs {large['items']:,} items "
-                  f"**{f(large[b['key']][0.5])} ms** (p99 {f(large[b['key']][0.99])}, {large['rate']:.0f}/s): "
-                  f"**{ratio:.2f}×** (target ≤ 1.5×)."]
-    if scoring:
-        lines += ["", "Scoring cost (`quality.services.answer_score`, in-process, one answer at a time) by the "
-                  "annotator's scored history in the project:", "",
-                  "| annotator's scored answers | regular answer p50 / p99 ms | hidden check p50 / p99 ms |",
-                  "|---|---|---|"]
-        for s in scoring:
-            lines.append(f"| {s['history']:,} | {f(s['item_p50'], 2)} / {f(s['item_p99'], 2)} "
-                         f"| {f(s['check_p50'], 2)} / {f(s['check_p99'], 2)} |")
+    peer = _peer_rate()
+    if peer and runs:
+        best = max(runs, key=lambda r: r["rate"])
+        lines += ["", f"Label Studio at 32 annotators (section above, `bench/labelstudio/results/c32.json`): "
+                  f"{peer:.1f} annotations/s. Best row here: {best['rate']:.0f}/s = **{best['rate'] / peer:.1f}×** "
+                  "(target ≥ 20×); both measured on this shared machine, so the ratio is the figure to keep."]
     if profiles:
         lines += ["", f"Where the time goes ({profiles[0]['n']} annotations per protocol, 4 annotators taking turns, one "
                   "request at a time through Django's WSGI handler in the benchmark's process: test client with CSRF "
@@ -597,7 +584,44 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
             lines.append(f"| {label} | " + " | ".join(f"{p['parts_cpu'][label]:.2f} ({p['parts'][label]:.2f})" for p in profiles) + " |")
         lines.append("| rest (middleware, routing, forms, response) | " + " | ".join(f"{p['rest_cpu_ms']:.2f}" for p in profiles) + " |")
     lines += ["", NOTES]
-    return "\n".join(lines) + "\n"
+    size: list[str] = []
+    if pick_sizes:
+        sm, lg = pick_sizes["small"], pick_sizes["large"]
+        size += ["", f"Next-task service time by project size, in-process (`lease_next` on a {args.items:,}-item and a "
+                  f"{args.big_items:,}-item project in turn, {sm['n']} picks each, alternating which goes first so "
+                  "background load hits both alike; each lease then answered): "
+                  f"p50 **{f(sm['p50'], 2)} ms** vs **{f(lg['p50'], 2)} ms** = **{lg['p50'] / sm['p50']:.2f}×** "
+                  f"(p99 {f(sm['p99'], 2)} vs {f(lg['p99'], 2)} ms; target ≤ 1.5×). The pick statement itself "
+                  f"(EXPLAIN ANALYZE, median of 9): {f(sm['exec_ms'], 3)} ms vs {f(lg['exec_ms'], 3)} ms execution, "
+                  f"{f(sm['plan_ms'], 3)} vs {f(lg['plan_ms'], 3)} ms planning."]
+    for b in big or []:
+        small, large = b["small"], b["large"]
+        ratio = large[b["key"]][0.5] / small[b["key"]][0.5]
+        size += ["", f"Next-task p50 by project size (protocol {b['protocol']}, {b['workers']} workers, {b['annotators']} annotators, "
+                  f"{b['seconds']:.0f} s each, the same annotators on both projects, items loaded "
+                  f"with `items_upload` from a generator; the next task is the POST that carries it): {small['items']:,} items **{f(small[b['key']][0.5])} ms** "
+                  f"(p99 {f(small[b['key']][0.99])}, {small['rate']:.0f}/s) vs {large['items']:,} items "
+                  f"**{f(large[b['key']][0.5])} ms** (p99 {f(large[b['key']][0.99])}, {large['rate']:.0f}/s): "
+                  f"**{ratio:.2f}×** (target ≤ 1.5×)."]
+    if scoring:
+        size += ["", "Scoring cost (`quality.services.answer_score`, in-process, one answer at a time) by the "
+                  "annotator's scored history in the project:", "",
+                  "| annotator's scored answers | regular answer p50 / p99 ms | hidden check p50 / p99 ms |",
+                  "|---|---|---|"]
+        for s in scoring:
+            size.append(f"| {s['history']:,} | {f(s['item_p50'], 2)} / {f(s['item_p99'], 2)} "
+                         f"| {f(s['check_p50'], 2)} / {f(s['check_p99'], 2)} |")
+    return "\n".join(lines) + "\n", ("\n".join(
+        ["## Load: project size and scoring cost (`bench/load.py --big-items … --score-history …`)", "",
+         f"`{cmd}`", ""] + size[1:]) + "\n" if size else "")
+
+
+def _peer_rate() -> float | None:
+    """Label Studio's annotations/s at 32 annotators, as ``bench/labelstudio/run.sh`` last wrote it."""
+    try:
+        return float(json.loads((ROOT / "bench" / "labelstudio" / "results" / "c32.json").read_text())["annotations_per_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 NOTES = (
@@ -630,7 +654,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--items", type=int, default=10000)
     ap.add_argument("--workers", default="3", help="gunicorn worker counts to measure, comma-separated; 2x4 = 2 workers × 4 threads")
-    ap.add_argument("--protocol", default="one", help="one (submit answers with the next task), two (GET + POST), or both: two,one")
+    ap.add_argument("--protocol", default="two,one", help="one (submit answers with the next task), two (GET + POST), or both: two,one")
     ap.add_argument("--think", default="", help="also runs with think time: ANNOTATORSxMEAN_MS,... e.g. 200x2000 "
                     "(each annotator waits 0.5-1.5 × the mean before submitting, as a person reading the item)")
     ap.add_argument("--profile", type=int, default=200, help="annotations per protocol for the in-process breakdown (0: none)")
@@ -666,7 +690,7 @@ def main() -> int:
         meter = CpuMeter(lambda: {os.getpid()} | svc.root_pids())
         protocols = [x.strip() for x in args.protocol.split(",") if x.strip()]
         runs = []
-        for w in [x.strip() for x in args.workers.split(",")]:
+        for w in [x.strip() for x in args.workers.split(",") if x.strip()]:
             web = start_web(env, log_dir, w)
             try:
                 for proto in protocols:
@@ -704,7 +728,7 @@ def main() -> int:
         big = None
         pick_sizes = None
         if args.big_items:
-            best_run = max(runs, key=lambda r: r["rate"])
+            best_run = max(runs, key=lambda r: r["rate"]) if runs else {"workers": "3", "protocol": protocols[-1]}
             best, proto = best_run["workers"], best_run["protocol"]
             web = start_web(env, log_dir, best)
             big = []
@@ -731,12 +755,15 @@ def main() -> int:
             finally:
                 web.stop()
         scoring = score_cost([int(x) for x in args.score_history.split(",")]) if args.score_history else []
-        section = report(cmd, args, runs, big, scoring, os.cpu_count() or 0, profiles, pick_sizes)
-        if args.no_write:
-            print(section)
-        else:
-            write_section(section, Path(args.out), START, END)
-            log(f"wrote {args.out}")
+        section, size_section = report(cmd, args, runs, big, scoring, os.cpu_count() or 0, profiles, pick_sizes)
+        for text, (start, end) in ((section if runs else "", (START, END)), (size_section, (SIZE_START, SIZE_END))):
+            if not text:
+                continue
+            if args.no_write:
+                print(text)
+            else:
+                write_section(text, Path(args.out), start, end)
+                log(f"wrote {args.out} ({start})")
         return 0
     finally:
         for p in procs:
