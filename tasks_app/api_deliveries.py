@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from cadre.api_errors import AUTH_ERRORS, PROJECT_ERRORS, error_responses
+from cadre.api_errors import AUTH_ERRORS, PROJECT_ERRORS, ErrorSerializer, error_responses
 
 from . import services
 from .api import CheckedJSONParser, IsCustomer, django_errors
@@ -203,7 +203,9 @@ class DeliveryExportView(CustomerView):
                                      description="json (one object: batch, certificate, items), jsonl (one item per "
                                      "line) or csv (header row)")],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT,
-                   (200, "text/csv"): OpenApiTypes.STR, **error_responses(400, *PROJECT_ERRORS)},
+                   (200, "text/csv"): OpenApiTypes.STR, **error_responses(400, *PROJECT_ERRORS),
+                   429: OpenApiResponse(ErrorSerializer, description="Too many exports: over `CADRE_API_RATE_EXPORTS` "
+                                        "for this token; retry after the `Retry-After` header's seconds.")},
     )
     def get(self, request: Request, project_pk: int, number: int):
         """The whole batch as a file, streamed (a 1M-item batch is not loaded into memory), in a stable order

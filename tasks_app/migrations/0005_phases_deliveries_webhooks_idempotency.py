@@ -5,6 +5,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+
+def phases_from_status(apps, schema_editor):
+    """Projects launched before phases existed are in production (live) or complete."""
+    Project = apps.get_model("tasks_app", "Project")
+    Project.objects.filter(status="live").update(phase="production")
+    Project.objects.filter(status="complete").update(phase="complete")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -194,4 +202,5 @@ class Migration(migrations.Migration):
             model_name='webhookdelivery',
             index=models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at'], name='webhook_due_idx'),
         ),
+        migrations.RunPython(phases_from_status, migrations.RunPython.noop),
     ]

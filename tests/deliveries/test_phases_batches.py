@@ -168,3 +168,13 @@ def test_pilot_refusals():
     r = c.post(f"/api/projects/{draft.pk}/launch/")
     assert r.status_code in (200, 400)
     assert Project.objects.get(pk=draft.pk).phase == "pilot"  # launch never skips the pilot review
+
+
+def test_items_uploaded_during_the_pilot_wait_for_approval(django_capture_on_commit_callbacks):
+    customer, project, team = piloted(django_capture_on_commit_callbacks, n_items=5, pilot=2)
+    project.refresh_from_db()
+    r = customer.client.post(f"/api/projects/{project.pk}/items/", {"items": [{"external_id": "late-1", "data": {"text": "x"}}]},
+                             format="json")
+    assert r.status_code == 201
+    assert Item.objects.get(project=project, external_id="late-1").status == "held"
+    assert Item.objects.filter(project=project, is_known=False, status="open").count() == 2
