@@ -226,6 +226,9 @@ CADRE_NUM_PROXIES = int(os.environ.get("CADRE_NUM_PROXIES", "0"))
 # Webhooks (tasks_app.services.webhooks): per-attempt timeout and how long retries go on.
 CADRE_WEBHOOK_TIMEOUT = float(os.environ.get("CADRE_WEBHOOK_TIMEOUT", "10"))
 CADRE_WEBHOOK_RETRY_HOURS = float(os.environ.get("CADRE_WEBHOOK_RETRY_HOURS", "24"))
+# Webhook URLs resolving to loopback/private/link-local addresses are refused in production
+# (the sender must not reach Cadre's own network); allowed by default elsewhere (local receivers).
+CADRE_WEBHOOK_ALLOW_PRIVATE = env_bool("CADRE_WEBHOOK_ALLOW_PRIVATE", not os.environ.get("CADRE_PRODUCTION"))
 # Idempotency-Key: how long a key's response is kept for replay.
 CADRE_IDEMPOTENCY_HOURS = float(os.environ.get("CADRE_IDEMPOTENCY_HOURS", "24"))
 

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import uuid
+from urllib.parse import urlsplit
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +70,25 @@ def signature_verify(secret: str, header: str, body: bytes, *, tolerance: int = 
     if abs((now or time.time()) - ts) > tolerance:
         return False
     return hmac.compare_digest(signature(secret, ts, body), parts.get("v1", ""))
+
+
+def private_target(url: str) -> str | None:
+    """Why ``url`` must not be called, or None: a host that resolves to a loopback, private,
+    link-local or otherwise non-public address (a customer's URL must not reach Cadre's own
+    network: cloud metadata, Redis, the database). Checked at every attempt, after DNS, so a name
+    re-pointed later is caught too. ``CADRE_WEBHOOK_ALLOW_PRIVATE`` turns it off (development, tests)."""
+    if getattr(settings, "CADRE_WEBHOOK_ALLOW_PRIVATE", False):
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as exc:
+        return f"cannot resolve {host!r}: {exc}"
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not addr.is_global:
+            return f"{host!r} resolves to a non-public address ({addr}); refused"
+    return None
 
 
 def retry_wait(attempts: int) -> int:
@@ -163,7 +185,10 @@ def delivery_attempt(*, delivery_id: int) -> str:
         }
         d.attempts += 1
         code, error = None, ""
+        refused = private_target(d.webhook.url)
         try:
+            if refused:
+                raise requests.ConnectionError(refused)
             resp = requests.post(
                 d.webhook.url, data=body, headers=headers, timeout=float(getattr(settings, "CADRE_WEBHOOK_TIMEOUT", 10)),
                 allow_redirects=False,

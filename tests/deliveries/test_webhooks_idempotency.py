@@ -266,3 +266,24 @@ def test_sample_size_endpoint():
     bad = c.get("/api/sample-size/?margin=2&expected_accuracy=0.95")
     assert bad.status_code == 400 and "margin" in bad.json()
     assert c.get("/api/sample-size/").status_code == 400
+
+
+@pytest.mark.django_db
+def test_private_addresses_are_refused_when_not_allowed(receiver, settings, django_capture_on_commit_callbacks):
+    """In production (CADRE_WEBHOOK_ALLOW_PRIVATE off) a URL resolving to loopback is never called."""
+    settings.CADRE_WEBHOOK_ALLOW_PRIVATE = False
+    rec = receiver()
+    customer = customer_with_token()
+    project = make_project(customer.organization, n_items=1)
+    services.webhook_create(organization=customer.organization, url=rec.url, events=["delivery.ready"])
+    with django_capture_on_commit_callbacks(execute=True):
+        (d,) = services.event_emit(project=project, event="delivery.ready", payload={})
+    d.refresh_from_db()
+    assert rec.requests == []
+    assert d.status == "pending" and "non-public address" in d.last_error
+    from tasks_app.services.webhooks import private_target
+
+    assert private_target("http://169.254.169.254/latest/meta-data") is not None
+    assert private_target("http://10.0.0.5/x") is not None
+    settings.CADRE_WEBHOOK_ALLOW_PRIVATE = True
+    assert private_target(rec.url) is None
