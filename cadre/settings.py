@@ -103,6 +103,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # for up to 1000 tasks; Django's CONN_HEALTH_CHECKS still replaces a broken one.
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# The test suite's worker listens on its own queue (tests/conftest.py sets CELERY_TEST_QUEUE): tasks
+# that a task enqueues (batch certified → webhook sent) must go there too, not to the default queue.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TEST_QUEUE") or "celery"
 # Redis down: a send gives up after ~1 s (3 attempts) instead of blocking the request;
 # task_enqueue logs it and the sweep enqueues the answer later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
@@ -115,6 +118,19 @@ CELERY_BEAT_SCHEDULE = {
     "expire-leases": {
         "task": "tasks_app.expire_leases",
         "schedule": timedelta(seconds=60),
+    },
+    # issue 5: phases (pilot done, batch every N, complete), webhook retries, old idempotency keys
+    "phases-advance": {
+        "task": "tasks_app.phases_advance",
+        "schedule": timedelta(seconds=int(os.environ.get("CADRE_PHASES_SECONDS", "60"))),
+    },
+    "webhooks-retry": {
+        "task": "tasks_app.webhooks_retry",
+        "schedule": timedelta(seconds=30),
+    },
+    "idempotency-keys-purge": {
+        "task": "tasks_app.idempotency_keys_purge",
+        "schedule": timedelta(hours=1),
     },
 }
 if REDIS_URL:
@@ -177,6 +193,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": os.environ.get("CADRE_API_RATE_USER", "1200/min"),
         "anon": os.environ.get("CADRE_API_RATE_ANON", "60/min"),
+        # Exports stream whole batches: a lower limit per token on top of "user".
+        "exports": os.environ.get("CADRE_API_RATE_EXPORTS", "30/min"),
     },
     # Client IP = REMOTE_ADDR, or the address this many trusted proxies away in X-Forwarded-For.
     "NUM_PROXIES": int(os.environ.get("CADRE_NUM_PROXIES", "0")),
@@ -195,6 +213,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "tasks_app.models.Project.Status",
         "ItemStatusEnum": "tasks_app.models.Item.Status",
+        "ProjectPhaseEnum": "tasks_app.models.Project.Phase",
+        "DeliveryKindEnum": "tasks_app.models.DeliveryBatch.Kind",
+        "WebhookDeliveryStatusEnum": "tasks_app.models.WebhookDelivery.Status",
     },
 }
 
@@ -208,6 +229,14 @@ CADRE_LOGIN_RATE_USER = os.environ.get("CADRE_LOGIN_RATE_USER", "10/5m")  # fail
 CADRE_LOGIN_RATE_IP = os.environ.get("CADRE_LOGIN_RATE_IP", "50/5m")  # failed logins per client IP
 CADRE_SIGNUP_RATE_IP = os.environ.get("CADRE_SIGNUP_RATE_IP", "20/5m")  # sign-up attempts per client IP
 CADRE_NUM_PROXIES = int(os.environ.get("CADRE_NUM_PROXIES", "0"))
+# Webhooks (tasks_app.services.webhooks): per-attempt timeout and how long retries go on.
+CADRE_WEBHOOK_TIMEOUT = float(os.environ.get("CADRE_WEBHOOK_TIMEOUT", "10"))
+CADRE_WEBHOOK_RETRY_HOURS = float(os.environ.get("CADRE_WEBHOOK_RETRY_HOURS", "24"))
+# Webhook URLs resolving to loopback/private/link-local addresses are refused in production
+# (the sender must not reach Cadre's own network); allowed by default elsewhere (local receivers).
+CADRE_WEBHOOK_ALLOW_PRIVATE = env_bool("CADRE_WEBHOOK_ALLOW_PRIVATE", not os.environ.get("CADRE_PRODUCTION"))
+# Idempotency-Key: how long a key's response is kept for replay.
+CADRE_IDEMPOTENCY_HOURS = float(os.environ.get("CADRE_IDEMPOTENCY_HOURS", "24"))
 
 LOGGING = {
     "version": 1,

@@ -52,3 +52,74 @@ class GatingDecision(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["project", "annotator"])]
+
+
+# --- audits of delivery batches (issue 5) ------------------------------------------------------
+
+class Audit(models.Model):
+    """A random audit sample of one delivery batch, sized by ``quality.engine.sampling`` for
+    the customer's margin and confidence, stratified by delivered label, plus an elusion
+    sample for rare classes. Reviewers (ops, or the customer's own people) give each sampled
+    item its true label in the web app; the results update the batch's certificate."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open (being reviewed)"
+        COMPLETE = "complete", "Complete"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audits")
+    batch = models.OneToOneField("tasks_app.DeliveryBatch", on_delete=models.CASCADE, related_name="audit")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    margin = models.FloatField()
+    confidence = models.FloatField()
+    expected_accuracy = models.FloatField()
+    plan = models.JSONField(default=dict, help_text="Sample size, strata and their allocation, elusion samples.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(margin__gt=0) & Q(margin__lt=0.5), name="audit_margin_range"),
+            models.CheckConstraint(condition=Q(confidence__gt=0.5) & Q(confidence__lt=1), name="audit_confidence_range"),
+        ]
+
+
+class AuditSample(models.Model):
+    """One sampled item: drawn at random from its stratum (items delivered with that label);
+    ``elusion_for`` marks the extra items drawn among those *not* labelled a rare class, to
+    estimate how many of that class the delivery missed."""
+
+    audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="samples")
+    item = models.ForeignKey("tasks_app.Item", on_delete=models.CASCADE, related_name="audit_samples")
+    stratum = models.CharField(max_length=200, help_text="The delivered label (the stratum it was drawn from).")
+    elusion_for = models.CharField(max_length=200, blank=True, default="")
+    delivered_label = models.CharField(max_length=200)
+    reviewer_label = models.CharField(max_length=200, null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["audit", "item"], name="audit_sample_unique")]
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.reviewer_label is None else self.reviewer_label == self.delivered_label
+
+
+class AnnotatorAuditRecord(models.Model):
+    """Audit evidence on an annotator: how many of their answers on audited items agreed with
+    the reviewer. Also added to their accuracy posterior (``quality.services.audits``)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotator_audits")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_records")
+    reviewed = models.PositiveIntegerField(default=0)
+    agreed = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="annotator_audit_unique"),
+            models.CheckConstraint(condition=Q(agreed__lte=models.F("reviewed")), name="annotator_audit_counts"),
+        ]

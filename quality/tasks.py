@@ -23,3 +23,16 @@ def sweep_unscored() -> int:
     for answer_id in ids:
         score_answer.delay(answer_id)
     return len(ids)
+
+
+@shared_task(name="quality.batch_certify", acks_late=True, max_retries=5, default_retry_delay=5)
+def batch_certify(batch_id: int) -> str:
+    """Certificate and calibrated probabilities of a delivery batch (enqueued by tasks_app when
+    it cuts one); recomputing is harmless, the webhook goes out only the first time."""
+    from .services.audits import batch_certify as certify
+
+    try:
+        certify(batch_id=batch_id)
+    except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
+        raise batch_certify.retry(exc=exc)
+    return "certified"

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from cadre.api_errors import AUTH_ERRORS, PROJECT_ERRORS, ValidationErrorSerializer, error_responses
 
 from . import services
+from .idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from .models import Item, Project
 from .serializers import (
     ItemInSerializer,
@@ -248,8 +249,10 @@ class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.Retriev
 
     @extend_schema(
         request=ProjectCreateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: ProjectDetailSerializer, **error_responses(400, *AUTH_ERRORS, 415)},
     )
+    @idempotent
     def create(self, request: Request, format=None) -> Response:
         """Create a project with its spec and examples (status ``draft``)."""
         ser = ProjectCreateSerializer(data=request.data)
@@ -315,6 +318,7 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request={"application/json": ItemUploadSerializer, "application/x-ndjson": ItemUploadSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: OpenApiResponse(UploadResultSerializer, description="At least one new item was stored."),
             200: OpenApiResponse(UploadResultSerializer, description="Nothing new: every external_id was already there."),
@@ -326,6 +330,7 @@ class ProjectItemsViewSet(CustomerProjectMixin, viewsets.GenericViewSet):
         "All or nothing: any bad row rejects the whole upload with 400 and messages naming the rows "
         "(counted from 0) or the JSON Lines line.",
     )
+    @idempotent
     def create(self, request: Request, project_pk=None) -> Response:
         project = self.project()
         body = request.data

@@ -40,6 +40,16 @@ class Project(models.Model):
     class TaskType(models.TextChoices):
         SINGLE_CHOICE = "single_choice", "Single choice"
 
+    class Phase(models.TextChoices):
+        """Where the project is in its life (tasks_app.services.phases drives it and sets
+        ``status`` to match: annotators work while ``status`` is live, i.e. in pilot and production)."""
+
+        DRAFT = "draft", "Draft"
+        PILOT = "pilot", "Pilot"
+        PILOT_REVIEW = "pilot_review", "Pilot review"
+        PRODUCTION = "production", "Production"
+        COMPLETE = "complete", "Complete"
+
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="projects")
     name = models.CharField(max_length=200)
     instructions = models.TextField()
@@ -66,6 +76,13 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.DRAFT)
+    pilot_size = models.PositiveIntegerField(
+        default=0, help_text="Items in the current pilot (the first N by upload order); 0 = no pilot run yet."
+    )
+    batch_size = models.PositiveIntegerField(
+        default=1000, help_text="A delivery batch is cut every this many newly decided items (0 = only on request)."
+    )
 
     class Meta:
         constraints = [
@@ -123,6 +140,7 @@ class Item(models.Model):
         OPEN = "open", "Open"
         ACCEPTED = "accepted", "Accepted"
         EXHAUSTED = "exhausted", "Uncertain at the cap"
+        HELD = "held", "Held back until the pilot is approved"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200)
@@ -137,6 +155,9 @@ class Item(models.Model):
     p_correct = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its current decision went out in a delivery batch (cleared when an audit reopens it)."
+    )
 
     class Meta:
         constraints = [
@@ -162,6 +183,13 @@ class Item(models.Model):
             ),
             # min/max id of a project's (known or regular) items for the random pivot: two index probes.
             models.Index(fields=["project", "is_known", "id"], name="item_id_range_idx"),
+            # Decided items not delivered yet: what the next delivery batch takes (a few index entries,
+            # not a scan of a 1M-item project every minute).
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(is_known=False, status__in=["accepted", "exhausted"], delivered_at__isnull=True),
+                name="item_undelivered_idx",
+            ),
         ]
 
 
@@ -224,3 +252,126 @@ class Answer(models.Model):
             models.Index(fields=["project", "annotator"], name="answer_annotator_idx"),
             models.Index(fields=["created_at"], name="answer_unscored_idx", condition=Q(scored_at__isnull=True)),
         ]
+
+
+class SpecRevision(models.Model):
+    """One version of a project's spec (instructions, labels, examples), kept readable after
+    the customer revises it. Version 1 is stored the first time the spec is revised."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="spec_revisions")
+    version = models.PositiveIntegerField()
+    instructions = models.TextField()
+    labels = models.JSONField()
+    examples = models.JSONField(help_text="The examples of this version: data, label, explanation, role.")
+    material = models.BooleanField(default=False, help_text="Annotators qualified on earlier versions must re-qualify.")
+    note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version"]
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="spec_revision_unique")]
+
+
+class DeliveryBatch(models.Model):
+    """An incremental delivery: the items decided since the previous batch, frozen as they were
+    delivered (``DeliveryBatchItem``), with the accuracy certificate computed when it was cut
+    and updated by its audit."""
+
+    class Kind(models.TextChoices):
+        PILOT = "pilot", "Pilot"
+        INCREMENTAL = "incremental", "Every N decided items"
+        REQUESTED = "requested", "On request"
+        FINAL = "final", "At completion"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="delivery_batches")
+    number = models.PositiveIntegerField(help_text="1, 2, ... per project.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    items_count = models.PositiveIntegerField(default=0)
+    spec_version = models.PositiveIntegerField(default=1)
+    certificate = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    certificate_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="delivery_batch_number_unique")]
+
+
+class DeliveryBatchItem(models.Model):
+    """An item as delivered in a batch: label, calibrated P(correct), answers used, status."""
+
+    batch = models.ForeignKey(DeliveryBatch, on_delete=models.CASCADE, related_name="items")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="deliveries")
+    external_id = models.CharField(max_length=200)
+    label = models.CharField(max_length=200, null=True)
+    p_model = models.FloatField(null=True, help_text="The engine's model probability at the decision.")
+    p_correct = models.FloatField(null=True, help_text="Calibrated P(label correct); set when the batch is certified.")
+    answers_used = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16)
+
+    class Meta:
+        # (batch, item) unique: its index is also the export's stable order (item id = upload order).
+        constraints = [models.UniqueConstraint(fields=["batch", "item"], name="delivery_batch_item_unique")]
+
+
+class Webhook(models.Model):
+    """A URL a customer registered for events of their organization (all its projects, or one)."""
+
+    class Event(models.TextChoices):
+        PILOT_READY = "pilot.ready", "Pilot ready for review"
+        DELIVERY_READY = "delivery.ready", "Delivery batch ready"
+        PROJECT_COMPLETE = "project.complete", "Project complete"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhooks")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=80, help_text="HMAC-SHA256 key; shown to the customer once, at creation.")
+    events = models.JSONField(help_text="Event names this URL receives.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook, with its attempts: the delivery log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (will retry)"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (retries spent)"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32)
+    event_id = models.UUIDField(unique=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="webhook_due_idx", condition=Q(status="pending")),
+        ]
+
+
+class IdempotencyKey(models.Model):
+    """A POST's ``Idempotency-Key``: the request's fingerprint and, once it succeeded, the
+    response to replay for the same key and body."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of method, path and body.")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while in progress.")
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]

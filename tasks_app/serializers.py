@@ -38,6 +38,10 @@ class ProjectCreateSerializer(serializers.Serializer):
     qualifier_pass_mark = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.8)
     qualifier_max_attempts = serializers.IntegerField(min_value=1, max_value=10, default=2)
     qualifier_wait_seconds = serializers.IntegerField(min_value=0, max_value=30 * 24 * 3600, default=24 * 3600)
+    batch_size = serializers.IntegerField(
+        min_value=0, max_value=1_000_000, default=1000,
+        help_text="A delivery batch is cut every this many decided items (0: only on request and at completion).",
+    )
     examples = ExampleInSerializer(many=True)
 
     # Rules on the spec (distinct labels, example labels among them, at least 3 examples,
@@ -66,6 +70,11 @@ class ProjectSerializer(serializers.ModelSerializer):
             "created_at",
             "launched_at",
             "items_total",
+            "phase",
+            "pilot_size",
+            "batch_size",
+            "spec_version",
+            "requalify_from_version",
         ]
         read_only_fields = fields
 

@@ -54,6 +54,11 @@ def _row_errors(i: int, row: Any, shapes: set[tuple]) -> list[str]:
 MAX_UPLOAD_ERRORS = 50
 
 
+def _initial_status(project: Project) -> str:
+    """Items uploaded while a pilot runs or is reviewed wait (held) like the rest beyond the pilot."""
+    return Item.Status.HELD if project.phase in (Project.Phase.PILOT, Project.Phase.PILOT_REVIEW) else Item.Status.OPEN
+
+
 def _items_insert(project: Project, batch: dict[str, Any]) -> int:
     """Store the batch's ids that are not in the project yet; returns how many were new.
 
@@ -64,7 +69,7 @@ def _items_insert(project: Project, batch: dict[str, Any]) -> int:
     existing = set(
         Item.objects.filter(project=project, external_id__in=list(batch)).values_list("external_id", flat=True)
     )
-    new = [Item(project=project, external_id=e, data=d) for e, d in batch.items() if e not in existing]
+    new = [Item(project=project, external_id=e, data=d, status=_initial_status(project)) for e, d in batch.items() if e not in existing]
     Item.objects.bulk_create(new, ignore_conflicts=True)
     return len(new)
 
@@ -75,7 +80,7 @@ def _items_insert_pg(project: Project, batch: dict[str, Any]) -> int:
     template instance, so a field added to Item later gets its default here too). Against
     ``bulk_create`` it saves building 1000 model instances and ~13k prepared values per
     batch: a 100k-item upload goes from ~15 s to a few seconds."""
-    template = Item(project=project, external_id="", data=None)
+    template = Item(project=project, external_id="", data=None, status=_initial_status(project))
     fixed = ["project_id", "external_id", "data"]
     cols, exprs, params = [], [], []
     for f in Item._meta.concrete_fields:

@@ -53,6 +53,7 @@ def project_create(
     qualifier_pass_mark: float = 0.8,
     qualifier_max_attempts: int = 2,
     qualifier_wait_seconds: int = 24 * 3600,
+    batch_size: int = 1000,
 ) -> Project:
     """Create a project with its examples. Examples without a role are split by
     :func:`example_roles_split`; each role must end up with at least one example."""
@@ -96,6 +97,7 @@ def project_create(
             qualifier_pass_mark=qualifier_pass_mark,
             qualifier_max_attempts=qualifier_max_attempts,
             qualifier_wait_seconds=qualifier_wait_seconds,
+            batch_size=batch_size,
         )
         project.full_clean()
         project.save()
@@ -121,9 +123,13 @@ def project_launch(*, project: Project) -> Project:
             return project
         if project.status == Project.Status.COMPLETE:
             raise ValidationError({"status": ["The project is complete; it cannot be launched again."]})
+        if project.phase in (Project.Phase.PILOT, Project.Phase.PILOT_REVIEW):
+            raise ValidationError({"phase": ["The project is in its pilot: approve the pilot to start production."]})
         if not project.items.filter(is_known=False).exists():
             raise ValidationError({"items": ["Upload at least one item before launching."]})
         project.status = Project.Status.LIVE
         project.launched_at = timezone.now()
-        project.save(update_fields=["status", "launched_at"])
+        # Launching without a pilot goes straight to production (tasks_app.services.phases).
+        project.phase = Project.Phase.PRODUCTION
+        project.save(update_fields=["status", "launched_at", "phase"])
     return project

@@ -25,6 +25,19 @@ CUSTOMER_PATHS = {
     "/api/projects/{project_pk}/items/": {"get", "post"},
     "/api/projects/{project_pk}/progress/": {"get"},
     "/api/projects/{project_pk}/delivery/": {"get"},
+    # issue 5
+    "/api/projects/{project_pk}/pilot/": {"post"},
+    "/api/projects/{project_pk}/pilot/approve/": {"post"},
+    "/api/projects/{project_pk}/spec/": {"get", "post"},
+    "/api/projects/{project_pk}/deliveries/": {"get", "post"},
+    "/api/projects/{project_pk}/deliveries/{number}/": {"get"},
+    "/api/projects/{project_pk}/deliveries/{number}/items/": {"get"},
+    "/api/projects/{project_pk}/deliveries/{number}/export/": {"get"},
+    "/api/projects/{project_pk}/deliveries/{number}/audit/": {"get", "post"},
+    "/api/sample-size/": {"get"},
+    "/api/webhooks/": {"get", "post"},
+    "/api/webhooks/{id}/": {"get", "delete"},
+    "/api/webhooks/{id}/deliveries/": {"get"},
 }
 
 
@@ -59,6 +72,15 @@ def test_committed_schema_is_valid_openapi_3():
     upload = schema["paths"]["/api/projects/{project_pk}/items/"]["post"]
     assert {"application/json", "application/x-ndjson"} <= set(upload["requestBody"]["content"])
     assert {"200", "201"} <= set(upload["responses"])
+    # Every POST that creates something documents the Idempotency-Key header.
+    for path, ops in schema["paths"].items():
+        post = ops.get("post")
+        if post and any(code == "201" for code in post["responses"]):
+            headers = {p["name"] for p in post.get("parameters", []) if p["in"] == "header"}
+            assert "Idempotency-Key" in headers, path
+    # Lists are paginated and filterable.
+    items = schema["paths"]["/api/projects/{project_pk}/deliveries/{number}/items/"]["get"]
+    assert {"limit", "offset", "status", "label"} <= {p["name"] for p in items["parameters"]}
     # The customer never sees is_known / known_label in any response shape.
     text = COMMITTED.read_text()
     assert "is_known" not in text and "known_label" not in text

@@ -23,7 +23,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks_app import services as task_services
-from tasks_app.models import Answer, CustomerMember, Example, Item, Lease, Organization, Project
+from quality.models import Audit, AuditSample
+from tasks_app.models import Answer, CustomerMember, DeliveryBatch, Example, Item, Lease, Organization, Project, Webhook
 from workforce import services as wf_services
 from workforce.models import Membership, QualifierAttempt
 
@@ -209,6 +210,12 @@ def snapshot() -> dict[str, Any]:
         "memberships": Membership.objects.count(),
         "qualifier_attempts": QualifierAttempt.objects.count(),
         "project_statuses": sorted(Project.objects.values_list("id", "status")),
+        # issue 5
+        "project_phases": sorted(Project.objects.values_list("id", "phase", "spec_version")),
+        "delivery_batches": DeliveryBatch.objects.count(),
+        "webhooks_active": Webhook.objects.filter(active=True).count(),
+        "audits": Audit.objects.count(),
+        "audit_reviews": AuditSample.objects.filter(reviewer_label__isnull=False).count(),
     }
 
 

@@ -122,6 +122,52 @@ def items_body(w, role):
     return {"items": [{"external_id": f"new-{role}", "data": {"text": "a new animal"}}]}
 
 
+
+# --- issue 5: delivery batches, audits, webhooks (made on first use by a row's url) ------------
+
+def batch_of(w):
+    """Batch 1 of project A: its items decided (as the engine would) and delivered."""
+    from tasks_app import services as task_services
+    from tasks_app.models import DeliveryBatch, Item
+
+    batch = DeliveryBatch.objects.filter(project=w.project, number=1).first()
+    if batch is None:
+        for item in Item.objects.filter(project=w.project, is_known=False):
+            item.status, item.label, item.p_correct = "accepted", "cat", 0.97
+            item.save()
+        batch = task_services.batch_cut(project=w.project, kind="requested")
+    return batch
+
+
+def audit_of(w):
+    from quality.models import Audit
+    from quality.services.audits import audit_create
+
+    batch = batch_of(w)
+    return Audit.objects.filter(batch=batch).first() or audit_create(batch=batch, margin=0.3, min_per_class=3)
+
+
+def hook_of(w):
+    from tasks_app.models import Webhook
+
+    return Webhook.objects.filter(organization=w.project.organization).first() or Webhook.objects.create(
+        organization=w.project.organization, url="https://hooks.example.org/HOOK-A-URL", events=["delivery.ready"],
+        secret="HOOK-A-SECRET")
+
+
+def review_body(w, role):
+    return {"sample": audit_of(w).samples.order_by("id").first().pk, "label": "dog"}
+
+
+def web_reviewers(ok: E, *, other_org: E | None = None) -> dict:
+    """Audit review pages: ops (staff, admin) and the project's customer; anyone else 403."""
+    return roles(anonymous=E(302, redirect=LOGIN), annotators=E(403), customer_b=other_org or E(403),
+                 customer_a=ok, staff=ok, admin=ok)
+
+
+P5 = "api/projects/<int:project_pk>/"
+D5 = P5 + "deliveries/<int:number>/"
+
 A = lambda w: w.project.pk  # noqa: E731
 KNOWN_ID = '"external_id":"known-'  # a hidden item's external id in a JSON body
 FORM = 'name="lease_id"'
@@ -163,6 +209,53 @@ TABLE: list[Row] = [
     Row("api/schema/", "GET", "api", lambda w: reverse("schema"), api_public()),
     Row("api/docs/", "GET", "api", lambda w: reverse("swagger-ui"), api_public()),
     Row("api/redoc/", "GET", "api", lambda w: reverse("redoc"), api_public()),
+    # --- issue 5: pilot, spec, deliveries, exports, audits, sample size, webhooks (token) -------
+    Row(P5 + "pilot/", "POST", "api", lambda w: f"/api/projects/{w.draft.pk}/pilot/",
+        api_customer(E(200, contains=('"phase":"pilot"',), changes=True)), body=lambda w, role: {"size": 2}),
+    Row(P5 + "pilot/approve/", "POST", "api", lambda w: f"/api/projects/{A(w)}/pilot/approve/",
+        api_customer(E(400, contains=("phase",)))),
+    Row(P5 + "spec/", "GET", "api", lambda w: f"/api/projects/{A(w)}/spec/", api_customer(E(200, contains=('"results"',)))),
+    Row(P5 + "spec/", "POST", "api", lambda w: f"/api/projects/{A(w)}/spec/",
+        api_customer(E(201, contains=('"version":2',), changes=True)),
+        body=lambda w, role: {"instructions": "Revised.", "examples_added": [{"data": {"text": "x"}, "label": "cat", "role": "known"}]}),
+    Row(P5 + "deliveries/", "GET", "api", lambda w: (batch_of(w), f"/api/projects/{A(w)}/deliveries/")[1],
+        api_customer(E(200, contains=('"number":1',), absent=("KNOWNMARKER", KNOWN_ID)))),
+    Row(P5 + "deliveries/", "POST", "api", lambda w: (batch_of(w), f"/api/projects/{A(w)}/deliveries/")[1],
+        api_customer(E(400, contains=("No item was decided",)))),
+    Row(D5, "GET", "api", lambda w: (batch_of(w), f"/api/projects/{A(w)}/deliveries/1/")[1],
+        api_customer(E(200, contains=('"certificate"',), absent=("KNOWNMARKER", KNOWN_ID)))),
+    Row(D5 + "items/", "GET", "api", lambda w: (batch_of(w), f"/api/projects/{A(w)}/deliveries/1/items/")[1],
+        api_customer(E(200, contains=('"external_id":"item-',), absent=("KNOWNMARKER", KNOWN_ID)))),
+    Row(D5 + "export/", "GET", "api", lambda w: (batch_of(w), f"/api/projects/{A(w)}/deliveries/1/export/?fmt=csv")[1],
+        api_customer(E(200))),
+    Row(D5 + "audit/", "GET", "api", lambda w: (audit_of(w), f"/api/projects/{A(w)}/deliveries/1/audit/")[1],
+        api_customer(E(200, contains=('"plan"',), absent=("secretzed",)))),
+    Row(D5 + "audit/", "POST", "api", lambda w: (audit_of(w), f"/api/projects/{A(w)}/deliveries/1/audit/")[1],
+        api_customer(E(400, contains=("already has an audit",))), body=lambda w, role: {"margin": 0.2}),
+    Row("api/sample-size/", "GET", "api", lambda w: "/api/sample-size/?margin=0.05&expected_accuracy=0.9",
+        roles(anonymous=E(401), not_customers=E(403), customer_a=E(200, contains=('"n":',)), customer_b=E(200))),
+    Row("api/webhooks/", "GET", "api", lambda w: (hook_of(w), "/api/webhooks/")[1],
+        roles(anonymous=E(401), not_customers=E(403), customer_a=E(200, contains=("HOOK-A-URL",), absent=("HOOK-A-SECRET",)),
+              customer_b=E(200, absent=("HOOK-A",)))),
+    Row("api/webhooks/", "POST", "api", lambda w: "/api/webhooks/",
+        roles(anonymous=E(401), not_customers=E(403), customer_a=E(201, contains=('"secret"',), changes=True),
+              customer_b=E(201, changes=True)),
+        body=lambda w, role: {"url": "https://hooks.example.org/new", "events": ["project.complete"]}),
+    Row("api/webhooks/<int:pk>/", "GET", "api", lambda w: f"/api/webhooks/{hook_of(w).pk}/",
+        api_customer(E(200, contains=("HOOK-A-URL",), absent=("HOOK-A-SECRET",)), other_org=E(404, absent=("HOOK-A",)))),
+    Row("api/webhooks/<int:pk>/", "DELETE", "api", lambda w: f"/api/webhooks/{hook_of(w).pk}/",
+        api_customer(E(204, changes=True), other_org=E(404))),
+    Row("api/webhooks/<int:pk>/deliveries/", "GET", "api", lambda w: f"/api/webhooks/{hook_of(w).pk}/deliveries/",
+        api_customer(E(200, contains=('"results"',)), other_org=E(404))),
+    # --- audit review pages (session): ops and the project's customer --------------------------
+    Row("review/audits/", "GET", "web", lambda w: (audit_of(w), "/review/audits/")[1],
+        web_reviewers(E(200, contains=("PROJECT-A-SECRET-NAME",)), other_org=E(200, absent=("PROJECT-A",)))),
+    Row("review/audits/<int:audit_pk>/", "GET", "web", lambda w: f"/review/audits/{audit_of(w).pk}/",
+        web_reviewers(E(200, contains=("ITEMMARKER-",), absent=("KNOWNMARKER", "Delivered")))),
+    Row("review/audits/<int:audit_pk>/", "POST", "web", lambda w: f"/review/audits/{audit_of(w).pk}/",
+        web_reviewers(E(302, redirect="/review/audits/", changes=True)), body=review_body),
+    Row("review/audits/<int:audit_pk>/complete/", "POST", "web", lambda w: f"/review/audits/{audit_of(w).pk}/complete/",
+        web_reviewers(E(302, redirect="/review/audits/"))),
     # --- ops pages (session, staff) ---------------------------------------------------------
     Row("ops/", "GET", "web", lambda w: reverse("ops:index"), web_ops()),
     Row("ops/projects/<int:project_pk>/", "GET", "web", lambda w: reverse("ops:project", args=[A(w)]), web_ops()),
