@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from quality import api as quality_api
 from tasks_app import api as tasks_api
+from workforce import api as workforce_api
 
 router = DefaultRouter()
 router.register("projects", tasks_api.ProjectViewSet, basename="project")
@@ -20,6 +21,9 @@ api_urls = [
     ),
     path("projects/<int:project_pk>/progress/", quality_api.ProgressView.as_view(), name="project-progress"),
     path("projects/<int:project_pk>/delivery/", quality_api.DeliveryView.as_view(), name="project-delivery"),
+    path("projects/<int:project_pk>/audience/", workforce_api.AudienceView.as_view(), name="project-audience"),
+    path("projects/<int:project_pk>/audience/estimate/", workforce_api.AudienceEstimateView.as_view(),
+         name="project-audience-estimate"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]), name="redoc"),

@@ -25,7 +25,10 @@ from rest_framework.test import APIClient
 from tasks_app import services as task_services
 from tasks_app.models import Answer, CustomerMember, Example, Item, Lease, Organization, Project
 from workforce import services as wf_services
-from workforce.models import Membership, QualifierAttempt
+from workforce.models import (
+    AnnotatorProfile, AttributeValue, Audience, Invitation, Membership, ProfileFlag, QualifierAttempt, StatusChange,
+    Survey, SurveyCompletion, SurveyQuestion,
+)
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"
@@ -82,6 +85,10 @@ class World:
     leases: dict[str, Lease] = field(default_factory=dict)  # role → their lease on project A (if any)
     other: Any = None  # "secretzed": another working annotator, with answers of their own
     other_lease: Lease | None = None
+    survey: Any = None
+    survey_question: Any = None
+    invitation: Any = None
+    flag: Any = None
 
     def user(self, role: str):
         return self.users.get(role)
@@ -143,8 +150,11 @@ def lease_of(membership: Membership, *, known_check_rate: float = 1.0) -> Lease:
     return lease
 
 
-def signup(username: str, email: str = ""):
-    return wf_services.annotator_signup(username=username, password=PASSWORD, email=email)
+def signup(username: str, email: str = "", *, active: bool = True):
+    user = wf_services.annotator_signup(username=username, password=PASSWORD, email=email)
+    if active:  # vetting done (issue 3a): only active annotators take tasks
+        wf_services.annotator_make_active(annotator=user, reason="Security world: vetted.")
+    return user
 
 
 @pytest.fixture(autouse=True)
@@ -194,6 +204,17 @@ def world(db) -> World:
     )
     for lease in w.leases.values():
         lease.refresh_from_db()
+    # issue 3a: an open survey, an invitation for the working annotator, an open profile flag
+    from workforce.models import Invitation, ProfileFlag
+
+    w.survey = wf_services.survey_create(actor=w.users["staff"], title="SURVEY-TITLE", reward="1.50")
+    w.survey_question = wf_services.survey_question_add(survey=w.survey, text="How old are you?", kind="number",
+                                                        attribute="age")
+    wf_services.survey_open_set(survey=w.survey, is_open=True)
+    w.invitation = Invitation.objects.create(project=project, annotator=w.users["annotator"], wave=1, rank=1,
+                                             predicted_accuracy=0.9)
+    w.flag = ProfileFlag.objects.create(annotator=w.other, key="gender", previous="woman", previous_source="profile",
+                                        previous_at=w.other.date_joined, new="man", new_source="survey:1")
     return w
 
 
@@ -209,6 +230,16 @@ def snapshot() -> dict[str, Any]:
         "memberships": Membership.objects.count(),
         "qualifier_attempts": QualifierAttempt.objects.count(),
         "project_statuses": sorted(Project.objects.values_list("id", "status")),
+        # issue 3a
+        "attribute_values": AttributeValue.objects.count(),
+        "survey_completions": SurveyCompletion.objects.count(),
+        "surveys": Survey.objects.count(),
+        "survey_questions": SurveyQuestion.objects.count(),
+        "status_changes": StatusChange.objects.count(),
+        "invitations": sorted(Invitation.objects.values_list("id", "state")),
+        "flags_open": ProfileFlag.objects.filter(resolved_at__isnull=True).count(),
+        "audiences": sorted(Audience.objects.values_list("project_id", "rules")),
+        "profiles": sorted(AnnotatorProfile.objects.values_list("user_id", "status", "identity_status")),
     }
 
 
