@@ -54,6 +54,7 @@ class CustomerMemberFactory(factory.django.DjangoModelFactory):
 class AnnotatorProfileFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AnnotatorProfile
+        skip_postgeneration_save = True  # the vetting hook saves through the service
 
     user = factory.SubFactory(UserFactory, username=factory.Sequence(lambda n: f"annotator{n}"))
     display_name = factory.LazyAttribute(lambda p: p.user.username.capitalize())

@@ -71,7 +71,7 @@ class AudienceView(_ProjectView):
                                                        ("rules", "quotas", "answers_per_day", "invite_only")})
         except DjangoValidationError as exc:
             raise ValidationError(nested_errors(exc.message_dict) if hasattr(exc, "error_dict")
-                                  else {"non_field_errors": exc.messages})
+                                  else {"non_field_errors": exc.messages}) from None
         return Response(_audience_data(project))
 
 

@@ -315,3 +315,58 @@ def test_seed_demo_annotators_are_active(capsys):
     assert set(AnnotatorProfile.objects.filter(user__username__in=["alice", "bob", "carol"])
                .values_list("status", flat=True)) == {"active"}
     assert Example.objects.exists()
+
+
+def test_project_pages_hidden_from_applicants_and_people_outside_the_audience():
+    org = customer_with_token().organization
+    targeted = make_project(org, n_items=3, name="WOMEN-ONLY")
+    services.audience_set(project=targeted, rules={"gender": ["woman"], "age": {"min": 18, "max": 30}})
+    outsider = with_attrs(annotator(), gender="woman", age=45)
+    insider = with_attrs(annotator(), gender="woman", age=25)
+    applicant = services.annotator_signup(username="applicant2", password=PW)
+    for user, status in ((outsider, 404), (applicant, 404), (insider, 200)):
+        c = Client()
+        c.force_login(user)
+        for path in ("", "tutorial/", "task/"):
+            assert c.get(f"/projects/{targeted.pk}/{path}").status_code == status, (user.username, path)
+
+
+def test_quota_cap_and_validation_shapes():
+    customer = customer_with_token()
+    project = make_project(customer.organization, n_items=10)
+    resp = customer.client.put(f"/api/projects/{project.pk}/audience/", {"quotas": [
+        {"attribute": "gender", "values": ["woman"], "max_share": 0.25},
+        {"attribute": "age", "values": [3], "min_share": 0.1},
+        {"attribute": "device", "values": ["toaster"], "min_share": 0.5, "max_share": 0.2},
+        {"attribute": "gender", "values": ["man"]}]}, format="json")
+    assert resp.status_code == 400
+    quotas = resp.json()["quotas"]
+    assert quotas[0] == {} and "attribute" in quotas[1] and "values" in quotas[2] and "non_field_errors" in quotas[3]
+    services.audience_set(project=project, quotas=[{"attribute": "gender", "values": ["woman"], "max_share": 0.25}])
+    woman = annotator_working(project, with_attrs(annotator(), gender="woman"))
+    man = annotator_working(project, with_attrs(annotator(), gender="man"))
+    assert services.task_next(membership=woman) is None  # 1/1 = 100% > 25%
+    for i in range(3):
+        lease = services.task_next(membership=man)
+        services.task_submit(membership=man, lease_id=lease.pk, label="positive", client_key=f"m{i}")
+    lease = services.task_next(membership=woman)  # 1/4 = 25%: allowed
+    assert lease is not None
+    services.task_submit(membership=woman, lease_id=lease.pk, label="positive", client_key="w0")
+    assert services.task_next(membership=woman) is None  # 2/5 > 25%
+
+
+def test_widening_runs_as_the_named_celery_task(settings):
+    from django.conf import settings as dj
+
+    from cadre.celery import app
+    from workforce import tasks
+
+    assert dj.CELERY_BEAT_SCHEDULE["widen-invitations"]["task"] == "workforce.invitations_widen"
+    assert "workforce.invitations_widen" in app.tasks
+    project = make_project(customer_with_token().organization, n_items=2)
+    services.audience_set(project=project, invite_only=True)
+    [annotator() for _ in range(3)]
+    settings.CADRE_INVITE_TARGET = 2
+    assert tasks.invitations_widen.delay().get() == {str(project.pk): 2}
+    assert tasks.invitations_widen.delay().get() == {}  # two invitations still fresh: target met
+    assert list(Invitation.objects.filter(project=project).values_list("rank", flat=True).order_by("rank")) == [1, 2]

@@ -230,6 +230,29 @@ def projects_for(*, annotator, projects: list[Project]) -> list[Project]:
     return out
 
 
+_AUDIENCE_CACHE = "_cadre_audience"  # set on a request's Project instance by project_visible
+
+
+def _audience_of(project: Project) -> Audience | None:
+    if hasattr(project, _AUDIENCE_CACHE):
+        return getattr(project, _AUDIENCE_CACHE)
+    return Audience.objects.filter(project_id=project.pk).first()
+
+
+def project_visible(*, annotator, project: Project) -> bool:
+    """Whether the annotator may open the project's pages (join, tutorial, qualifier, task):
+    the home page's test. On the task page's path this costs one query (the audience, kept on
+    the request's project object for tasking_blocked) when the profile is already loaded."""
+    profile = getattr(annotator, "annotator", None)
+    if profile is None or profile.status != AnnotatorProfile.Status.ACTIVE:
+        return False
+    audience = Audience.objects.filter(project_id=project.pk).first()
+    setattr(project, _AUDIENCE_CACHE, audience)
+    if audience is None or (not audience.rules and not audience.invite_only):
+        return True
+    return bool(projects_for(annotator=annotator, projects=[project]))
+
+
 # --- tasking ----------------------------------------------------------------------------------
 
 def _group_q(quota: dict) -> Q:
@@ -268,7 +291,7 @@ def tasking_blocked(*, membership: Membership) -> bool:
         raise ValidationError({"membership": ["Your account is not active: see your account page."
                                               if row != AnnotatorProfile.Status.SUSPENDED else
                                               "Your account is suspended: see your account page."]})
-    audience = Audience.objects.filter(project_id=membership.project_id).first()
+    audience = _audience_of(membership.project)
     if audience is None or (not audience.rules and not audience.quotas and not audience.invite_only):
         return False
     person = people([membership.annotator_id])[membership.annotator_id]

@@ -45,7 +45,8 @@ def people(request: HttpRequest) -> HttpResponse:
     counts = {s: AnnotatorProfile.objects.filter(status=s).count() for s in AnnotatorProfile.Status.values}
     suspended = AnnotatorProfile.objects.filter(status="suspended").select_related("user").order_by("user__username")
     return render(request, "workforce/ops/people.html", {
-        "queue": selectors.vetting_queue(), "counts": counts, "flags": len(selectors.flags_open()), "suspended": suspended})
+        "queue": selectors.vetting_queue(), "counts": counts, "flags": len(selectors.flags_open()), "suspended": suspended,
+        "live_projects": Project.objects.filter(status=Project.Status.LIVE).order_by("-launched_at", "-id")})
 
 
 @staff_required
