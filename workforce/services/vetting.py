@@ -192,8 +192,8 @@ def annotator_suspend(*, annotator, actor, reason: str) -> AnnotatorProfile:
 
 
 def annotator_unsuspend(*, annotator, actor, reason: str) -> AnnotatorProfile:
-    """Lift a suspension: back to active if vetting is complete and the annotator had been
-    active before, else to the stage vetting puts them in."""
+    """Lift a suspension: back to active if the annotator had been active before, else to
+    the stage vetting puts them in."""
     reason = (reason or "").strip()
     if not (actor and actor.is_staff):
         raise ValidationError({"actor": ["Only Cadre staff lift suspensions."]})
@@ -204,10 +204,10 @@ def annotator_unsuspend(*, annotator, actor, reason: str) -> AnnotatorProfile:
         if profile.status != Status.SUSPENDED:
             raise ValidationError({"status": ["Not suspended."]})
         was_active = StatusChange.objects.filter(annotator=annotator, to_status=Status.ACTIVE).exists()
-        if not vetting_missing(profile):
-            target = Status.ACTIVE if was_active else Status.VETTED
+        if was_active:
+            target = Status.ACTIVE
         else:
-            target = Status.APPLICANT
+            target = Status.APPLICANT if vetting_missing(profile) else Status.VETTED
         return _change(profile, target, actor=actor, reason=reason)
 
 
