@@ -132,7 +132,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks_app.idempotency_keys_purge",
         "schedule": timedelta(hours=1),
     },
+    "widen-invitations": {  # issue 3a: another wave where too few invited annotators accepted
+        "task": "workforce.invitations_widen",
+        "schedule": timedelta(seconds=int(os.environ.get("CADRE_INVITE_WIDEN_SECONDS", "3600"))),
+    },
 }
+# Invite-only projects aim for this many accepted (or freshly invited) annotators at least.
+CADRE_INVITE_TARGET = int(os.environ.get("CADRE_INVITE_TARGET", "20"))
+# Email verification links: printed to the console unless another backend is configured.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cadre <no-reply@cadre.example>")
 if REDIS_URL:
     CACHES = {
         "default": {

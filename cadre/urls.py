@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from quality import api as quality_api
 from tasks_app import api as tasks_api
 from tasks_app import api_deliveries as deliveries_api
+from workforce import api as workforce_api
 
 router = DefaultRouter()
 router.register("projects", tasks_api.ProjectViewSet, basename="project")
@@ -34,6 +35,9 @@ api_urls = [
     path("webhooks/", deliveries_api.WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<int:pk>/", deliveries_api.WebhookDetailView.as_view(), name="webhook-detail"),
     path("webhooks/<int:pk>/deliveries/", deliveries_api.WebhookDeliveriesView.as_view(), name="webhook-deliveries"),
+    path("projects/<int:project_pk>/audience/", workforce_api.AudienceView.as_view(), name="project-audience"),
+    path("projects/<int:project_pk>/audience/estimate/", workforce_api.AudienceEstimateView.as_view(),
+         name="project-audience-estimate"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]), name="redoc"),

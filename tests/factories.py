@@ -54,9 +54,20 @@ class CustomerMemberFactory(factory.django.DjangoModelFactory):
 class AnnotatorProfileFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AnnotatorProfile
+        skip_postgeneration_save = True  # the vetting hook saves through the service
 
     user = factory.SubFactory(UserFactory, username=factory.Sequence(lambda n: f"annotator{n}"))
     display_name = factory.LazyAttribute(lambda p: p.user.username.capitalize())
+    # Vetted and active (issue 3a), with the history row the vetting service would write.
+    status = AnnotatorProfile.Status.APPLICANT
+
+    @factory.post_generation
+    def vetted(obj, create, extracted, **kwargs):
+        if create and extracted is not False:
+            from workforce.services.vetting import annotator_make_active
+
+            annotator_make_active(annotator=obj.user, reason="Test factory: vetted and active.")
+            obj.refresh_from_db()
 
 
 def token_client(user=None) -> APIClient:

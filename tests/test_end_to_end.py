@@ -64,9 +64,27 @@ class Annotator:
         self.web = Client()
         resp = self.web.post(
             "/signup/",
-            {"username": name, "password": "a-long-pass-phrase", "password_again": "a-long-pass-phrase"},
+            {"username": name, "email": f"{name}@example.org", "password": "a-long-pass-phrase",
+             "password_again": "a-long-pass-phrase"},
         )
         assert resp.status_code == 302, resp.content[:500]
+        self.vet()
+
+    def vet(self) -> None:
+        """Vetting (issue 3a): the emailed link, the profile form, ops' identity check, the code of conduct."""
+        from django.contrib.auth import get_user_model
+        from django.core import mail
+
+        link = re.search(r"https?://[^/\s]+(/verify-email/[^/\s]+/)", mail.outbox[-1].body).group(1)
+        assert "Email verified" in self.web.get(link).content.decode()
+        resp = self.web.post("/profile/", {"age": "30", "country": "DE", "languages": "en"})
+        assert resp.status_code == 302, resp.content[:500]
+        ops, _ = get_user_model().objects.get_or_create(username="e2e-ops", defaults={"is_staff": True})
+        ops_web = Client()
+        ops_web.force_login(ops)
+        user = get_user_model().objects.get(username=self.name)
+        assert ops_web.post(f"/ops/people/{user.pk}/", {"action": "identity_pass"}).status_code == 302
+        assert self.web.post("/account/", {"action": "activate"}).status_code == 302
 
     def onboard(self, project_id: int, qualifier: dict[int, str]) -> str:
         assert self.web.get(f"/projects/{project_id}/").status_code == 200

@@ -33,3 +33,56 @@ class TaskForm(forms.Form):
     client_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     started = forms.CharField(max_length=500, widget=forms.HiddenInput)
     label = forms.CharField(max_length=200, required=False)
+
+
+# --- issue 3a: profile, surveys (shape only: services/profiles.py and surveys.py validate) ------
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class ProfileForm(forms.Form):
+    """One field per profile attribute; values are checked by workforce.attributes."""
+
+    def __init__(self, *args, current: dict | None = None, **kwargs):
+        from . import attributes
+
+        super().__init__(*args, **kwargs)
+        current = current or {}
+        for key, attr in attributes.ATTRIBUTES.items():
+            initial = current[key].value if key in current else None
+            required = key in attributes.PROFILE_REQUIRED
+            if attr.kind == "single":
+                field = forms.ChoiceField(choices=[("", "—")] + [(c, c.replace("_", " ")) for c in attr.choices],
+                                          required=required)
+            elif attr.kind == "multi" and attr.choices:
+                field = forms.MultipleChoiceField(choices=[(c, c) for c in attr.choices], required=required,
+                                                  widget=forms.CheckboxSelectMultiple)
+            elif attr.kind == "multi":
+                field = forms.CharField(required=required, help_text="Separate values with commas.")
+                initial = ", ".join(initial) if initial else None
+            else:
+                field = forms.CharField(required=required)
+            field.label = attr.label
+            field.initial = initial
+            self.fields[key] = field
+
+
+class SurveyCreateForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reward = forms.CharField(max_length=12, label="Reward (paid once on completion)")
+
+
+class QuestionForm(forms.Form):
+    text = forms.CharField(max_length=500, label="Question")
+    kind = forms.ChoiceField(choices=[("single", "Single choice"), ("multi", "Multiple choice"), ("number", "Number"),
+                                      ("text", "Text")])
+    attribute = forms.ChoiceField(required=False, label="Sets profile attribute")
+    choices = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Choices (one a line)")
+
+    def __init__(self, *args, **kwargs):
+        from . import attributes
+
+        super().__init__(*args, **kwargs)
+        self.fields["attribute"].choices = [("", "— none —")] + [(k, a.label) for k, a in attributes.ATTRIBUTES.items()]

@@ -16,6 +16,30 @@ class AnnotatorProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotator")
     display_name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    # --- vetting (issue 3a): see VettingStatus below and services/vetting.py ---------------------
+    # The column default is ``active`` so that annotators who existed before vetting (the
+    # migration) and rows made outside the product (bench/load.py) keep working; the sign-up
+    # service, the only product path, creates ``applicant`` explicitly.
+    status = models.CharField(max_length=16, default="active", choices=[
+        ("applicant", "Applicant"), ("vetted", "Vetted"), ("active", "Active"), ("suspended", "Suspended")])
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    identity_status = models.CharField(max_length=16, default="unchecked", choices=[
+        ("unchecked", "Not checked yet"), ("passed", "Passed"), ("failed", "Failed")])
+    identity_note = models.TextField(blank=True, default="")
+    identity_checked_at = models.DateTimeField(null=True, blank=True)
+    identity_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Status(models.TextChoices):
+        APPLICANT = "applicant", "Applicant"
+        VETTED = "vetted", "Vetted"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    class Identity(models.TextChoices):
+        UNCHECKED = "unchecked", "Not checked yet"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
 
     def __str__(self) -> str:
         return self.display_name
@@ -86,3 +110,168 @@ class QualifierAttempt(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["membership", "number"], name="qualifier_attempt_number_unique")]
+
+
+# =============================================================================================
+# Issue 3a: vetting history, profile attributes, surveys, audience rules, invitations.
+# =============================================================================================
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError(f"{self.model.__name__} is append-only: rows are never updated.")
+
+    def delete(self):
+        raise TypeError(f"{self.model.__name__} is append-only: rows are never deleted.")
+
+
+class StatusChange(models.Model):
+    """One change of an annotator's platform status: who, when, why. Append-only, enforced
+    twice: here (save on an existing row, update() and delete() raise) and in PostgreSQL (a
+    trigger added by migration 0003 refuses UPDATE and DELETE), so raw SQL cannot rewrite it
+    either. The annotator's user row is PROTECTed for the same reason."""
+
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=16, blank=True, default="")
+    to_status = models.CharField(max_length=16, choices=AnnotatorProfile.Status.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                              help_text="Ops person who made the change; empty when the system did (e.g. all vetting steps done).")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["annotator", "created_at"], name="status_change_annotator_idx")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("StatusChange is append-only: rows are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("StatusChange is append-only: rows are never deleted.")
+
+
+class AttributeValue(models.Model):
+    """One reported value of one profile attribute (workforce/attributes.py), with where it
+    came from and when. Every answer is kept; ``is_current`` marks the latest per attribute."""
+
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attribute_values")
+    key = models.CharField(max_length=32)
+    value = models.JSONField()
+    source = models.CharField(max_length=64, help_text='"profile" (the profile form) or "survey:<id>"')
+    survey = models.ForeignKey("Survey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["annotator", "key"], condition=Q(is_current=True),
+                                               name="attribute_one_current_value")]
+        indexes = [models.Index(fields=["key", "is_current"], name="attribute_key_current_idx")]
+
+
+class ProfileFlag(models.Model):
+    """A re-asked attribute that contradicts an earlier answer: ops review it."""
+
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile_flags")
+    key = models.CharField(max_length=32)
+    previous = models.JSONField()
+    previous_source = models.CharField(max_length=64)
+    previous_at = models.DateTimeField()
+    new = models.JSONField()
+    new_source = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolution = models.TextField(blank=True, default="")
+
+
+class Survey(models.Model):
+    """A paid survey written by ops; its questions map answers onto profile attributes."""
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    reward = models.DecimalField(max_digits=8, decimal_places=2, help_text="Paid once per annotator on completion.")
+    is_open = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(reward__gte=0), name="survey_reward_not_negative")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SurveyQuestion(models.Model):
+    class Kind(models.TextChoices):
+        SINGLE = "single", "Single choice"
+        MULTI = "multi", "Multiple choice"
+        NUMBER = "number", "Number"
+        TEXT = "text", "Text"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField(default=0)
+    text = models.CharField(max_length=500)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    attribute = models.CharField(max_length=32, blank=True, default="", help_text="Profile attribute the answer sets (empty: kept with the survey only).")
+    choices = models.JSONField(default=list, blank=True)
+    min_value = models.IntegerField(null=True, blank=True)
+    max_value = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+
+class SurveyCompletion(models.Model):
+    """An annotator completed a survey: the payable amount, recorded once. The unique
+    constraint makes paying a survey twice impossible; the pay ledger (issue 3, part B) turns
+    each row into a ledger entry."""
+
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="survey_completions")
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="completions")
+    reward = models.DecimalField(max_digits=8, decimal_places=2)
+    answers = models.JSONField(help_text="question id → normalised answer")
+    completed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["annotator", "survey"], name="survey_completion_once")]
+
+
+class Audience(models.Model):
+    """Who may work on a project: rules over profile attributes and standing, optional quotas
+    on the share of answers from a group, the answers per day the customer needs, and whether
+    only invited annotators may work. Shapes are validated by services/audience.py."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="audience")
+    rules = models.JSONField(default=dict, blank=True)
+    quotas = models.JSONField(default=list, blank=True)
+    answers_per_day = models.PositiveIntegerField(null=True, blank=True)
+    invite_only = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class Invitation(models.Model):
+    """An invitation to a project, in waves: best predicted accuracy first."""
+
+    class State(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
+    wave = models.PositiveSmallIntegerField()
+    rank = models.PositiveIntegerField()
+    predicted_accuracy = models.FloatField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.INVITED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="invitation_once_per_project"),
+            models.CheckConstraint(condition=Q(predicted_accuracy__gte=0) & Q(predicted_accuracy__lte=1),
+                                   name="invitation_prediction_range"),
+        ]

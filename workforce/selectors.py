@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from tasks_app.models import Example, Project
@@ -18,9 +19,12 @@ class ProjectCard:
 
 
 def projects_open(*, annotator) -> list[ProjectCard]:
-    """Projects open to the annotator (every live project, for now: audience targeting comes
-    later), each with the annotator's membership on it, or None before their first visit."""
+    """Live projects open to the annotator (active account, in the project's audience, invited
+    where the project is invite-only), each with the annotator's membership, or None."""
+    from .services.audience import projects_for
+
     projects = list(Project.objects.filter(status=Project.Status.LIVE).order_by("-launched_at", "-id"))
+    projects = projects_for(annotator=annotator, projects=projects)  # active, in the audience, invited
     members = {
         m.project_id: m
         for m in Membership.objects.filter(annotator=annotator, project_id__in=[p.pk for p in projects])
@@ -96,3 +100,144 @@ def qualifier_state(*, membership: Membership, now: datetime | None = None) -> Q
     if waiting:
         return QualifierState(False, "Your next qualifier attempt is not open yet.", used, left, waiting)
     return QualifierState(True, "", used, left, None)
+
+
+# =============================================================================================
+# Issue 3a: vetting, profiles, surveys, audience estimate (reads).
+# =============================================================================================
+
+SUPPRESS_BELOW = 5  # customers never see a group of fewer people than this
+ACTIVITY_DAYS = 28  # window of past activity behind the capacity estimate
+
+
+def profile_of(*, annotator):
+    from .models import AnnotatorProfile
+
+    return AnnotatorProfile.objects.filter(user=annotator).first()
+
+
+def attributes_current(*, annotator) -> dict:
+    from .models import AttributeValue
+
+    return {a.key: a for a in AttributeValue.objects.filter(annotator=annotator, is_current=True).order_by("key")}
+
+
+def status_history(*, annotator) -> list:
+    from .models import StatusChange
+
+    return list(StatusChange.objects.filter(annotator=annotator).select_related("actor").order_by("created_at", "id"))
+
+
+def surveys_for(*, annotator) -> list[dict]:
+    from .models import Survey, SurveyCompletion
+
+    done = {c.survey_id: c for c in SurveyCompletion.objects.filter(annotator=annotator)}
+    return [{"survey": s, "completion": done.get(s.pk)}
+            for s in Survey.objects.filter(Q(is_open=True) | Q(pk__in=list(done))).order_by("-created_at", "-id")]
+
+
+def vetting_queue() -> list:
+    """Annotators still in vetting, oldest first, with what each is missing."""
+    from .models import AnnotatorProfile
+    from .services.vetting import vetting_missing
+
+    rows = AnnotatorProfile.objects.filter(status__in=["applicant", "vetted"]).select_related("user").order_by("created_at")
+    return [{"profile": p, "missing": vetting_missing(p)} for p in rows]
+
+
+def flags_open() -> list:
+    from .models import ProfileFlag
+
+    return list(ProfileFlag.objects.filter(resolved_at__isnull=True).select_related("annotator").order_by("created_at"))
+
+
+def _suppressed_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Groups of at least SUPPRESS_BELOW; the rest merged into "other", which itself is shown
+    only when it has SUPPRESS_BELOW people or more (else the smallest shown groups join it, so
+    no small group can be worked out by subtraction from the total)."""
+    shown = {k: v for k, v in counts.items() if v >= SUPPRESS_BELOW}
+    other = sum(v for k, v in counts.items() if v < SUPPRESS_BELOW)
+    while 0 < other < SUPPRESS_BELOW and shown:
+        k = min(shown, key=lambda key: (shown[key], key))
+        other += shown.pop(k)
+    if 0 < other < SUPPRESS_BELOW:
+        return {}
+    if other:
+        shown["other"] = other
+    return dict(sorted(shown.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def audience_estimate(*, project: Project, answers_per_day: int | None = None, now: datetime | None = None) -> dict:
+    """What a customer may know about a project's audience before launch: how many annotators
+    are eligible, aggregate breakdowns (no group under SUPPRESS_BELOW), and whether their past
+    activity covers the answers per day the project needs.
+
+    Capacity: the eligible pool's answers (every project) per calendar day over the last
+    ACTIVITY_DAYS days: the mean, and the 10th percentile of those days as a low figure.
+    It assumes the pool would give this project the time it gave all projects together."""
+    import statistics
+    from collections import Counter
+    from datetime import timedelta
+
+    from django.db.models.functions import TruncDate
+
+    from tasks_app.models import Answer
+
+    from . import attributes
+    from .models import Audience
+    from .services import audience as audience_service
+
+    now = now or timezone.now()
+    audience = Audience.objects.filter(project=project).first()
+    needed = answers_per_day if answers_per_day is not None else (audience.answers_per_day if audience else None)
+    rules = audience.rules if audience else {}
+    pool = audience_service.people()
+    eligible = [p for p in pool.values() if audience_service.matches(rules, p, now.date())]
+    n = len(eligible)
+    out = {
+        "rules": rules, "quotas": audience.quotas if audience else [], "invite_only": bool(audience and audience.invite_only),
+        "answers_per_day_needed": needed, "activity_days": ACTIVITY_DAYS, "suppressed_below": SUPPRESS_BELOW,
+        "active_annotators": len(pool) if len(pool) >= SUPPRESS_BELOW else None,
+        "eligible": n if n >= SUPPRESS_BELOW else None,
+        "eligible_fewer_than_suppression": n < SUPPRESS_BELOW,
+        "breakdown": {}, "answers_per_active_day": None, "capacity_per_day": None, "capacity_per_day_low": None,
+        "can_deliver": None, "shortfall_per_day": None,
+    }
+    if n < SUPPRESS_BELOW:
+        out["can_deliver"] = False if needed else None
+        return out
+    today = now.date()
+    for key in ("gender", "country", "education", "device"):
+        counts: Counter = Counter()
+        for p in eligible:
+            got = p.attrs.get(key)
+            for v in (got[0] if got and isinstance(got[0], list) else [got[0]] if got else ["unknown"]):
+                counts[str(v)] += 1
+        out["breakdown"][key] = _suppressed_counts(dict(counts))
+    bands: Counter = Counter()
+    for p in eligible:
+        got = p.attrs.get("age")
+        if got is None:
+            bands["unknown"] += 1
+        else:
+            age = attributes.age_now(got[0], got[1], today)
+            lo = 16 if age < 25 else (age // 10) * 10 if age < 65 else 65
+            bands[f"{lo}-24" if lo == 16 else "65+" if lo == 65 else f"{lo}-{lo + 9}"] += 1
+    out["breakdown"]["age"] = _suppressed_counts(dict(bands))
+    since = now - timedelta(days=ACTIVITY_DAYS)
+    daily = (Answer.objects.filter(annotator_id__in=[p.user_id for p in eligible], created_at__gte=since)
+             .annotate(day=TruncDate("created_at")).values("day", "annotator_id").annotate(k=Count("id")))
+    per_day: Counter = Counter()
+    person_days = 0
+    for row in daily:
+        per_day[row["day"]] += row["k"]
+        person_days += 1
+    totals = [per_day.get((now - timedelta(days=i)).date(), 0) for i in range(1, ACTIVITY_DAYS + 1)]
+    total = sum(per_day.values())
+    out["answers_per_active_day"] = round(total / person_days, 1) if person_days else None
+    out["capacity_per_day"] = round(statistics.fmean(totals), 1)
+    out["capacity_per_day_low"] = float(sorted(totals)[len(totals) // 10])
+    if needed:
+        out["can_deliver"] = out["capacity_per_day"] >= needed
+        out["shortfall_per_day"] = max(0.0, round(needed - out["capacity_per_day"], 1))
+    return out

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import ratelimit, views
+from .views import ops_people, people
 
 app_name = "workforce"
 urlpatterns = [
@@ -14,4 +15,19 @@ urlpatterns = [
     path("projects/<int:project_id>/qualifier/", views.qualifier, name="qualifier"),
     path("projects/<int:project_id>/qualifier/attempts/<int:number>/", views.qualifier_result, name="qualifier_result"),
     path("projects/<int:project_id>/task/", views.task, name="task"),
+    # issue 3a: vetting, profile, surveys, invitations (annotators) ...
+    path("account/", people.account, name="account"),
+    path("verify-email/<str:token>/", people.verify_email, name="verify_email"),
+    path("profile/", people.profile, name="profile"),
+    path("surveys/", people.surveys, name="surveys"),
+    path("surveys/<int:survey_id>/", people.survey, name="survey"),
+    path("invitations/", people.invitations, name="invitations"),
+    path("invitations/<int:invitation_id>/", people.invitation_respond, name="invitation_respond"),
+    # ... and their ops pages (staff), next to quality's /ops/ pages
+    path("ops/people/", ops_people.people, name="ops_people"),
+    path("ops/people/<int:user_id>/", ops_people.person, name="ops_person"),
+    path("ops/flags/", ops_people.flags, name="ops_flags"),
+    path("ops/surveys/", ops_people.surveys, name="ops_surveys"),
+    path("ops/surveys/<int:survey_id>/", ops_people.survey, name="ops_survey"),
+    path("ops/projects/<int:project_pk>/invitations/", ops_people.invitations, name="ops_invitations"),
 ]

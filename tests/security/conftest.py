@@ -26,7 +26,10 @@ from tasks_app import services as task_services
 from quality.models import Audit, AuditSample
 from tasks_app.models import Answer, CustomerMember, DeliveryBatch, Example, Item, Lease, Organization, Project, Webhook
 from workforce import services as wf_services
-from workforce.models import Membership, QualifierAttempt
+from workforce.models import (
+    AnnotatorProfile, AttributeValue, Audience, Invitation, Membership, ProfileFlag, QualifierAttempt, StatusChange,
+    Survey, SurveyCompletion, SurveyQuestion,
+)
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"
@@ -83,6 +86,10 @@ class World:
     leases: dict[str, Lease] = field(default_factory=dict)  # role → their lease on project A (if any)
     other: Any = None  # "secretzed": another working annotator, with answers of their own
     other_lease: Lease | None = None
+    survey: Any = None
+    survey_question: Any = None
+    invitation: Any = None
+    flag: Any = None
 
     def user(self, role: str):
         return self.users.get(role)
@@ -144,8 +151,11 @@ def lease_of(membership: Membership, *, known_check_rate: float = 1.0) -> Lease:
     return lease
 
 
-def signup(username: str, email: str = ""):
-    return wf_services.annotator_signup(username=username, password=PASSWORD, email=email)
+def signup(username: str, email: str = "", *, active: bool = True):
+    user = wf_services.annotator_signup(username=username, password=PASSWORD, email=email)
+    if active:  # vetting done (issue 3a): only active annotators take tasks
+        wf_services.annotator_make_active(annotator=user, reason="Security world: vetted.")
+    return user
 
 
 @pytest.fixture(autouse=True)
@@ -195,6 +205,17 @@ def world(db) -> World:
     )
     for lease in w.leases.values():
         lease.refresh_from_db()
+    # issue 3a: an open survey, an invitation for the working annotator, an open profile flag
+    from workforce.models import Invitation, ProfileFlag
+
+    w.survey = wf_services.survey_create(actor=w.users["staff"], title="SURVEY-TITLE", reward="1.50")
+    w.survey_question = wf_services.survey_question_add(survey=w.survey, text="How old are you?", kind="number",
+                                                        attribute="age")
+    wf_services.survey_open_set(survey=w.survey, is_open=True)
+    w.invitation = Invitation.objects.create(project=project, annotator=w.users["annotator"], wave=1, rank=1,
+                                             predicted_accuracy=0.9)
+    w.flag = ProfileFlag.objects.create(annotator=w.other, key="gender", previous="woman", previous_source="profile",
+                                        previous_at=w.other.date_joined, new="man", new_source="survey:1")
     return w
 
 
@@ -216,6 +237,16 @@ def snapshot() -> dict[str, Any]:
         "webhooks_active": Webhook.objects.filter(active=True).count(),
         "audits": Audit.objects.count(),
         "audit_reviews": AuditSample.objects.filter(reviewer_label__isnull=False).count(),
+        # issue 3a
+        "attribute_values": AttributeValue.objects.count(),
+        "survey_completions": SurveyCompletion.objects.count(),
+        "surveys": Survey.objects.count(),
+        "survey_questions": SurveyQuestion.objects.count(),
+        "status_changes": StatusChange.objects.count(),
+        "invitations": sorted(Invitation.objects.values_list("id", "state")),
+        "flags_open": ProfileFlag.objects.filter(resolved_at__isnull=True).count(),
+        "audiences": sorted(Audience.objects.values_list("project_id", "rules")),
+        "profiles": sorted(AnnotatorProfile.objects.values_list("user_id", "status", "identity_status")),
     }
 
 

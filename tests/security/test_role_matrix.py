@@ -101,6 +101,18 @@ def web_ops() -> dict:
                  staff=E(200), admin=E(200))
 
 
+def ops_post() -> dict:
+    """A state-changing ops form: staff and admin change something and are redirected back."""
+    return roles(anonymous=E(302, redirect=LOGIN), annotators=E(403), customer_a=E(403), customer_b=E(403),
+                 staff=E(302, changes=True), admin=E(302, changes=True))
+
+
+def verify_token(w) -> str:
+    from workforce.services.vetting import email_token
+
+    return email_token(annotator=w.users["annotator"])
+
+
 def task_body(w, role):
     return {"lease_id": w.lease_for(role).pk, "label": "cat", "client_key": uuid.uuid4().hex, "started": "x"}
 
@@ -299,6 +311,56 @@ TABLE: list[Row] = [
         web_annotator(annotators=E(302, redirect="/projects/"),
                       annotator=E(302, redirect="/projects/", changes=True),
                       warned=E(302, redirect="/projects/", changes=True)), body=task_body),
+    # --- issue 3a: vetting, profile, surveys, invitations (annotators) ------------------------
+    Row("account/", "GET", "web", lambda w: reverse("workforce:account"), web_annotator(annotators=E(200, contains=("Active",)))),
+    Row("account/", "POST", "web", lambda w: reverse("workforce:account"),  # already active: nothing to do
+        web_annotator(annotators=E(302, redirect="/")), body=lambda w, role: {"action": "activate"}),
+    # The emailed link works without a session (it is signed and expires); already verified: no change.
+    Row("verify-email/<str:token>/", "GET", "web", lambda w: reverse("workforce:verify_email", args=[verify_token(w)]),
+        roles(anonymous=E(200, contains=("Email verified",)), signed_in=E(200, contains=("Email verified",)))),
+    Row("profile/", "GET", "web", lambda w: reverse("workforce:profile"), web_annotator()),
+    Row("profile/", "POST", "web", lambda w: reverse("workforce:profile"),
+        web_annotator(annotators=E(302, redirect="/account/", changes=True)),
+        body=lambda w, role: {"age": "30", "country": "de", "languages": "en, de"}),
+    Row("surveys/", "GET", "web", lambda w: reverse("workforce:surveys"), web_annotator(annotators=E(200, contains=("SURVEY-TITLE",)))),
+    Row("surveys/<int:survey_id>/", "GET", "web", lambda w: reverse("workforce:survey", args=[w.survey.pk]),
+        web_annotator(annotators=E(200, contains=("How old are you?",)))),
+    Row("surveys/<int:survey_id>/", "POST", "web", lambda w: reverse("workforce:survey", args=[w.survey.pk]),
+        web_annotator(annotators=E(302, redirect="/surveys/", changes=True)),
+        body=lambda w, role: {f"q-{w.survey_question.pk}": "31"}),
+    Row("invitations/", "GET", "web", lambda w: reverse("workforce:invitations"),
+        web_annotator(annotator=E(200, contains=("PROJECT-A-SECRET-NAME",)), unqualified=E(200, absent=("PROJECT-A",)),
+                      warned=E(200, absent=("PROJECT-A",)), revoked=E(200, absent=("PROJECT-A",)))),
+    Row("invitations/<int:invitation_id>/", "POST", "web", lambda w: reverse("workforce:invitation_respond", args=[w.invitation.pk]),
+        web_annotator(annotators=E(404), annotator=E(302, redirect="/invitations/", changes=True)),
+        body=lambda w, role: {"accept": "1"}),
+    # --- issue 3a: ops pages for people and surveys (staff) ------------------------------------
+    Row("ops/people/", "GET", "web", lambda w: reverse("workforce:ops_people"), web_ops()),
+    Row("ops/people/<int:user_id>/", "GET", "web", lambda w: reverse("workforce:ops_person", args=[w.other.pk]), web_ops()),
+    Row("ops/people/<int:user_id>/", "POST", "web", lambda w: reverse("workforce:ops_person", args=[w.other.pk]),
+        ops_post(), body=lambda w, role: {"action": "suspend", "note": "SUSPENDREASON"}),
+    Row("ops/flags/", "GET", "web", lambda w: reverse("workforce:ops_flags"), web_ops()),
+    Row("ops/flags/", "POST", "web", lambda w: reverse("workforce:ops_flags"), ops_post(),
+        body=lambda w, role: {"flag": w.flag.pk, "resolution": "asked them"}),
+    Row("ops/surveys/", "GET", "web", lambda w: reverse("workforce:ops_surveys"), web_ops()),
+    Row("ops/surveys/", "POST", "web", lambda w: reverse("workforce:ops_surveys"), ops_post(),
+        body=lambda w, role: {"title": f"by {role}", "reward": "2.00"}),
+    Row("ops/surveys/<int:survey_id>/", "GET", "web", lambda w: reverse("workforce:ops_survey", args=[w.survey.pk]), web_ops()),
+    Row("ops/surveys/<int:survey_id>/", "POST", "web", lambda w: reverse("workforce:ops_survey", args=[w.survey.pk]), ops_post(),
+        body=lambda w, role: {"action": "question", "text": "Gender?", "kind": "single", "attribute": "gender"}),
+    Row("ops/projects/<int:project_pk>/invitations/", "GET", "web", lambda w: reverse("workforce:ops_invitations", args=[A(w)]),
+        web_ops()),
+    Row("ops/projects/<int:project_pk>/invitations/", "POST", "web", lambda w: reverse("workforce:ops_invitations", args=[A(w)]),
+        ops_post(), body=lambda w, role: {"size": "3"}),
+    # --- issue 3a: customer API, audience ---------------------------------------------------------
+    Row("api/projects/<int:project_pk>/audience/", "GET", "api", lambda w: reverse("project-audience", args=[A(w)]),
+        api_customer(E(200, contains=('"rules"',)))),
+    Row("api/projects/<int:project_pk>/audience/", "PUT", "api", lambda w: reverse("project-audience", args=[A(w)]),
+        api_customer(E(200, contains=('"gender":["woman"]',), changes=True)),
+        body=lambda w, role: {"rules": {"gender": ["woman"]}}),
+    Row("api/projects/<int:project_pk>/audience/estimate/", "GET", "api",
+        lambda w: reverse("project-audience-estimate", args=[A(w)]),
+        api_customer(E(200, contains=('"eligible"',), absent=("secretzed", "sec-annotator")))),
     # --- Django admin: two representative rows (its other URLs are Django's own) ------------
     Row("admin/", "GET", "web", lambda w: reverse("admin:index"),
         roles(anonymous=E(302, redirect=ADMIN_LOGIN), annotators=E(302, redirect=ADMIN_LOGIN),

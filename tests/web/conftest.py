@@ -95,7 +95,9 @@ def project(make_project):
 @pytest.fixture
 def make_annotator(db):
     def build(username: str | None = None):
-        return wf_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=PASSWORD)
+        user = wf_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=PASSWORD)
+        wf_services.annotator_make_active(annotator=user, reason="Web fixture: vetted.")  # issue 3a vetting
+        return user
 
     return build
 

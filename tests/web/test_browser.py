@@ -20,10 +20,42 @@ SCREENSHOT = "/tmp/cadre-task-page.png"
 def _signup(page: Page, base: str, username: str, password: str) -> None:
     page.goto(f"{base}/signup/")
     page.get_by_label("User name").fill(username)
+    page.get_by_label("Email (optional)").fill(f"{username}@example.org")
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Password again").fill(password)
     page.get_by_role("button", name="Sign up").click()
     expect(page.get_by_text("Welcome to Cadre!")).to_be_visible()
+    _vet(page, base, username)
+
+
+def _vet(page: Page, base: str, username: str) -> None:
+    """Vetting in the browser (issue 3a): the emailed link, the profile form, ops' identity
+    check (service), the code of conduct; then the projects are listed."""
+    from django.contrib.auth import get_user_model
+    from django.core import mail
+
+    from workforce import services as wf_services
+
+    expect(page.get_by_text("Finish vetting to see projects")).to_be_visible()
+    link = re.search(r"https?://\S+/verify-email/\S+/", mail.outbox[-1].body).group(0)
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Email verified")).to_be_visible()
+    page.goto(f"{base}/profile/")
+    page.get_by_label("Age", exact=True).fill("12")
+    page.get_by_label("Country of residence (ISO code, e.g. DE)").fill("de")
+    page.get_by_label("Languages you read fluently (ISO codes, e.g. en, de)").fill("en")
+    page.get_by_role("button", name="Save my profile").click()
+    expect(page.get_by_text("Age: 12 is not possible")).to_be_visible()  # nothing stored
+    page.get_by_label("Age", exact=True).fill("33")
+    page.get_by_role("button", name="Save my profile").click()
+    expect(page.get_by_text("Profile saved.")).to_be_visible()
+    expect(page.get_by_text("Identity check by Cadre staff")).to_be_visible()
+    user = get_user_model().objects.get(username=username)
+    ops, _ = get_user_model().objects.get_or_create(username="browser-ops", defaults={"is_staff": True})
+    wf_services.identity_check_record(annotator=user, actor=ops, passed=True)
+    page.reload()
+    page.get_by_role("button", name="I accept the code of conduct").click()
+    expect(page.get_by_text("Your account is active")).to_be_visible()
 
 
 def _tutorial(page: Page, web_data) -> None:

@@ -8,13 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 
-from ..models import AnnotatorProfile
+from ..models import AnnotatorProfile, StatusChange
 
 User = get_user_model()
 
 
 def annotator_signup(*, username: str, password: str, display_name: str = "", email: str = ""):
-    """Create an annotator account (user + profile)."""
+    """Create an annotator account (user + profile) as an applicant: vetting
+    (services/vetting.py) makes it active."""
     username = (username or "").strip()
     errors: dict[str, list[str]] = {}
     if not username:
@@ -30,7 +31,10 @@ def annotator_signup(*, username: str, password: str, display_name: str = "", em
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, password=password, email=email)
-            AnnotatorProfile.objects.create(user=user, display_name=display_name.strip() or username)
+            AnnotatorProfile.objects.create(user=user, display_name=display_name.strip() or username,
+                                            status=AnnotatorProfile.Status.APPLICANT)
+            StatusChange.objects.create(annotator=user, from_status="", to_status=AnnotatorProfile.Status.APPLICANT,
+                                        reason="Signed up.")
     except IntegrityError:  # a simultaneous sign-up took the name between the check and the insert
         raise ValidationError({"username": ["That user name is taken."]}) from None
     return user

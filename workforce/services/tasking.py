@@ -9,6 +9,7 @@ from tasks_app.models import Project
 from tasks_app import services as task_services
 
 from ..models import Membership
+from . import audience
 
 
 def task_next(*, membership: Membership, rng: random.Random | None = None):
@@ -16,6 +17,8 @@ def task_next(*, membership: Membership, rng: random.Random | None = None):
     if not membership.can_work:
         raise ValidationError({"membership": ["You cannot take tasks on this project."]})
     if membership.project.status != Project.Status.LIVE:
+        return None
+    if audience.tasking_blocked(membership=membership):  # account active, audience rules, quotas (issue 3a)
         return None
     return task_services.lease_next(
         project=membership.project,

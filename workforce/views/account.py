@@ -42,6 +42,10 @@ def signup(request: HttpRequest) -> HttpResponse:
                     form.add_error(field if field in form.fields else None, msg)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Welcome to Cadre! Pick a project to start.")
+            if user.email:  # vetting starts with the address (issue 3a): send its link now
+                from .people import _verify_base
+
+                services.email_verification_send(annotator=user, link_base=_verify_base(request))
+            messages.success(request, "Welcome to Cadre! Finish vetting on your account page, then pick a project.")
             return redirect("workforce:home")
     return render(request, "workforce/signup.html", {"form": form})

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest
 from tasks_app.models import Project
 
 from .. import selectors, services
+from ..services import audience
 from ..models import Membership
 
 
@@ -33,6 +34,8 @@ def _membership(request: HttpRequest, project_id: int) -> Membership:
     if not hasattr(request.user, "annotator"):  # customers, ops: no joining, no answering
         raise PermissionDenied("These pages are for annotator accounts.")
     project = _live_project(project_id)
+    if not audience.project_visible(annotator=request.user, project=project):  # vetting + audience (issue 3a)
+        raise Http404("No such open project.")
     try:
         membership = services.membership_join(project=project, annotator=request.user)
     except ValidationError:

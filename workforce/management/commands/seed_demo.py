@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from tasks_app import services as task_services
 from tasks_app.models import CustomerMember, Organization, Project
+from workforce import services as wf_services
 from workforce.models import AnnotatorProfile
 
 DEMO_PASSWORD = "cadre-demo-2026"
@@ -68,7 +69,9 @@ class Command(BaseCommand):
         annotators = ["alice", "bob", "carol"]
         for name in annotators:
             u = user(name)
-            AnnotatorProfile.objects.get_or_create(user=u, defaults={"display_name": name.capitalize()})
+            AnnotatorProfile.objects.get_or_create(user=u, defaults={"display_name": name.capitalize(),
+                                                                     "status": AnnotatorProfile.Status.APPLICANT})
+            wf_services.annotator_make_active(annotator=u, reason="Demo data: vetted and active.")
 
         project = Project.objects.filter(organization=org, name="Product review sentiment").first()
         if project is None:
