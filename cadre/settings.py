@@ -116,6 +116,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks_app.expire_leases",
         "schedule": timedelta(seconds=60),
     },
+    "accrue-answer-earnings": {  # accepted answers -> pay ledger (workforce/services/pay.py)
+        "task": "workforce.earnings_accrue",
+        "schedule": timedelta(seconds=int(os.environ.get("CADRE_PAY_ACCRUE_SECONDS", "300"))),
+    },
 }
 if REDIS_URL:
     CACHES = {
@@ -202,6 +206,16 @@ CADRE_LOGIN_RATE_USER = os.environ.get("CADRE_LOGIN_RATE_USER", "10/5m")  # fail
 CADRE_LOGIN_RATE_IP = os.environ.get("CADRE_LOGIN_RATE_IP", "50/5m")  # failed logins per client IP
 CADRE_SIGNUP_RATE_IP = os.environ.get("CADRE_SIGNUP_RATE_IP", "20/5m")  # sign-up attempts per client IP
 CADRE_NUM_PROXIES = int(os.environ.get("CADRE_NUM_PROXIES", "0"))
+# Pay (workforce/services/pay.py): the default rate per accepted answer of a project without
+# its own ProjectPay row, the currency, and the minimum effective hourly rate under which a
+# project is flagged to ops (same currency; projects paying in another one are not compared).
+CADRE_PAY_PER_ANSWER = os.environ.get("CADRE_PAY_PER_ANSWER", "0.05")
+CADRE_PAY_CURRENCY = os.environ.get("CADRE_PAY_CURRENCY", "USD")
+CADRE_MIN_HOURLY_RATE = os.environ.get("CADRE_MIN_HOURLY_RATE", "12.00")
+# Timed answers a project needs before its hourly rate is judged against the minimum.
+CADRE_MIN_RATE_ANSWERS = int(os.environ.get("CADRE_MIN_RATE_ANSWERS", "20"))
+# Questions per qualifier sitting, drawn from the project's qualifier bank (all of it when smaller).
+CADRE_QUALIFIER_DRAW = int(os.environ.get("CADRE_QUALIFIER_DRAW", "10"))
 
 LOGGING = {
     "version": 1,

@@ -33,3 +33,20 @@ class TaskForm(forms.Form):
     client_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     started = forms.CharField(max_length=500, widget=forms.HiddenInput)
     label = forms.CharField(max_length=200, required=False)
+
+
+class PayoutForm(forms.Form):
+    """A payout period: first and last day, inclusive (UTC)."""
+
+    period_start = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AppealForm(forms.Form):
+    text = forms.CharField(label="Why should this decision change?", max_length=4000,
+                           widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class AppealDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("reinstate", "Reinstate"), ("uphold", "Uphold")], widget=forms.RadioSelect)
+    note = forms.CharField(label="Note to the annotator", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))

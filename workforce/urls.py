@@ -14,4 +14,12 @@ urlpatterns = [
     path("projects/<int:project_id>/qualifier/", views.qualifier, name="qualifier"),
     path("projects/<int:project_id>/qualifier/attempts/<int:number>/", views.qualifier_result, name="qualifier_result"),
     path("projects/<int:project_id>/task/", views.task, name="task"),
+    # pay and appeals (issue 3B); the ops pages live under /ops/ next to quality's
+    path("earnings/", views.earnings, name="earnings"),
+    path("projects/<int:project_id>/appeal/", views.appeal, name="appeal"),
+    path("ops/pay/", views.ops_pay, name="ops_pay"),
+    path("ops/payouts/", views.ops_payouts, name="ops_payouts"),
+    path("ops/payouts/<int:batch_id>.csv", views.ops_payout_csv, name="ops_payout_csv"),
+    path("ops/appeals/", views.ops_appeals, name="ops_appeals"),
+    path("ops/appeals/<int:appeal_id>/", views.ops_appeal, name="ops_appeal"),
 ]

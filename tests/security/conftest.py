@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from tasks_app import services as task_services
 from tasks_app.models import Answer, CustomerMember, Example, Item, Lease, Organization, Project
 from workforce import services as wf_services
-from workforce.models import Membership, QualifierAttempt
+from workforce.models import Appeal, Earning, Membership, PayoutBatch, QualifierAttempt, StandingChange
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"
@@ -209,6 +209,12 @@ def snapshot() -> dict[str, Any]:
         "memberships": Membership.objects.count(),
         "qualifier_attempts": QualifierAttempt.objects.count(),
         "project_statuses": sorted(Project.objects.values_list("id", "status")),
+        # pay and appeals (issue 3B)
+        "standings": sorted(Membership.objects.values_list("id", "standing")),
+        "appeals": sorted(Appeal.objects.values_list("id", "status")),
+        "earnings": Earning.objects.count(),
+        "payout_batches": PayoutBatch.objects.count(),
+        "standing_changes": StandingChange.objects.count(),
     }
 
 

@@ -1,0 +1,21 @@
+"""Celery tasks of workforce (thin: load by id, call a service)."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from tasks_app.models import Project
+
+from . import services
+
+
+@shared_task(name="workforce.earnings_accrue")
+def earnings_accrue() -> int:
+    """Beat: accepted answers → pay ledger. Idempotent (the ledger's unique constraint)."""
+    return services.earnings_accrue_all()
+
+
+@shared_task(name="workforce.project_requalify")
+def project_requalify(project_id: int) -> int:
+    """After a material spec revision: send the project's members due back to the qualifier."""
+    project = Project.objects.filter(pk=project_id).first()
+    return services.project_requalify(project=project) if project else 0
