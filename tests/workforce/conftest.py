@@ -60,7 +60,7 @@ def make_annotator(db):
     return build
 
 
-def qualify(project, user):
+def _qualify(project, user):
     m = wf_services.membership_join(project=project, annotator=user)
     m = wf_services.tutorial_complete(membership=m)
     attempt = wf_services.qualifier_draw(membership=m)
@@ -68,6 +68,12 @@ def qualify(project, user):
     result = wf_services.qualifier_submit(membership=m, responses=answers)
     assert result.attempt.passed
     return result.membership
+
+
+@pytest.fixture
+def qualify(db):
+    """``qualify(project, user)`` → a working membership, through the draw and the grading."""
+    return _qualify
 
 
 @pytest.fixture

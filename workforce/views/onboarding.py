@@ -86,7 +86,7 @@ def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
 def qualifier(request: HttpRequest, project_id: int) -> HttpResponse:
     """The sitting's drawn questions on one form; graded by ``qualifier_submit`` only on
     submit. Opening the page draws the sitting (kept across reloads: no re-rolling)."""
-    membership = services.membership_requalify(membership=_membership(request, project_id))
+    membership = _membership(request, project_id)
     project = membership.project
     chosen: dict[int, str] = {}
     if request.method == "POST":

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 
-from .. import selectors, services
+from .. import selectors
 from .common import _membership
 
 
@@ -21,7 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = services.membership_requalify(membership=_membership(request, project_id))
+    membership = _membership(request, project_id)
     project = membership.project
     return render(
         request,
