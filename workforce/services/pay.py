@@ -134,19 +134,28 @@ def earnings_accrue(*, project: Project | None = None, limit: int = ACCRUE_BATCH
 def _insert_skipping_paid(entries: list[Earning]) -> list[int]:
     """``INSERT … ON CONFLICT (kind, source_key) DO NOTHING RETURNING id``: one statement for
     the batch; the ids returned are the rows this call inserted (an answer a concurrent run
-    paid first is skipped by the database, not counted)."""
+    paid first is skipped by the database, not counted). On PostgreSQL the rows travel as
+    arrays (``unnest``: five parameters, not eight per row)."""
     table = Earning._meta.db_table
     ops = connection.ops
     now = ops.adapt_datetimefield_value(timezone.now())
-    values, params = [], []
-    for e in entries:
-        values.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
-        params += [e.annotator_id, e.project_id, e.kind, e.source_key, ops.adapt_decimalfield_value(e.amount, 12, 4),
-                   e.currency, "", now]
-    sql = (
-        f"INSERT INTO {table} (annotator_id, project_id, kind, source_key, amount, currency, note, created_at) "
-        f"VALUES {', '.join(values)} ON CONFLICT (kind, source_key) DO NOTHING RETURNING id"
-    )
+    columns = "annotator_id, project_id, kind, source_key, amount, currency, note, created_at"
+    conflict = "ON CONFLICT (kind, source_key) DO NOTHING RETURNING id"
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO {table} ({columns}) SELECT a, p, k, s, m, c, '', %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::numeric[], %s::varchar[]) "
+            f"AS u(a, p, k, s, m, c) {conflict}"
+        )
+        params = [now, [e.annotator_id for e in entries], [e.project_id for e in entries], [e.kind for e in entries],
+                  [e.source_key for e in entries], [e.amount for e in entries], [e.currency for e in entries]]
+    else:
+        values, params = [], []
+        for e in entries:
+            values.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
+            params += [e.annotator_id, e.project_id, e.kind, e.source_key, ops.adapt_decimalfield_value(e.amount, 12, 4),
+                       e.currency, "", now]
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(values)} {conflict}"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
