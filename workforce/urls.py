@@ -18,6 +18,7 @@ urlpatterns = [
     path("earnings/", views.earnings, name="earnings"),
     path("projects/<int:project_id>/appeal/", views.appeal, name="appeal"),
     path("ops/pay/", views.ops_pay, name="ops_pay"),
+    path("ops/pay/projects/<int:project_id>/rate/", views.ops_pay_rate, name="ops_pay_rate"),
     path("ops/payouts/", views.ops_payouts, name="ops_payouts"),
     path("ops/payouts/<int:batch_id>.csv", views.ops_payout_csv, name="ops_payout_csv"),
     path("ops/appeals/", views.ops_appeals, name="ops_appeals"),

@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from tasks_app import services as task_services
 from tasks_app.models import Answer, CustomerMember, Example, Item, Lease, Organization, Project
 from workforce import services as wf_services
-from workforce.models import Appeal, Earning, Membership, PayoutBatch, QualifierAttempt, StandingChange
+from workforce.models import Appeal, Earning, Membership, PayoutBatch, ProjectPay, QualifierAttempt, StandingChange
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"
@@ -214,6 +214,7 @@ def snapshot() -> dict[str, Any]:
         "appeals": sorted(Appeal.objects.values_list("id", "status")),
         "earnings": Earning.objects.count(),
         "payout_batches": PayoutBatch.objects.count(),
+        "project_pay": sorted(ProjectPay.objects.values_list("project_id", "per_answer", "currency")),
         "standing_changes": StandingChange.objects.count(),
     }
 

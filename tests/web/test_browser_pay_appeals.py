@@ -118,6 +118,12 @@ def test_ops_pay_and_payout_export(page: Page, live_server, project, working, st
     page.get_by_role("link", name="Pay", exact=True).click()
     expect(page.locator(".flagged")).to_contain_text(project.name)
     expect(page.locator("table.pay-projects")).to_contain_text("below minimum")
+    page.get_by_label(f"Per accepted answer for {project.name}").fill("0.3")
+    page.locator("table.pay-projects tr", has_text=project.name).get_by_role("button", name="Save").click()
+    expect(page.get_by_text(f"{project.name} now pays 0.3000 USD per accepted answer.")).to_be_visible()
+    # the flag stays until paid answers at the new rate lift the effective rate: entries keep their amounts
+    expect(page.locator(".flagged")).to_contain_text(project.name)
+    expect(page.locator("table.pay-projects")).to_contain_text("0.3000 USD")
     page.get_by_role("link", name="Payouts").click()
     page.get_by_label("First day").fill(last_week.isoformat())
     page.get_by_label("Last day").fill(last_week.isoformat())

@@ -356,3 +356,20 @@ def test_ops_pay_page_shows_flagged_projects(client, make_project, make_annotato
     client.force_login(staff)
     html = client.get(reverse("workforce:ops_pay")).content.decode()
     assert "1 project paying below the minimum" in html and "Underpaid project" in html and "below minimum" in html
+
+
+def test_ops_set_a_project_rate(client, make_project, staff):
+    from workforce.models import ProjectPay
+
+    project = make_project(name="Rated")
+    client.force_login(staff)
+    url = reverse("workforce:ops_pay_rate", args=[project.pk])
+    for bad in ({"per_answer": "abc", "currency": "USD"}, {"per_answer": "-1", "currency": "USD"},
+                {"per_answer": "0.2", "currency": "1$"}):
+        resp = client.post(url, bad, follow=True)
+        assert resp.status_code == 200 and any(m.level_tag == "error" for m in resp.context["messages"])
+        assert not ProjectPay.objects.exists()
+    resp = client.post(url, {"per_answer": "0.25", "currency": "eur"}, follow=True)
+    assert "now pays 0.2500 EUR per accepted answer" in resp.content.decode()
+    assert (ProjectPay.objects.get().per_answer, ProjectPay.objects.get().currency) == (Decimal("0.25"), "EUR")
+    assert client.get(url).status_code == 405

@@ -12,8 +12,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from tasks_app.models import Project
+
 from .. import selectors_pay, services
-from ..forms import PayoutForm
+from ..forms import PayoutForm, PayRateForm
 from ..models import PayoutBatch
 from .common import _message_errors
 from .staff import annotator_required, staff_required
@@ -38,6 +40,27 @@ def ops_pay(request: HttpRequest) -> HttpResponse:
         "currency": settings.CADRE_PAY_CURRENCY,
         "min_answers": settings.CADRE_MIN_RATE_ANSWERS,
     })
+
+
+@staff_required
+@require_http_methods(["POST"])
+def ops_pay_rate(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Set a project's pay per accepted answer (applies to answers accrued from now on)."""
+    project = get_object_or_404(Project, pk=project_id)
+    form = PayRateForm(request.POST)
+    if not form.is_valid():
+        for msgs in form.errors.values():
+            for msg in msgs:
+                messages.error(request, msg)
+    else:
+        try:
+            pay = services.project_pay_set(project=project, per_answer=form.cleaned_data["per_answer"],
+                                           currency=form.cleaned_data["currency"])
+        except ValidationError as exc:
+            _message_errors(request, exc)
+        else:
+            messages.success(request, f"{project.name} now pays {pay.per_answer} {pay.currency} per accepted answer.")
+    return redirect("workforce:ops_pay")
 
 
 @staff_required
