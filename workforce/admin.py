@@ -14,9 +14,25 @@ class QualifierAttemptInline(admin.TabularInline):
     model = QualifierAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ["number", "started_at", "submitted_at", "correct", "total", "passed", "responses"]
+    readonly_fields = ["number", "started_at", "submitted_at", "correct", "total", "passed", "responses", "example_ids",
+                       "spec_version"]
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+
+class StandingChangeInline(admin.TabularInline):
+    """The membership's standing history (append-only: nothing here can be edited)."""
+
+    model = StandingChange
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["created_at", "from_standing", "to_standing", "source", "actor", "reason"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -30,7 +46,7 @@ class MembershipAdmin(admin.ModelAdmin):
     # by hand would leave no trail, so it is read-only here.
     readonly_fields = ["standing", "standing_reason", "standing_changed_at", "known_check_rate", "qualifier_correct",
                        "qualifier_total", "qualifier_attempts", "tutorial_completed_at", "created_at"]
-    inlines = [QualifierAttemptInline]
+    inlines = [QualifierAttemptInline, StandingChangeInline]
 
 
 @admin.register(QualifierAttempt)

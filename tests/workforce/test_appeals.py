@@ -143,3 +143,17 @@ def test_appeal_pages_end_to_end(client, revoked, staff):
     html = client.get(url).content.decode()
     assert "Reinstated" in html and "Your checks were ambiguous." in html and "nothing to appeal" in html
     assert 'name="lease_id"' in client.get(reverse("workforce:task", args=[revoked.project_id])).content.decode()
+
+
+def test_admin_shows_history_ledger_and_appeals_read_only(client, revoked):
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser(username="root-3b", password="x-long-pass-42", email="r@example.org")
+    services.appeal_open(membership=revoked, text=TEXT)
+    services.earning_record(annotator=revoked.annotator, kind="bonus", source_key="adm-1", amount="1")
+    client.force_login(admin_user)
+    html = client.get(reverse("admin:workforce_membership_change", args=[revoked.pk])).content.decode()
+    assert "Accuracy credibly below the bar" in html and "Quality engine" in html
+    for name in ("earning", "appeal", "standingchange", "payoutbatch", "projectpay"):
+        assert client.get(reverse(f"admin:workforce_{name}_changelist")).status_code == 200, name
+    assert client.get(reverse("admin:workforce_earning_add")).status_code == 403
