@@ -157,3 +157,16 @@ def test_admin_shows_history_ledger_and_appeals_read_only(client, revoked):
     for name in ("earning", "appeal", "standingchange", "payoutbatch", "projectpay"):
         assert client.get(reverse(f"admin:workforce_{name}_changelist")).status_code == 200, name
     assert client.get(reverse("admin:workforce_earning_add")).status_code == 403
+
+
+@pytest.mark.parametrize("standing, appealable", [("warned", True), ("paused", True), ("revoked", True), ("active", False)])
+def test_which_standings_may_appeal(make_project, make_annotator, qualify, standing, appealable):
+    m = qualify(make_project(), make_annotator())
+    if standing != "active":
+        m = services.membership_standing_set(membership=m, standing=standing, reason=f"because {standing}")
+    if appealable:
+        assert services.appeal_open(membership=m, text=TEXT).standing_at_appeal == standing
+    else:
+        with pytest.raises(ValidationError, match="nothing to appeal"):
+            services.appeal_open(membership=m, text=TEXT)
+        assert not Appeal.objects.exists()
