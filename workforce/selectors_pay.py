@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncWeek
 
@@ -42,6 +43,7 @@ class Rate:
     ms: int = 0
     pay: Decimal = Decimal(0)
     currency: str = ""
+    username: str = ""
 
     @property
     def hours(self) -> float:
@@ -131,6 +133,7 @@ def projects_pay_overview(*, statuses=(Project.Status.LIVE, Project.Status.COMPL
             currency=pay.currency if pay else currency,
         )
         for r in (r for (a, pid), r in rates.items() if pid == p.pk):
+            row.rates.append(r)
             row.answers += r.answers
             row.ms += r.ms
             row.pay += r.pay
@@ -141,6 +144,13 @@ def projects_pay_overview(*, statuses=(Project.Status.LIVE, Project.Status.COMPL
         row.enough_data = row.answers >= settings.CADRE_MIN_RATE_ANSWERS
         row.flagged = bool(row.compared and row.enough_data and row.hourly is not None and row.hourly < minimum)
         rows.append(row)
+    names = dict(
+        get_user_model().objects.filter(pk__in={a for a, _ in rates}).values_list("pk", "username")
+    )
+    for row in rows:  # per annotator, lowest rate first (who is paid least on this project)
+        row.rates.sort(key=lambda r: (r.hourly is None, r.hourly or 0))
+        for r in row.rates:
+            r.username = names.get(r.annotator_id, "")
     rows.sort(key=lambda r: (not r.flagged, -r.project.pk))
     return rows
 

@@ -213,6 +213,7 @@ def test_projects_paying_below_the_minimum_are_flagged(make_project, make_annota
     services.earnings_accrue()
     rows = {r.project.name: r for r in selectors_pay.projects_pay_overview()}
     assert rows["cheap"].flagged and rows["cheap"].hourly == Decimal("3.00") and rows["cheap"].annotators_below == 1
+    assert [(r.username, r.hourly, r.answers) for r in rows["cheap"].rates] == [(ann.username, Decimal("3.00"), 4)]
     assert not rows["fair"].flagged and rows["fair"].hourly == Decimal("30.00")
     assert not rows["thin"].flagged and not rows["thin"].enough_data
     assert not rows["foreign"].flagged and not rows["foreign"].compared
@@ -356,6 +357,7 @@ def test_ops_pay_page_shows_flagged_projects(client, make_project, make_annotato
     client.force_login(staff)
     html = client.get(reverse("workforce:ops_pay")).content.decode()
     assert "1 project paying below the minimum" in html and "Underpaid project" in html and "below minimum" in html
+    assert f"<td>{ann.username}</td>" in html  # who is paid least
 
 
 def test_ops_set_a_project_rate(client, make_project, staff):
