@@ -136,6 +136,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workforce.invitations_widen",
         "schedule": timedelta(seconds=int(os.environ.get("CADRE_INVITE_WIDEN_SECONDS", "3600"))),
     },
+    "accrue-answer-earnings": {  # accepted answers -> pay ledger (workforce/services/pay.py)
+        "task": "workforce.earnings_accrue",
+        "schedule": timedelta(seconds=int(os.environ.get("CADRE_PAY_ACCRUE_SECONDS", "300"))),
+    },
 }
 # Invite-only projects aim for this many accepted (or freshly invited) annotators at least.
 CADRE_INVITE_TARGET = int(os.environ.get("CADRE_INVITE_TARGET", "20"))
@@ -246,6 +250,16 @@ CADRE_WEBHOOK_RETRY_HOURS = float(os.environ.get("CADRE_WEBHOOK_RETRY_HOURS", "2
 CADRE_WEBHOOK_ALLOW_PRIVATE = env_bool("CADRE_WEBHOOK_ALLOW_PRIVATE", not os.environ.get("CADRE_PRODUCTION"))
 # Idempotency-Key: how long a key's response is kept for replay.
 CADRE_IDEMPOTENCY_HOURS = float(os.environ.get("CADRE_IDEMPOTENCY_HOURS", "24"))
+# Pay (workforce/services/pay.py): the default rate per accepted answer of a project without
+# its own ProjectPay row, the currency, and the minimum effective hourly rate under which a
+# project is flagged to ops (same currency; projects paying in another one are not compared).
+CADRE_PAY_PER_ANSWER = os.environ.get("CADRE_PAY_PER_ANSWER", "0.05")
+CADRE_PAY_CURRENCY = os.environ.get("CADRE_PAY_CURRENCY", "USD")
+CADRE_MIN_HOURLY_RATE = os.environ.get("CADRE_MIN_HOURLY_RATE", "12.00")
+# Timed answers a project needs before its hourly rate is judged against the minimum.
+CADRE_MIN_RATE_ANSWERS = int(os.environ.get("CADRE_MIN_RATE_ANSWERS", "20"))
+# Questions per qualifier sitting, drawn from the project's qualifier bank (all of it when smaller).
+CADRE_QUALIFIER_DRAW = int(os.environ.get("CADRE_QUALIFIER_DRAW", "10"))
 
 LOGGING = {
     "version": 1,

@@ -86,3 +86,26 @@ class QuestionForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["attribute"].choices = [("", "— none —")] + [(k, a.label) for k, a in attributes.ATTRIBUTES.items()]
+class PayoutForm(forms.Form):
+    """A payout period: first and last day, inclusive (UTC)."""
+
+    period_start = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    period_end = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AppealForm(forms.Form):
+    text = forms.CharField(label="Why should this decision change?", max_length=4000,
+                           widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class AppealDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("reinstate", "Reinstate"), ("uphold", "Uphold")], widget=forms.RadioSelect)
+    note = forms.CharField(label="Note to the annotator", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class PayRateForm(forms.Form):
+    """A project's pay per accepted answer (the service checks the range and the currency)."""
+
+    per_answer = forms.DecimalField(label="Per accepted answer", max_digits=10, decimal_places=4,
+                                    error_messages={"invalid": "Give the rate as a number, e.g. 0.08."})
+    currency = forms.CharField(label="Currency", max_length=3, min_length=3, initial="USD")

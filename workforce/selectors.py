@@ -27,7 +27,7 @@ def projects_open(*, annotator) -> list[ProjectCard]:
     projects = projects_for(annotator=annotator, projects=projects)  # active, in the audience, invited
     members = {
         m.project_id: m
-        for m in Membership.objects.filter(annotator=annotator, project_id__in=[p.pk for p in projects])
+        for m in Membership.objects.filter(annotator=annotator, project_id__in=[p.pk for p in projects]).select_related("project")
     }
     return [ProjectCard(project=p, membership=members.get(p.pk)) for p in projects]
 
@@ -65,7 +65,11 @@ class ReviewRow:
 def qualifier_review(*, attempt: QualifierAttempt) -> list[ReviewRow]:
     """Per-question review of a graded attempt: the question, the annotator's answer, the
     correct answer and its explanation (shown only after grading)."""
-    questions = qualifier_examples(project=attempt.membership.project)
+    if attempt.example_ids:  # the sitting's own draw (issue 3B); older attempts asked the whole bank
+        by_id = Example.objects.in_bulk(attempt.example_ids)
+        questions = [by_id[i] for i in attempt.example_ids if i in by_id]
+    else:
+        questions = qualifier_examples(project=attempt.membership.project)
     rows = []
     for i, ex in enumerate(questions, start=1):
         chosen = attempt.responses.get(str(ex.pk))

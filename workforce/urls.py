@@ -30,4 +30,13 @@ urlpatterns = [
     path("ops/surveys/", ops_people.surveys, name="ops_surveys"),
     path("ops/surveys/<int:survey_id>/", ops_people.survey, name="ops_survey"),
     path("ops/projects/<int:project_pk>/invitations/", ops_people.invitations, name="ops_invitations"),
+    # pay and appeals (issue 3B); the ops pages live under /ops/ next to quality's
+    path("earnings/", views.earnings, name="earnings"),
+    path("projects/<int:project_id>/appeal/", views.appeal, name="appeal"),
+    path("ops/pay/", views.ops_pay, name="ops_pay"),
+    path("ops/pay/projects/<int:project_id>/rate/", views.ops_pay_rate, name="ops_pay_rate"),
+    path("ops/payouts/", views.ops_payouts, name="ops_payouts"),
+    path("ops/payouts/<int:batch_id>.csv", views.ops_payout_csv, name="ops_payout_csv"),
+    path("ops/appeals/", views.ops_appeals, name="ops_appeals"),
+    path("ops/appeals/<int:appeal_id>/", views.ops_appeal, name="ops_appeal"),
 ]

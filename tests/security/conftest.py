@@ -30,6 +30,7 @@ from workforce.models import (
     AnnotatorProfile, AttributeValue, Audience, Invitation, Membership, ProfileFlag, QualifierAttempt, StatusChange,
     Survey, SurveyCompletion, SurveyQuestion,
 )
+from workforce.models import Appeal, Earning, Membership, PayoutBatch, ProjectPay, QualifierAttempt, StandingChange
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"
@@ -247,6 +248,13 @@ def snapshot() -> dict[str, Any]:
         "flags_open": ProfileFlag.objects.filter(resolved_at__isnull=True).count(),
         "audiences": sorted(Audience.objects.values_list("project_id", "rules")),
         "profiles": sorted(AnnotatorProfile.objects.values_list("user_id", "status", "identity_status")),
+        # pay and appeals (issue 3B)
+        "standings": sorted(Membership.objects.values_list("id", "standing")),
+        "appeals": sorted(Appeal.objects.values_list("id", "status")),
+        "earnings": Earning.objects.count(),
+        "payout_batches": PayoutBatch.objects.count(),
+        "project_pay": sorted(ProjectPay.objects.values_list("project_id", "per_answer", "currency")),
+        "standing_changes": StandingChange.objects.count(),
     }
 
 

@@ -180,6 +180,33 @@ def web_reviewers(ok: E, *, other_org: E | None = None) -> dict:
 P5 = "api/projects/<int:project_pk>/"
 D5 = P5 + "deliveries/<int:number>/"
 
+def appeal_of_warned(w):
+    """An open appeal by the warned annotator (made once, before the request's snapshot)."""
+    from workforce import services as wf_services
+    from workforce.models import Appeal
+
+    m = w.memberships["warned"]
+    return Appeal.objects.filter(membership=m).first() or wf_services.appeal_open(
+        membership=m, text="APPEALTEXT I answered carefully, please look at my checks again."
+    )
+
+
+def payout_batch(w):
+    import datetime as dt
+
+    from workforce import services as wf_services
+
+    end = dt.date.today() - dt.timedelta(days=1)
+    return wf_services.payout_create(period_start=end - dt.timedelta(days=6), period_end=end, created_by=w.users["staff"])[0]
+
+
+def payout_body(w, role):
+    import datetime as dt
+
+    end = dt.date.today() - dt.timedelta(days=1)
+    return {"period_start": (end - dt.timedelta(days=6)).isoformat(), "period_end": end.isoformat()}
+
+
 A = lambda w: w.project.pk  # noqa: E731
 KNOWN_ID = '"external_id":"known-'  # a hidden item's external id in a JSON body
 FORM = 'name="lease_id"'
@@ -293,7 +320,8 @@ TABLE: list[Row] = [
         web_annotator(annotators=E(200, contains=("TUTMARKER-1",), absent=("TUTEXPLAIN",)))),
     Row("projects/<int:project_id>/qualifier/", "GET", "web", lambda w: reverse("workforce:qualifier", args=[A(w)]),
         web_annotator(annotators=E(200, absent=('name="q-',)),
-                      unqualified=E(200, contains=('name="q-', "QUALMARKER-1"), absent=("QUALEXPLAIN",)))),
+                      # opening the qualifier draws the sitting's questions (stored: reloading cannot re-roll)
+                      unqualified=E(200, contains=('name="q-', "QUALMARKER-1"), absent=("QUALEXPLAIN",), changes=True))),
     Row("projects/<int:project_id>/qualifier/", "POST", "web", lambda w: reverse("workforce:qualifier", args=[A(w)]),
         web_annotator(annotators=E(200, contains=("You have already qualified.",)),
                       unqualified=E(302, redirect=f"/projects/", changes=True)), body=qualifier_body),
@@ -361,6 +389,43 @@ TABLE: list[Row] = [
     Row("api/projects/<int:project_pk>/audience/estimate/", "GET", "api",
         lambda w: reverse("project-audience-estimate", args=[A(w)]),
         api_customer(E(200, contains=('"eligible"',), absent=("secretzed", "sec-annotator")))),
+    # --- pay and appeals (issue 3B) --------------------------------------------------------
+    Row("earnings/", "GET", "web", lambda w: reverse("workforce:earnings"),
+        web_annotator(annotators=E(200, contains=("Your earnings",)))),
+    Row("projects/<int:project_id>/appeal/", "GET", "web", lambda w: reverse("workforce:appeal", args=[A(w)]),
+        web_annotator(annotators=E(200, contains=("nothing to appeal",), absent=('name="text"',)),
+                      warned=E(200, contains=("WARNREASON", 'name="text"')),
+                      revoked=E(200, contains=("REVOKEREASON", 'name="text"')))),
+    Row("projects/<int:project_id>/appeal/", "POST", "web", lambda w: reverse("workforce:appeal", args=[A(w)]),
+        web_annotator(annotators=E(200, contains=("nothing to appeal",)),
+                      warned=E(302, redirect="/projects/", changes=True),
+                      revoked=E(302, redirect="/projects/", changes=True)),
+        body=lambda w, role: {"text": "Please look again: I followed the instructions on every item."}),
+    Row("ops/pay/", "GET", "web", lambda w: reverse("workforce:ops_pay"), web_ops()),
+    Row("ops/pay/projects/<int:project_id>/rate/", "GET", "web", lambda w: reverse("workforce:ops_pay_rate", args=[A(w)]),
+        roles(anonymous=E(302, redirect=LOGIN), annotators=E(403), customer_a=E(403), customer_b=E(403),
+              staff=E(405), admin=E(405))),
+    Row("ops/pay/projects/<int:project_id>/rate/", "POST", "web", lambda w: reverse("workforce:ops_pay_rate", args=[A(w)]),
+        roles(anonymous=E(302, redirect=LOGIN), annotators=E(403), customer_a=E(403), customer_b=E(403),
+              staff=E(302, redirect="/ops/pay/", changes=True), admin=E(302, redirect="/ops/pay/", changes=True)),
+        body=lambda w, role: {"per_answer": "0.25", "currency": "USD"}),
+    Row("ops/payouts/", "GET", "web", lambda w: reverse("workforce:ops_payouts"), web_ops()),
+    Row("ops/payouts/", "POST", "web", lambda w: reverse("workforce:ops_payouts"),
+        roles(anonymous=E(302, redirect=LOGIN), annotators=E(403), customer_a=E(403), customer_b=E(403),
+              staff=E(302, redirect="/ops/payouts/", changes=True), admin=E(302, redirect="/ops/payouts/", changes=True)),
+        body=payout_body),
+    Row("ops/payouts/<int:batch_id>.csv", "GET", "web", lambda w: reverse("workforce:ops_payout_csv", args=[payout_batch(w).pk]),
+        web_ops()),
+    Row("ops/appeals/", "GET", "web", lambda w: (appeal_of_warned(w), reverse("workforce:ops_appeals"))[1],
+        roles(anonymous=E(302, redirect=LOGIN), annotators=E(403, absent=("APPEALTEXT",)), customer_a=E(403), customer_b=E(403),
+              staff=E(200, contains=("WARNREASON",)), admin=E(200, contains=("WARNREASON",)))),
+    Row("ops/appeals/<int:appeal_id>/", "GET", "web", lambda w: reverse("workforce:ops_appeal", args=[appeal_of_warned(w).pk]),
+        roles(anonymous=E(302, redirect=LOGIN), annotators=E(403, absent=("APPEALTEXT",)), customer_a=E(403), customer_b=E(403),
+              staff=E(200, contains=("APPEALTEXT", "WARNREASON")), admin=E(200, contains=("APPEALTEXT",)))),
+    Row("ops/appeals/<int:appeal_id>/", "POST", "web", lambda w: reverse("workforce:ops_appeal", args=[appeal_of_warned(w).pk]),
+        roles(anonymous=E(302, redirect=LOGIN), annotators=E(403), customer_a=E(403), customer_b=E(403),
+              staff=E(302, redirect="/ops/appeals/", changes=True), admin=E(302, redirect="/ops/appeals/", changes=True)),
+        body=lambda w, role: {"decision": "reinstate", "note": "Checks were ambiguous; reinstated."}),
     # --- Django admin: two representative rows (its other URLs are Django's own) ------------
     Row("admin/", "GET", "web", lambda w: reverse("admin:index"),
         roles(anonymous=E(302, redirect=ADMIN_LOGIN), annotators=E(302, redirect=ADMIN_LOGIN),

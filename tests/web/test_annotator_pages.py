@@ -297,7 +297,9 @@ def test_qualifier_missing_answers_is_a_message_not_500(annotator_client, projec
     assert resp.status_code == 200
     # The number is the question's number on the page (the 2 tutorial examples come first in position).
     assert messages_of(resp) == ["Question 1 has no answer."]
-    assert not QualifierAttempt.objects.exists()
+    # nothing graded; the form is shown again with the sitting's draw (issue 3B), not a new one
+    assert not QualifierAttempt.objects.filter(submitted_at__isnull=False).exists()
+    assert QualifierAttempt.objects.filter(submitted_at__isnull=True).count() == 1
 
 
 def test_qualifier_before_tutorial_is_refused(annotator_client, project, annotator):

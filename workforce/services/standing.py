@@ -7,6 +7,7 @@ from django.utils import timezone
 from tasks_app import services as task_services
 
 from ..models import Membership
+from .appeals import standing_change_record
 
 
 # --- called by the quality engine ---------------------------------------------------------
@@ -14,6 +15,7 @@ from ..models import Membership
 def membership_standing_set(*, membership: Membership, standing: str, reason: str) -> Membership:
     """Record a gating decision on the membership (caller holds the row lock and stores
     the decision's evidence). Revocation also gives back the annotator's open leases."""
+    standing_change_record(membership=membership, to_standing=standing, reason=reason, source="engine")  # history (3B)
     membership.standing = standing
     membership.standing_reason = reason
     membership.standing_changed_at = timezone.now()

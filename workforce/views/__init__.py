@@ -5,8 +5,11 @@ to show, the lease id and form values. A hidden known-answer item is rendered by
 the same code path as a regular item, so the two pages cannot differ.
 """
 from .account import signup
+from .appeals import appeal, ops_appeal, ops_appeals
 from .onboarding import qualifier, qualifier_result, tutorial
+from .pay import earnings, ops_pay, ops_pay_rate, ops_payout_csv, ops_payouts
 from .projects import home, project_detail
 from .task import task
 
-__all__ = ["home", "project_detail", "qualifier", "qualifier_result", "signup", "task", "tutorial"]
+__all__ = ["appeal", "earnings", "home", "ops_appeal", "ops_appeals", "ops_pay", "ops_pay_rate", "ops_payout_csv", "ops_payouts",
+           "project_detail", "qualifier", "qualifier_result", "signup", "task", "tutorial"]

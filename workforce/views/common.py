@@ -42,7 +42,8 @@ def _membership(request: HttpRequest, project_id: int) -> Membership:
         raise Http404("No such open project.") from None
     membership.project = project
     membership.annotator = request.user  # the user the request already loaded: one query fewer
-    return membership
+    # qualified on a spec version the customer has since changed materially: back to the qualifier
+    return services.membership_requalify(membership=membership) if membership.requalification_due else membership
 
 
 def _content(data) -> dict:

@@ -84,16 +84,15 @@ def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def qualifier(request: HttpRequest, project_id: int) -> HttpResponse:
-    """All qualifier questions on one form; graded by ``qualifier_submit`` only on submit."""
+    """The sitting's drawn questions on one form; graded by ``qualifier_submit`` only on
+    submit. Opening the page draws the sitting (kept across reloads: no re-rolling)."""
     membership = _membership(request, project_id)
     project = membership.project
-    questions = selectors.qualifier_examples(project=project)
     chosen: dict[int, str] = {}
     if request.method == "POST":
-        for ex in questions:
-            value = request.POST.get(f"q-{ex.pk}")
-            if value:
-                chosen[ex.pk] = value
+        for key, value in request.POST.items():
+            if key.startswith("q-") and key[2:].isdigit() and value:
+                chosen[int(key[2:])] = value
         try:
             result = services.qualifier_submit(membership=membership, responses=chosen)
         except ValidationError as exc:
@@ -101,6 +100,11 @@ def qualifier(request: HttpRequest, project_id: int) -> HttpResponse:
             membership.refresh_from_db()
         else:
             return redirect("workforce:qualifier_result", project_id=project.pk, number=result.attempt.number)
+    questions = []
+    if selectors.qualifier_state(membership=membership).can_sit:
+        attempt = services.qualifier_draw(membership=membership)
+        by_id = {ex.pk: ex for ex in selectors.qualifier_examples(project=project)}
+        questions = [by_id[i] for i in attempt.example_ids if i in by_id]
     state = selectors.qualifier_state(membership=membership)
     rows = [
         {"number": i, "example": ex, "content": _content(ex.data), "chosen": chosen.get(ex.pk)}

@@ -1,0 +1,204 @@
+"""The pay ledger: one write path, answer accrual, payout batches.
+
+**Rule for answers: paid when correct.** An answer earns its project's rate once it is
+*accepted*: its item was accepted by the quality engine and the answer's label equals the
+item's accepted label. A hidden known-answer check is paid when it matched the known answer
+(``Answer.correct``), so pay never tells a check from a regular item. Answers on items that
+end uncertain at the cap, and wrong answers, earn nothing.
+
+Every entry goes through :func:`earning_record` (or the bulk form of the same insert in
+:func:`earnings_accrue`): the ``(kind, source_key)`` unique constraint in the database, not
+a check in Python, is what makes paying the same thing twice impossible, including from
+concurrent workers. Survey rewards use ``kind="survey"`` keyed on the completion id.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Exists, F, OuterRef, Q
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from tasks_app.models import Answer, Item, Project
+
+from ..models import Earning, PayoutBatch, ProjectPay
+
+ACCRUE_BATCH = 2000
+
+
+def default_rate() -> tuple[Decimal, str]:
+    return Decimal(str(settings.CADRE_PAY_PER_ANSWER)), settings.CADRE_PAY_CURRENCY
+
+
+def project_rate(project: Project) -> tuple[Decimal, str]:
+    """(amount per accepted answer, currency) of a project: its ProjectPay row, else the default."""
+    pay = ProjectPay.objects.filter(project=project).first()
+    return (pay.per_answer, pay.currency) if pay else default_rate()
+
+
+def project_pay_set(*, project: Project, per_answer, currency: str | None = None) -> ProjectPay:
+    """Set a project's rate per accepted answer (applies to answers accrued from now on)."""
+    try:
+        amount = Decimal(str(per_answer))
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"per_answer": ["Give the rate as a number, e.g. 0.08."]}) from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1000000"):
+        raise ValidationError({"per_answer": ["The rate must be between 0 and 1,000,000."]})
+    currency = (currency or settings.CADRE_PAY_CURRENCY).upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ValidationError({"currency": ["Use a three-letter currency code, e.g. USD."]})
+    pay, _ = ProjectPay.objects.update_or_create(
+        project=project, defaults={"per_answer": amount.quantize(Decimal("0.0001")), "currency": currency}
+    )
+    return pay
+
+
+def earning_record(
+    *,
+    annotator,
+    kind: str,
+    source_key: str,
+    amount,
+    currency: str | None = None,
+    project: Project | None = None,
+    note: str = "",
+) -> tuple[Earning, bool]:
+    """Write one ledger entry, once: ``(entry, created)``. Writing the same ``(kind,
+    source_key)`` again (a retried task, a second worker, a double click) returns the entry
+    already there, unchanged, with ``created`` False — the first write wins."""
+    errors: dict[str, list[str]] = {}
+    if kind not in Earning.Kind.values:
+        errors["kind"] = [f"Unknown kind {kind!r}: one of {', '.join(Earning.Kind.values)}."]
+    source_key = str(source_key or "").strip()
+    if not source_key or len(source_key) > 100:
+        errors["source_key"] = ["Give a source key of 1 to 100 characters."]
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        value = None
+    if value is None or not value.is_finite() or value <= 0 or value >= Decimal("100000000"):
+        errors["amount"] = ["The amount must be a positive number."]
+    if errors:
+        raise ValidationError(errors)
+    currency = (currency or settings.CADRE_PAY_CURRENCY).upper()
+    try:
+        with transaction.atomic():
+            entry = Earning.objects.create(
+                annotator=annotator, project=project, kind=kind, source_key=source_key,
+                amount=value.quantize(Decimal("0.0001")), currency=currency, note=note[:200],
+            )
+        return entry, True
+    except IntegrityError:
+        existing = Earning.objects.filter(kind=kind, source_key=source_key).first()
+        if existing is None:  # an IntegrityError for another reason
+            raise
+        return existing, False
+
+
+def answers_payable():
+    """Answers that are accepted (see the module docstring) and not in the ledger yet."""
+    paid = Earning.objects.filter(kind=Earning.Kind.ANSWER, source_key=Cast(OuterRef("pk"), CharField()))
+    accepted = Q(is_check=False, item__status=Item.Status.ACCEPTED, label=F("item__label")) | Q(is_check=True, correct=True)
+    return Answer.objects.filter(accepted).filter(~Exists(paid))
+
+
+def earnings_accrue(*, project: Project | None = None, limit: int = ACCRUE_BATCH) -> int:
+    """Turn up to ``limit`` accepted, unpaid answers into ledger entries at their project's
+    rate; returns how many were inserted. Safe to run concurrently and repeatedly: the
+    insert skips any answer another run paid first (``ON CONFLICT DO NOTHING`` on the
+    ledger's unique constraint)."""
+    qs = answers_payable()
+    if project is not None:
+        qs = qs.filter(project=project)
+    rows = list(qs.order_by("id").values_list("id", "annotator_id", "project_id")[:limit])
+    if not rows:
+        return 0
+    rates = {pid: project_rate(Project(pk=pid)) for pid in {r[2] for r in rows}}
+    entries = [
+        Earning(
+            annotator_id=annotator_id, project_id=project_id, kind=Earning.Kind.ANSWER, source_key=str(answer_id),
+            amount=rates[project_id][0], currency=rates[project_id][1],
+        )
+        for answer_id, annotator_id, project_id in rows
+        if rates[project_id][0] > 0  # a project paying nothing per answer writes no entries
+    ]
+    if not entries:
+        return 0
+    return len(_insert_skipping_paid(entries))
+
+
+def _insert_skipping_paid(entries: list[Earning]) -> list[int]:
+    """``INSERT … ON CONFLICT (kind, source_key) DO NOTHING RETURNING id``: one statement for
+    the batch; the ids returned are the rows this call inserted (an answer a concurrent run
+    paid first is skipped by the database, not counted). On PostgreSQL the rows travel as
+    arrays (``unnest``: five parameters, not eight per row)."""
+    table = Earning._meta.db_table
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    columns = "annotator_id, project_id, kind, source_key, amount, currency, note, created_at"
+    conflict = "ON CONFLICT (kind, source_key) DO NOTHING RETURNING id"
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO {table} ({columns}) SELECT a, p, k, s, m, c, '', %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[], %s::numeric[], %s::varchar[]) "
+            f"AS u(a, p, k, s, m, c) {conflict}"
+        )
+        params = [now, [e.annotator_id for e in entries], [e.project_id for e in entries], [e.kind for e in entries],
+                  [e.source_key for e in entries], [e.amount for e in entries], [e.currency for e in entries]]
+    else:
+        values, params = [], []
+        for e in entries:
+            values.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
+            params += [e.annotator_id, e.project_id, e.kind, e.source_key, ops.adapt_decimalfield_value(e.amount, 12, 4),
+                       e.currency, "", now]
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(values)} {conflict}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def earnings_accrue_all(*, max_batches: int = 50) -> int:
+    """What the beat task runs: accrue in batches until nothing is left (bounded)."""
+    total = 0
+    for _ in range(max_batches):
+        n = earnings_accrue()
+        total += n
+        if n == 0:
+            break
+    return total
+
+
+def payout_create(*, period_start: dt.date, period_end: dt.date, created_by, today: dt.date | None = None) -> tuple[PayoutBatch, bool]:
+    """The payout batch of a period (dates inclusive, UTC), ``(batch, created)``: every ledger
+    entry written in the period and not in a batch yet. Asking again for the same period
+    returns the same batch unchanged; an entry already in another (overlapping) batch is
+    never taken again. The period must be over, so no entry can still arrive in it."""
+    today = today or timezone.now().date()
+    if period_start is None or period_end is None:
+        raise ValidationError({"period": ["Give the first and the last day of the period."]})
+    if period_start > period_end:
+        raise ValidationError({"period_end": ["The period ends before it starts."]})
+    if period_end >= today:
+        raise ValidationError({"period_end": ["The period is not over yet: pick a last day before today."]})
+    with transaction.atomic():
+        batch = PayoutBatch.objects.filter(period_start=period_start, period_end=period_end).first()
+        if batch is not None:
+            return batch, False
+        try:
+            with transaction.atomic():
+                batch = PayoutBatch.objects.create(period_start=period_start, period_end=period_end, created_by=created_by)
+        except IntegrityError:  # the same period, created concurrently: theirs is the batch
+            return PayoutBatch.objects.get(period_start=period_start, period_end=period_end), False
+        start = dt.datetime.combine(period_start, dt.time.min, tzinfo=dt.timezone.utc)
+        end = dt.datetime.combine(period_end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
+        # UPDATE … WHERE payout_id IS NULL: PostgreSQL re-checks the condition on rows another
+        # batch locked and committed meanwhile, so an entry ends up in one batch only.
+        batch.entries = Earning.objects.filter(payout__isnull=True, created_at__gte=start, created_at__lt=end).update(
+            payout=batch
+        )
+        batch.save(update_fields=["entries"])
+    return batch, True
