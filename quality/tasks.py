@@ -23,3 +23,9 @@ def sweep_unscored() -> int:
     for answer_id in ids:
         score_answer.delay(answer_id)
     return len(ids)
+
+
+@shared_task(name="quality.refresh_model")
+def refresh_model(project_id: int) -> int:
+    """Periodic re-estimate of one project's item model (scheduled by answer scoring)."""
+    return services.project_model_refresh(project_id=project_id)

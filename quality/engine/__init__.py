@@ -17,7 +17,7 @@ Per answer, in this order:
 Assignment: ``known_check_rate`` (1.0 for the first 3 checks, 0.1-0.5 after, highest for
 borderline annotators) and ``choose_item`` (priority, then items in progress, random ties).
 """
-from .acceptance import ItemDecision, accept, best_label, decide_item, item_posterior
+from .acceptance import ItemDecision, accept, best_label, decide_confusion, decide_item, item_posterior
 from .annotator import (
     AnnotatorPosterior,
     chance_accuracy,
@@ -36,7 +36,7 @@ __all__ = [
     "SHADOW_DESIGN_EFFECT",
     "ShadowClaim", "ShadowOutcome", "claim_from_shadow", "shadow_decision",
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
-    "accept", "best_label", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
+    "accept", "best_label", "decide_confusion", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",
     "known_check_rate", "posterior_update", "prior_from_qualifier", "stratified_claim", "wilson",
 ]
