@@ -315,9 +315,10 @@ def run_replay(
             lab, p = st.decision.label, st.decision.p_correct
         status_counts[status] = status_counts.get(status, 0) + 1
         delivered.append({"item": it, "label": lab, "p_correct": round(p, 4), "answers_used": len(st.answers)})
+    deff = SHADOW_DESIGN_EFFECT
     claim = stratified_claim(
         {st: [c for s_, _, c in shadow if s_ == st] for st in {s_ for s_, _, _ in shadow}},
-        status_counts, confidence=confidence, target=target,
+        status_counts, confidence=confidence, target=target, design_effect=deff,
     )
     regular_answers = sum(r["answers_used"] for r in delivered)
     n_del = len(delivered)
@@ -339,7 +340,7 @@ def run_replay(
         "claimed_upper_bound": round(claim.upper, 4),
         "claim_n": claim.n,
         "claim_correct": claim.correct,
-        "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method} by decision status, design effect {SHADOW_DESIGN_EFFECT}",
+        "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method} by decision status, design effect {deff:.2f}",
         "shadow_by_status": {
             st: {"n": sum(1 for s in shadow if s[0] == st), "correct": sum(1 for s in shadow if s[0] == st and s[2])}
             for st in sorted({s[0] for s in shadow})
@@ -355,6 +356,7 @@ def run_replay(
         "rounds": rounds,
         "tau": tau,
         "eps": eps,
+        "design_effect": round(deff, 3),
         "model_refreshes": model["refreshes"],
     }
     return delivered, summary
