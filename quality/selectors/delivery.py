@@ -101,9 +101,8 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
         "target": project.accuracy_target,
         "certified": claim.certified,
         "method": "shadow deliveries on hidden known-answer items (the acceptance rule re-run on each known "
-        f"item's answers, leaving its own check out), stratified by decision status: {claim.method}",
-        "item_model": "per-class confusion (Dirichlet) per annotator, class prior, evidence temperature "
-        "fitted on cross-fitted known items",
+        f"item's answers under the per-class annotator model, leaving its own check out), stratified by "
+        f"decision status: {claim.method}",
         "mean_p_correct": round(sum(r["p_correct"] or 0 for r in out_items) / len(out_items), 4) if out_items else None,
     }
     return {"project": project.pk, "summary": summary, "items": out_items}
