@@ -1,8 +1,6 @@
 """Scoring an answer on a regular item: the item's posterior, accept / ask for more / exhausted."""
 from __future__ import annotations
 
-import math
-
 from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
@@ -52,7 +50,7 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
     )
     rows = model_services.confusions(project, ids, lock=True)
     confs = {a: model_services.confusion_of(rows[a], project) for a in ids}
-    state = model_services.model_state(project, lock=True)
+    state = model_services.model_state(project)  # read unlocked; written last (short row lock)
     decision, post = engine.decide_confusion(
         project.labels,
         state.log_prior,
@@ -75,19 +73,14 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
         for a in changed:
             rows[a].rows = confs[a].to_json()
         AnnotatorConfusion.objects.bulk_update([rows[a] for a in changed], ["rows"])
-        counts = state.class_counts or [1.0] * len(project.labels)
-        counts = [c + post.get(lab, 0.0) for c, lab in zip(counts, project.labels)]
-        state.class_counts = counts
-        state.log_prior = [math.log(c / sum(counts)) for c in counts]
-        state.save(update_fields=["class_counts", "log_prior"])
     status = {"accepted": Item.Status.ACCEPTED, "exhausted": Item.Status.EXHAUSTED, "more": Item.Status.OPEN}[
         decision.status
     ]
     task_services.item_decision_apply(
         item=item, status=status, label=decision.label, p_correct=p_correct, answers_wanted=wanted
     )
-    state.answers_scored += 1
-    state.save(update_fields=["answers_scored"])
+    # last statement of the transaction: the project row is locked only until commit
+    state = model_services.model_state_count(project, post if decision.status != "more" else None)
     if refresh_due(state.answers_scored, state.answers_at_refresh):
         task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
     return ScoreOutcome(True, "item", decision.status)

@@ -36,6 +36,22 @@ def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
     return state
 
 
+def model_state_count(project: Project, post: dict | None = None) -> ProjectModelState:
+    """One more scored answer (and, for a decided item, its posterior into the class prior).
+    Locks the project's state row: call it last in the scoring transaction."""
+    state = model_state(project, lock=True)
+    fields = ["answers_scored"]
+    state.answers_scored += 1
+    if post is not None:
+        counts = state.class_counts or [1.0] * len(project.labels)
+        counts = [c + post.get(lab, 0.0) for c, lab in zip(counts, project.labels)]
+        state.class_counts = counts
+        state.log_prior = [math.log(c / sum(counts)) for c in counts]
+        fields += ["class_counts", "log_prior"]
+    state.save(update_fields=fields)
+    return state
+
+
 def annotator_prior(project: Project, annotator_id: int, membership: Membership | None) -> Confusion:
     """Qualifier prior plus the annotator's checks on other projects (down-weighted)."""
     post = _prior(project, membership)
@@ -74,9 +90,7 @@ def confusion_check_observe(*, answer: Answer, project: Project) -> None:
     conf.observe(known_label, answer.label)
     row.rows = conf.to_json()
     row.save(update_fields=["rows", "updated_at"])
-    state = model_state(project, lock=True)
-    state.answers_scored += 1
-    state.save(update_fields=["answers_scored"])
+    model_state_count(project)
 
 
 def project_model_refresh(*, project_id: int) -> int:
