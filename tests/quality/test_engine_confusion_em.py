@@ -126,3 +126,25 @@ def test_refresh_schedule_is_geometric():
         if refresh_due(n, last):
             last, refreshes = n, refreshes + 1
     assert refreshes < 40  # O(log n) re-estimates: amortised O(1) per answer
+
+
+def test_calibration_identity_and_hard_item_ceiling():
+    from quality.engine.em import calibrate_posterior, fit_tempering
+
+    lp = [np.log(0.5), np.log(0.5)]
+    post = {"a": 0.99, "b": 0.01}
+    same = calibrate_posterior(post, lp, 1.0, 0.0)
+    assert same["a"] == pytest.approx(0.99)
+    capped = calibrate_posterior(post, lp, 1.0, 0.2)
+    assert capped["a"] == pytest.approx(0.8 * 0.99 + 0.2 * 0.5)
+    assert sum(capped.values()) == pytest.approx(1.0)
+    # confident crowds that are wrong on a fifth of the items: the fit finds a hard-item share
+    rng = random.Random(1)
+    samples = []
+    for _ in range(300):
+        y = rng.randrange(2)
+        shown = y if rng.random() < 0.8 else 1 - y
+        ev = np.array([6.0, 0.0]) if shown == 0 else np.array([0.0, 6.0])
+        samples.append((np.log(np.array([0.5, 0.5])), ev, y))
+    tau, eps = fit_tempering(samples)
+    assert eps > 0.1 or tau < 0.5
