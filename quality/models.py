@@ -123,3 +123,32 @@ class AnnotatorAuditRecord(models.Model):
             models.UniqueConstraint(fields=["project", "annotator"], name="annotator_audit_unique"),
             models.CheckConstraint(condition=Q(agreed__lte=models.F("reviewed")), name="annotator_audit_counts"),
         ]
+class AnnotatorConfusion(models.Model):
+    """Per-class model of one annotator on one project (issue 4, item acceptance): Dirichlet
+    confusion rows (``quality.engine.confusion.Confusion.to_json``), prior from the qualifier and
+    the annotator's checks on other projects; updated per check and per decided item, replaced
+    by the periodic re-estimate. Kept apart from AnnotatorQuality (the Beta posterior gating reads)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotator_confusions")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="confusions")
+    rows = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "annotator"], name="annotator_confusion_unique")]
+
+
+class ProjectModelState(models.Model):
+    """Project-level state of the item model: class prior, evidence temperature, and when the
+    last periodic re-estimate ran (answers counted then), so the next one is scheduled geometrically."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="model_state")
+    log_prior = models.JSONField(default=list)
+    class_counts = models.JSONField(default=list)
+    tau = models.FloatField(default=1.0, help_text="Evidence temperature of the calibrated posterior.")
+    eps = models.FloatField(default=0.0, help_text="Hard-item share of the calibrated posterior.")
+    answers_scored = models.PositiveIntegerField(default=0, help_text="Answers scored so far (schedules the re-estimate).")
+    answers_at_refresh = models.PositiveIntegerField(default=0)
+    answer_watermark = models.BigIntegerField(default=0, help_text="Highest answer id the last re-estimate saw.")
+    refreshes = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)

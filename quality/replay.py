@@ -4,42 +4,51 @@ Follows /benchmarks/replay.md: workers arrive in rounds (each round visits every
 once, order shuffled with the seed); at each visit the assignment policy gives one task — a
 hidden check on a known item the worker has an answer for, or an incomplete item it has an
 answer for and has not been given — or nothing, and the worker leaves. Answers are scored with
-the same engine functions the Celery task calls: posterior update + gating on checks,
-item posterior + acceptance on regular items. Revoked workers leave. Items not accepted when
-the run ends (no active worker can answer them) are delivered with their best label.
+the same engine functions the Celery task calls (``quality.services``):
 
-Claims: each known item also gets a *shadow delivery* — the acceptance procedure run online on
-its check answers in arrival order, with every annotator's accuracy taken leaving this item's own
-check out. Shadow outcomes (delivered label == known label) give the delivery claim
-(Clopper-Pearson) and fit the calibration map for per-item ``p_correct``.
+* a check: Beta accuracy posterior + gating (through :func:`_gate`, the one adapter to the
+  production gating function) and a one-hot observation in the annotator's confusion rows;
+* a regular answer: :func:`quality.engine.decide_confusion` (per-class Dirichlet model,
+  class prior, evidence temperature) -> accepted / more / exhausted at the cap; a decided
+  item feeds its posterior back into its annotators' rows (incremental Dawid-Skene);
+* every ``quality.engine.em.refresh_due`` answers: the periodic re-estimate
+  (:func:`quality.engine.em.dawid_skene` over all answers so far, known items clamped) and the
+  temperature fit on cross-fitted known items (:func:`quality.engine.em.fit_temperature`).
+
+Revoked workers leave. At the end, the delivered labels and probabilities come from one last
+re-estimate (the same function). Claims: each known item also gets a *shadow delivery* — the
+acceptance procedure run online on its check answers in arrival order, every annotator's rows
+leaving this item's own check out — and its label and probability from a re-estimate that did
+not see its known label (5-fold cross-fitting). Shadow (p, correct) pairs and the delivered p's
+give the claim: :func:`quality.engine.estimate.stratified_claim` (Clopper-Pearson by status, design effect).
 """
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import asdict
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
 
 from quality.engine import (
     AnnotatorPosterior,
     Candidate,
     ItemDecision,
     choose_item,
-    decide_item,
     default_bar,
-    ShadowOutcome,
-    claim_from_shadow,
-    fit_calibration,
     gate,
     known_check_rate,
     posterior_update,
     prior_from_qualifier,
 )
-from quality.engine.annotator import chance_accuracy
-from quality.engine.estimate import SHADOW_DESIGN_EFFECT
+from quality.engine.acceptance import best_label, decide_confusion
+from quality.engine.confusion import Confusion, confusion_prior
+from quality.engine.em import refit, refresh_due, tempered_distribution
+from quality.engine.estimate import SHADOW_DESIGN_EFFECT, stratified_claim
 
-# Replay cap on answers per item. Cadre projects default to max_answers=5, but the cap only binds on
-# items still uncertain after 5 answers (easy items stop at 2-3): on the three crowd sets a cap of
-# 10 bought ~2 points of accuracy for ~1-3 % more answers, so the replay defaults to 10.
+# Replay cap on answers per item (Cadre projects set their own max_answers). The cap only binds on
+# items still uncertain after several answers; easy items stop at 2-3.
 DEFAULT_CAP = 10
 
 
@@ -51,20 +60,27 @@ def _rows(rows: Iterable[Any], keys: Sequence[str]) -> Iterable[tuple[str, ...]]
             yield tuple(str(v) for v in r)
 
 
+def _gate(post: AnnotatorPosterior, bar: float, standing: str) -> str:
+    """The one adapter to the production gating function (its owner may change its signature)."""
+    return gate(post, bar=bar, standing=standing).standing
+
+
 class _Item:
-    __slots__ = ("answers", "decision", "done")
+    __slots__ = ("answers", "decision", "done", "used")
 
     def __init__(self) -> None:
-        self.answers: list[tuple[str, str]] = []  # (worker, label) in arrival order
+        self.answers: list[tuple[str, str, int]] = []  # (worker, label, seq) in arrival order
         self.decision: ItemDecision | None = None
         self.done = False
+        self.used = 0  # shadow: answers the decision used
 
 
 class _Worker:
-    __slots__ = ("post", "standing", "items", "known", "active")
+    __slots__ = ("active", "conf", "items", "known", "post", "standing")
 
-    def __init__(self, post: AnnotatorPosterior) -> None:
+    def __init__(self, post: AnnotatorPosterior, conf: Confusion) -> None:
         self.post = post
+        self.conf = conf
         self.standing = "active"
         self.items: list[str] = []  # regular items not yet given
         self.known: list[str] = []  # known items not yet given
@@ -110,37 +126,76 @@ def run_replay(
         known.setdefault(item, label)
     for lab in known.values():
         labels_seen.setdefault(lab, None)
-    labels = list(labels_seen)
-    n_labels = max(2, len(labels))
+    labels = sorted(labels_seen)
+    if len(labels) < 2:
+        labels.append("\x00other")
+    n_labels = len(labels)
+    lab_ix = {lab: i for i, lab in enumerate(labels)}
     bar = default_bar(n_labels)
-    chance = chance_accuracy(n_labels)
     prior = prior_from_qualifier(None, None, n_labels)
+    conf_prior = confusion_prior(labels, prior)
+    prior_arr = np.array(conf_prior.counts)
 
     workers: dict[str, _Worker] = {}
     for w in worker_order:
-        ws = _Worker(prior)
+        ws = _Worker(prior, conf_prior.copy())
         for it in workers_items[w]:
             (ws.known if it in known else ws.items).append(it)
         workers[w] = ws
     items: dict[str, _Item] = {it: _Item() for it in item_order if it not in known}
     shadows: dict[str, _Item] = {it: _Item() for it in item_order if it in known}
-    check_outcome: dict[tuple[str, str], bool] = {}  # (known item, worker) -> correct
 
-    def accuracy_now(w: str) -> float:
+    # project-level model state: class prior (log), evidence temperature, refresh bookkeeping
+    model = {"log_prior": [-math.log(n_labels)] * n_labels, "tau": 1.0, "watermark": 0, "at_last": 0,
+             "refreshes": 0}
+    class_counts = [1.0] * n_labels
+    log_answers: list[tuple[str, str, str]] = []  # (item, worker, label) in arrival order, all kinds
+
+    def conf_of(w: str) -> Confusion | None:
         ws = workers[w]
-        return chance if ws.standing == "revoked" else ws.post.mean
+        return None if ws.standing == "revoked" else ws.conf
 
-    def accuracy_leave_out(w: str, item: str) -> float:
-        ws = workers[w]
-        if ws.standing == "revoked":
-            return chance
-        post = ws.post
-        if (item, w) in check_outcome and post.checks > 0:
-            post = post.without_check(check_outcome[(item, w)])
-        return post.mean
+    def shadow_conf(x: str, it: str, lab: str) -> Confusion | None:
+        c = conf_of(x)
+        return None if c is None else c.without(known[it], lab)
 
-    def score_item(st: _Item, acc: Callable[[str], float]) -> ItemDecision:
-        return decide_item(labels, [(lab, acc(w)) for w, lab in st.answers], target=target, cap=cap)
+    def decide(st_answers, confs) -> tuple[ItemDecision, dict[str, float]]:
+        return decide_confusion(
+            labels, model["log_prior"], [(lab, c) for (_, lab, _), c in zip(st_answers, confs)],
+            tau=1.0, target=target, cap=cap,
+        )
+
+    def learn_from_decision(st: _Item, post: dict[str, float]) -> None:
+        """Incremental M-step: the decided item's posterior as soft truth for answers the last
+        re-estimate has not seen."""
+        for w, lab, seq in st.answers:
+            if seq >= model["watermark"]:
+                workers[w].conf.observe(post, lab)
+        for lab, p in post.items():
+            class_counts[lab_ix[lab]] += p
+        tot = sum(class_counts)
+        model["log_prior"] = [math.log(c / tot) for c in class_counts]
+
+    def shadow_used() -> dict[str, list[tuple[str, str]]]:
+        out = {}
+        for it, sh in shadows.items():
+            used = sh.answers[: sh.used] if (sh.done and sh.used) else sh.answers
+            out[it] = [(w, lab) for w, lab, _ in used if workers[w].standing != "revoked"]
+        return out
+
+    def live_rows() -> list[tuple[str, str, str]]:
+        return [(it, w, lab) for it, w, lab in log_answers if workers[w].standing != "revoked"]
+
+    def refresh() -> None:
+        fit = refit(labels, live_rows(), known, shadow_used(), {}, prior_arr, iters=20)
+        for w, counts in fit.result.counts.items():
+            workers[w].conf = Confusion(labels, counts.tolist())
+        model["log_prior"] = [float(v) for v in fit.result.log_prior]
+        class_counts[:] = list(np.exp(fit.result.log_prior) * (len(fit.result.items) + n_labels))
+        model["tau"] = fit.tau
+        model["watermark"] = len(log_answers)
+        model["at_last"] = len(log_answers)
+        model["refreshes"] += 1
 
     answers_used = 0
     known_checks = 0
@@ -162,7 +217,7 @@ def run_replay(
             task: tuple[str, str] | None = None
             for kind in (("known", "item") if want_check else ("item", "known")):
                 if kind == "known" and ws.known:
-                    c = choose_item([Candidate(it, 0) for it in ws.known], rng)
+                    c = choose_item([Candidate(it, -len(shadows[it].answers)) for it in ws.known], rng)
                     ws.known.remove(c.item)
                     task = ("known", c.item)
                     break
@@ -179,6 +234,8 @@ def run_replay(
             kind, it = task
             label = answer_of[(it, w)]
             answers_used += 1
+            seq = len(log_answers)
+            log_answers.append((it, w, label))
             if trace is not None:
                 trace.append((kind, it, w, label))
             # --- scoring ------------------------------------------------------------------
@@ -187,28 +244,35 @@ def run_replay(
                 correct = label == known[it]
                 sh = shadows[it]
                 if not sh.done:
-                    sh.answers.append((w, label))
-                    # leave-one-out: this worker's posterior before this check is ws.post
-                    dec = score_item(sh, lambda x: ws.post.mean if x == w else accuracy_leave_out(x, it))
+                    sh.answers.append((w, label, seq))
+                    # leave-one-out: earlier answerers' rows without this item's check; this
+                    # worker's check is not in its rows yet
+                    confs = [conf_of(x) if x == w else shadow_conf(x, it, lab) for x, lab, _ in sh.answers]
+                    dec, _ = decide(sh.answers, confs)
                     sh.decision = dec
                     if dec.status != "more":
                         sh.done = True
-                check_outcome[(it, w)] = correct
+                        sh.used = len(sh.answers)
+                else:
+                    sh.answers.append((w, label, seq))
+                ws.conf.observe(known[it], label)
                 ws.post = posterior_update(ws.post, correct)
-                g = gate(ws.post, bar=bar, standing=ws.standing)
-                ws.standing = g.standing
-                if g.standing == "warned":
+                ws.standing = _gate(ws.post, bar, ws.standing)
+                if ws.standing == "warned":
                     warned_ever.add(w)
-                if g.standing == "revoked":
+                if ws.standing == "revoked":
                     revoked += 1
                     ws.active = False
             else:
                 st = items[it]
-                st.answers.append((w, label))
-                dec = score_item(st, accuracy_now)
+                st.answers.append((w, label, seq))
+                dec, post = decide(st.answers, [conf_of(x) for x, _, _ in st.answers])
                 st.decision = dec
                 if dec.status != "more":
                     st.done = True
+                    learn_from_decision(st, post)
+            if refresh_due(len(log_answers), model["at_last"]):
+                refresh()
         active = [w for w in active if workers[w].active]
         if progress is not None and (rounds == 1 or rounds % 25 == 0 or not active):
             progress(
@@ -216,36 +280,46 @@ def run_replay(
                 f"{sum(1 for s in items.values() if s.done)}/{len(items)} items complete"
             )
 
-    # --- run over: finalize items nobody can answer any more --------------------------------
-    def finalize(st: _Item, acc: Callable[[str], float]) -> None:
-        if st.answers and not st.done:
-            d = score_item(st, acc)
-            st.decision = ItemDecision("exhausted" if d.status == "more" else d.status, d.label, d.p_correct)
-            st.done = True
+    # --- run over: final re-estimate, labels and probabilities ---------------------------------
+    for sh in shadows.values():
+        if sh.answers and not sh.done:
+            sh.used = len(sh.answers)
+    fit = refit(labels, live_rows(), known, shadow_used(), {}, prior_arr, iters=50, cross_iters=30)
+    tau, eps = fit.tau, fit.eps
+    per_item = fit.shadow
+    res = fit.result
+    final_post = res.tempered(tau, eps)
+    pos = {it: j for j, it in enumerate(res.items)}
 
-    for st in items.values():
-        finalize(st, accuracy_now)
-    # shadow outcomes -> claim (by decision status) + calibration, the same call the delivery makes
-    shadow: list[ShadowOutcome] = []
+    def label_p(dist: Sequence[float]) -> tuple[str, float]:
+        return best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
+
+    shadow: list[tuple[str, float, bool]] = []
     for it, sh in shadows.items():
-        finalize(sh, lambda x, it=it: accuracy_leave_out(x, it))
-        if sh.decision is not None:
-            shadow.append(ShadowOutcome(sh.decision.status, sh.decision.p_correct, sh.decision.label == known[it]))
+        if it not in per_item:
+            continue
+        lab, p = label_p(tempered_distribution(*per_item[it], tau, eps))
+        status = sh.decision.status if (sh.decision is not None and sh.done) else "exhausted"
+        shadow.append((status, p, lab == known[it]))
 
     delivered: list[dict] = []
     status_counts: dict[str, int] = {}
-    decisions: list[tuple[str, ItemDecision, int]] = []
     for it in item_order:
         st = items.get(it)
         if st is None or not st.answers:
             continue
-        status_counts[st.decision.status] = status_counts.get(st.decision.status, 0) + 1
-        decisions.append((it, st.decision, len(st.answers)))
-    sc = claim_from_shadow(shadow, status_counts, confidence=confidence, target=target)
-    claim = sc.claim
-    for it, d, n in decisions:
-        p = sc.p_correct(d.status, d.p_correct)
-        delivered.append({"item": it, "label": d.label, "p_correct": round(p, 4), "answers_used": n})
+        status = st.decision.status if (st.decision is not None and st.done) else "exhausted"
+        if it in pos:
+            lab, p = label_p(final_post[pos[it]])
+        else:  # every answer on it came from revoked workers: the online decision stands
+            lab, p = st.decision.label, st.decision.p_correct
+        status_counts[status] = status_counts.get(status, 0) + 1
+        delivered.append({"item": it, "label": lab, "p_correct": round(p, 4), "answers_used": len(st.answers)})
+    deff = SHADOW_DESIGN_EFFECT
+    claim = stratified_claim(
+        {st: [c for s_, _, c in shadow if s_ == st] for st in {s_ for s_, _, _ in shadow}},
+        status_counts, confidence=confidence, target=target, design_effect=deff,
+    )
     regular_answers = sum(r["answers_used"] for r in delivered)
     n_del = len(delivered)
     summary = {
@@ -266,10 +340,10 @@ def run_replay(
         "claimed_upper_bound": round(claim.upper, 4),
         "claim_n": claim.n,
         "claim_correct": claim.correct,
-        "claim_method": f"shadow deliveries on known items, one-sided {claim.method} by decision status, design effect {SHADOW_DESIGN_EFFECT}",
+        "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method} by decision status, design effect {deff:.2f}",
         "shadow_by_status": {
-            st: {"n": sum(1 for s in shadow if s.status == st), "correct": sum(1 for s in shadow if s.status == st and s.correct)}
-            for st in sorted({s.status for s in shadow})
+            st: {"n": sum(1 for s in shadow if s[0] == st), "correct": sum(1 for s in shadow if s[0] == st and s[2])}
+            for st in sorted({s[0] for s in shadow})
         },
         "certified": claim.certified,
         "mean_p_correct": round(sum(r["p_correct"] for r in delivered) / n_del, 4) if n_del else None,
@@ -280,6 +354,10 @@ def run_replay(
         "annotator_bar": round(bar, 4),
         "labels": len(labels),
         "rounds": rounds,
-        "calibration_blocks": {k: [[round(a, 4), round(b, 4)] for a, b in c.blocks] for k, c in sc.by_status.items()},
+        "tau": tau,
+        "eps": eps,
+        "design_effect": round(deff, 3),
+        "model_refreshes": model["refreshes"],
     }
     return delivered, summary
+

@@ -36,3 +36,9 @@ def batch_certify(batch_id: int) -> str:
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
         raise batch_certify.retry(exc=exc)
     return "certified"
+
+
+@shared_task(name="quality.refresh_model")
+def refresh_model(project_id: int) -> int:
+    """Periodic re-estimate of one project's item model (scheduled by answer scoring)."""
+    return services.project_model_refresh(project_id=project_id)

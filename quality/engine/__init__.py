@@ -3,21 +3,28 @@ replay (``quality.replay``) call exactly these.
 
 Per answer, in this order:
 
-1. hidden known-answer check -> ``posterior_update`` (Beta; prior from ``prior_from_qualifier``:
-   default Beta with mean halfway between chance and 1 worth 4 answers; a quiz question counts
-   half a check, at most 10) -> ``gate`` (warn at P(acc < bar) >= 0.75, revoke at >= 0.95 with
-   >= 5 checks, final; bar = ``default_bar``: halfway between chance and perfect);
-2. regular item -> ``decide_item`` (one-coin ``item_posterior`` with current accuracy means;
-   ``accept`` at P >= target with >= 2 agreeing answers, 'exhausted' at the cap);
-3. the same on each known item as a *shadow delivery* (accuracies leave that item's check out);
-   shadow outcomes give the delivery claim and per-item calibration in one call,
-   ``claim_from_shadow`` (``stratified_claim``: Clopper-Pearson by decision status) and the per-item calibration (``fit_calibration``) — the model's P is
-   optimistic because errors correlate on hard items; the calibrated one is what customers see.
+1. hidden known-answer check -> ``posterior_update`` (Beta accuracy; prior from
+   ``prior_from_qualifier``) -> ``gate`` (warn / revoke; owned by gating) and a one-hot
+   observation in the annotator's per-class ``Confusion`` rows (``engine.confusion``: Dirichlet
+   rows, prior from the qualifier and the annotator's checks on other projects);
+2. regular item -> ``decide_confusion``: posterior over true labels from every answer's
+   confusion row and the project's class prior; ``accept`` at P >= target with >= 2 agreeing
+   answers, 'exhausted' at the cap; a decided item's posterior is fed back into its annotators'
+   rows (incremental Dawid-Skene, O(answers on the item));
+3. every time a project's answers grew by 25 % (``em.refresh_due``): the periodic re-estimate
+   ``em.refit`` — semi-supervised Dawid-Skene over all answers (known items clamped), plus the
+   calibration of item probabilities (evidence temperature ``tau`` and hard-item share ``eps``,
+   ``em.fit_tempering``) fitted by maximum likelihood on known items whose label the fit did not
+   see (5-fold cross-fitting). Geometric schedule: O(1) amortised per answer, per project;
+4. the claim: *shadow deliveries* of known items (the acceptance procedure on each known item's
+   answers in arrival order, its own check left out; label from a fit blind to it) -> 
+   ``stratified_claim`` (one-sided Clopper-Pearson by decision status, counts divided by
+   ``SHADOW_DESIGN_EFFECT``).
 
-Assignment: ``known_check_rate`` (1.0 for the first 3 checks, 0.1-0.5 after, highest for
-borderline annotators) and ``choose_item`` (priority, then items in progress, random ties).
+Assignment: ``known_check_rate`` (1.0 for the first 3 checks, highest for borderline
+annotators, a floor that decays with the evidence held, never below 0.03) and ``choose_item``.
 """
-from .acceptance import ItemDecision, accept, best_label, decide_item, item_posterior
+from .acceptance import ItemDecision, accept, best_label, decide_confusion, decide_item, item_posterior
 from .annotator import (
     AnnotatorPosterior,
     chance_accuracy,
@@ -36,7 +43,7 @@ __all__ = [
     "SHADOW_DESIGN_EFFECT",
     "ShadowClaim", "ShadowOutcome", "claim_from_shadow", "shadow_decision",
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
-    "accept", "best_label", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
+    "accept", "best_label", "decide_confusion", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",
     "known_check_rate", "posterior_update", "prior_from_qualifier", "stratified_claim", "wilson",
 ]

@@ -16,8 +16,10 @@ information (we do not flip its answers) and no single answer is treated as cert
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+
+from .confusion import Confusion, item_log_posterior
 
 MAX_ACCURACY = 0.99
 MIN_AGREE = 2
@@ -97,3 +99,27 @@ def decide_item(
     label, _ = best_label(post)
     n_agree = sum(1 for lab, _ in answers if lab == label)
     return accept(post, target=target, n_answers=len(answers), cap=cap, n_agree=n_agree, min_agree=min_agree)
+
+
+def decide_confusion(
+    labels: Sequence[str],
+    log_prior: Sequence[float],
+    answers: Sequence[tuple[str, Confusion | None]],
+    *,
+    tau: float,
+    target: float,
+    cap: int,
+    min_agree: int = MIN_AGREE,
+) -> tuple[ItemDecision, dict[str, float]]:
+    """The production decision for one item under the per-class model: posterior over true
+    labels from (given label, annotator's :class:`~quality.engine.confusion.Confusion`) answers —
+    ``None`` for an annotator whose answers carry no weight (revoked) — tempered by ``tau``;
+    then :func:`accept` (P(top) >= target with >= ``min_agree`` agreeing answers, 'exhausted' at
+    the cap). Cost O(answers x labels). Returns the decision and the posterior."""
+    logliks = [conf.loglik(lab) for lab, conf in answers if conf is not None]
+    lp = item_log_posterior(log_prior, logliks, tau)
+    post = {lab: math.exp(v) for lab, v in zip(labels, lp)}
+    label, _ = best_label(post)
+    n_agree = sum(1 for lab, _ in answers if lab == label)
+    dec = accept(post, target=target, n_answers=len(answers), cap=cap, n_agree=n_agree, min_agree=min_agree)
+    return dec, post

@@ -3,7 +3,11 @@
 ``known_check_rate``: a new annotator is calibrated first (every task is a check until
 ``CALIBRATION_CHECKS`` checks are done); after that the rate is highest for borderline
 annotators (P(accuracy < bar) near 1/2, where one more check changes the gating decision most)
-and falls to ``FLOOR`` (0.1) for proven ones — never below it, so everyone stays audited.
+and falls to a floor for proven ones. The floor itself decays with the evidence already held,
+``FLOOR * sqrt(FLOOR_CHECKS / checks)`` once an annotator has more than ``FLOOR_CHECKS`` (20)
+checks, never below ``MIN_RATE`` (0.03): one more check tells little about someone with 200, and
+the per-class model (``engine.confusion`` / ``engine.em``) also learns from their regular answers.
+Never zero, so everyone stays audited and a proven annotator who starts guessing is still caught.
 An annotator who is more likely below the bar than above it (P(accuracy < bar) >= 1/2) gets
 only checks until gating settles it: their regular answers would be weak evidence anyway, and
 a poor annotator must not escape revocation by drawing few checks.
@@ -16,6 +20,7 @@ point (SKIP LOCKED).
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Hashable, Sequence
@@ -24,6 +29,8 @@ from .annotator import AnnotatorPosterior
 
 CALIBRATION_CHECKS = 3
 FLOOR = 0.10
+FLOOR_CHECKS = 20
+MIN_RATE = 0.03
 CEILING = 0.50
 
 
@@ -42,6 +49,8 @@ def known_check_rate(
     if p >= 0.5:
         return 1.0
     uncertainty = 4.0 * p * (1.0 - p)  # 1 at p = 1/2, 0 when the gating decision is clear
+    if post.checks > FLOOR_CHECKS:
+        floor = max(MIN_RATE, floor * math.sqrt(FLOOR_CHECKS / post.checks))
     return max(floor, min(1.0, floor + (ceiling - floor) * uncertainty))
 
 

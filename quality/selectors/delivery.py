@@ -10,68 +10,60 @@ from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
 from .. import engine
-from ..models import AnnotatorQuality
-from ..services import posterior_of
+from ..services import model as model_services
 
 
 def project_claim(*, project: Project) -> engine.ShadowClaim:
     """The project's accuracy claim from *shadow deliveries* on its known-answer items.
 
-    Each known item's answers are taken in arrival order and run through the same
-    acceptance rule as real items (``engine.shadow_decision``), each annotator's accuracy
-    estimated leaving that item's own check out; the label it would have delivered is
-    compared with the known answer. Those outcomes, split by decision status and weighted
-    by the delivery's own mix of statuses, give the claim and the per-item calibration
-    (``engine.claim_from_shadow``) — the very calls the crowd replay makes.
+    Each known item's answers are taken in arrival order and run through the same acceptance
+    rule as real items (``engine.decide_confusion`` with the project's class prior and
+    temperature), each annotator's confusion rows leaving that item's own check out; the label
+    it would have delivered is compared with the known answer. Those outcomes, split by decision
+    status and weighted by the delivery's own mix of statuses, give the claim
+    (``engine.stratified_claim``, Clopper-Pearson with the shadow design effect) — the call the
+    crowd replay makes. Items' ``p_correct`` is already the tempered (calibrated) model value,
+    so the per-item map is the identity.
     """
     rows = list(
         Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False)
         .order_by("item_id", "id")
-        .values_list("item_id", "annotator_id", "label", "correct")
+        .values_list("item_id", "annotator_id", "label")
     )
-    posts = {
-        aq.annotator_id: posterior_of(aq)
-        for aq in AnnotatorQuality.objects.filter(project=project, annotator_id__in={r[1] for r in rows})
-    }
+    ids = sorted({r[1] for r in rows})
+    confs = {a: model_services.confusion_of(r, project) for a, r in model_services.confusions(project, ids).items()}
     revoked = set(
         Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list(
             "annotator_id", flat=True
         )
     )
+    state = model_services.model_state(project)
     known = dict(Item.objects.filter(pk__in={r[0] for r in rows}).values_list("id", "known_label"))
-    chance = engine.chance_accuracy(len(project.labels))
-    by_item: dict[int, list[tuple[int, str, bool]]] = defaultdict(list)
-    for item_id, annotator_id, label, correct in rows:
-        by_item[item_id].append((annotator_id, label, bool(correct)))
-
-    def loo_accuracy(annotator_id: int, correct: bool) -> float:
-        post = posts.get(annotator_id)
-        if post is None or annotator_id in revoked:
-            return chance
-        if post.checks > 0:
-            post = post.without_check(correct)
-        return post.mean
-
-    shadow: list[engine.ShadowOutcome] = []
+    by_item: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for item_id, annotator_id, label in rows:
+        by_item[item_id].append((annotator_id, label))
+    shadow: dict[str, list[bool]] = defaultdict(list)
     for item_id, answers in by_item.items():
-        decision = engine.shadow_decision(
-            project.labels,
-            [(label, loo_accuracy(annotator_id, correct)) for annotator_id, label, correct in answers],
-            target=project.accuracy_target,
-            cap=project.max_answers,
-        )
-        if decision is not None:
-            correct = decision.label == known[item_id]
-            shadow.append(engine.ShadowOutcome(decision.status, decision.p_correct, correct))
+        truth = known[item_id]
+        loo = [(label, None if a in revoked else confs[a].without(truth, label)) for a, label in answers]
+        decision = None
+        for n in range(1, len(loo) + 1):
+            decision, _ = engine.decide_confusion(
+                project.labels, state.log_prior, loo[:n], tau=1.0,
+                target=project.accuracy_target, cap=project.max_answers,
+            )
+            if decision.status != "more":
+                break
+        status = "exhausted" if decision.status == "more" else decision.status
+        shadow[status].append(decision.label == truth)
     delivered = dict(
         Item.objects.filter(project=project, is_known=False)
         .exclude(status=Item.Status.OPEN)
         .values_list("status")
         .annotate(n=Count("id"))
     )
-    return engine.claim_from_shadow(
-        shadow, delivered, confidence=project.confidence, target=project.accuracy_target
-    )
+    claim = engine.stratified_claim(shadow, delivered, confidence=project.confidence, target=project.accuracy_target)
+    return engine.ShadowClaim(claim=claim, overall=engine.Calibration())
 
 
 def project_delivery(*, project: Project) -> dict[str, Any]:
@@ -109,7 +101,8 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
         "target": project.accuracy_target,
         "certified": claim.certified,
         "method": "shadow deliveries on hidden known-answer items (the acceptance rule re-run on each known "
-        f"item's answers, leaving its own check out), stratified by decision status: {claim.method}",
+        f"item's answers under the per-class annotator model, leaving its own check out), stratified by "
+        f"decision status: {claim.method}",
         "mean_p_correct": round(sum(r["p_correct"] or 0 for r in out_items) / len(out_items), 4) if out_items else None,
     }
     return {"project": project.pk, "summary": summary, "items": out_items}

@@ -1,14 +1,14 @@
 """Scoring an answer on a regular item: the item's posterior, accept / ask for more / exhausted."""
 from __future__ import annotations
 
-
-
 from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
 from .. import engine
-from ..models import AnnotatorQuality
+from ..engine.em import calibrate_posterior, refresh_due
+from ..models import AnnotatorConfusion, AnnotatorQuality
+from . import model as model_services
 from .common import ScoreOutcome, _prior, posterior_of
 
 
@@ -33,26 +33,54 @@ def annotator_accuracies(project: Project, annotator_ids: list[int]) -> dict[int
 
 
 def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
-    """A regular answer: recompute the item's posterior from its answers (at most the
-    project's cap of them) and accept it, ask for one more answer, or stop at the cap."""
+    """A regular answer: the item's posterior under the per-class model (each annotator's
+    confusion rows, the project's class prior and evidence temperature — ``engine.decide_confusion``,
+    the call the crowd replay makes) and accept it, ask for one more answer, or stop at the cap
+    ('exhausted': the expert queue's input). A decided item feeds its posterior back into its
+    annotators' rows (incremental Dawid-Skene); the periodic re-estimate is scheduled from here.
+    Queries: O(answers on the item) <= the project's cap."""
     item = Item.objects.select_for_update().get(pk=answer.item_id)
     if item.status != Item.Status.OPEN:
         return ScoreOutcome(True, "item", f"item already {item.status}")
-    answers = list(Answer.objects.filter(item=item).order_by("id").values_list("annotator_id", "label"))
-    acc = annotator_accuracies(project, sorted({a for a, _ in answers}))
-    decision = engine.decide_item(
+    answers = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label"))
+    ids = sorted({a for _, a, _ in answers})
+    revoked = set(
+        Membership.objects.filter(project=project, annotator_id__in=ids, standing=Membership.Standing.REVOKED)
+        .values_list("annotator_id", flat=True)
+    )
+    rows = model_services.confusions(project, ids, lock=True)
+    confs = {a: model_services.confusion_of(rows[a], project) for a in ids}
+    state = model_services.model_state(project)  # read unlocked; written last (short row lock)
+    decision, post = engine.decide_confusion(
         project.labels,
-        [(label, acc[a]) for a, label in answers],
+        state.log_prior,
+        [(label, None if a in revoked else confs[a]) for _, a, label in answers],
+        tau=1.0,
         target=project.accuracy_target,
         cap=project.max_answers,
     )
+    # stored P(label right) is the calibrated one (temperature + hard-item share), as delivered
+    p_correct = calibrate_posterior(post, state.log_prior, state.tau, state.eps)[decision.label]
     wanted = item.answers_wanted
     if decision.status == "more":
         wanted = max(wanted, min(project.max_answers, len(answers) + 1))
+    else:
+        changed = set()
+        for answer_id, a, label in answers:
+            if answer_id > state.answer_watermark and a not in revoked:
+                confs[a].observe(post, label)
+                changed.add(a)
+        for a in changed:
+            rows[a].rows = confs[a].to_json()
+        AnnotatorConfusion.objects.bulk_update([rows[a] for a in changed], ["rows"])
     status = {"accepted": Item.Status.ACCEPTED, "exhausted": Item.Status.EXHAUSTED, "more": Item.Status.OPEN}[
         decision.status
     ]
     task_services.item_decision_apply(
-        item=item, status=status, label=decision.label, p_correct=decision.p_correct, answers_wanted=wanted
+        item=item, status=status, label=decision.label, p_correct=p_correct, answers_wanted=wanted
     )
+    # last statement of the transaction: the project row is locked only until commit
+    state = model_services.model_state_count(project, post if decision.status != "more" else None)
+    if refresh_due(state.answers_scored, state.answers_at_refresh):
+        task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
     return ScoreOutcome(True, "item", decision.status)

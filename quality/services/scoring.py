@@ -2,7 +2,6 @@
 idempotent (an answer already scored is skipped, so a retried or duplicated task changes nothing)."""
 from __future__ import annotations
 
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,6 +10,7 @@ from tasks_app.models import Answer
 from .checks import _score_check
 from .common import ScoreOutcome
 from .items import _score_item_answer
+from .model import confusion_check_observe
 
 
 def answer_score(*, answer_id: int) -> ScoreOutcome:
@@ -30,6 +30,7 @@ def answer_score(*, answer_id: int) -> ScoreOutcome:
         project = answer.project
         if answer.is_check:
             outcome = _score_check(answer, project)
+            confusion_check_observe(answer=answer, project=project)
         else:
             outcome = _score_item_answer(answer, project)
         answer.scored_at = timezone.now()

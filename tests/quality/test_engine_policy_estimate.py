@@ -29,9 +29,23 @@ def test_known_check_rate_calibrates_first_then_floor():
     borderline = AnnotatorPosterior(15, 5, checks=16, correct=12)
     r_proven = known_check_rate(proven, bar=0.75)
     r_border = known_check_rate(borderline, bar=0.75)
-    assert r_proven == pytest.approx(0.1, abs=1e-3)
+    assert r_proven == pytest.approx(0.1 * (20 / 43) ** 0.5, abs=2e-3)  # floor decayed with 43 checks
     assert r_border > r_proven
     assert 0.1 <= r_border <= 1.0
+
+
+def test_known_check_floor_decays_with_evidence_but_never_reaches_zero():
+    rates = []
+    for n in (20, 80, 320, 5000):
+        post = AnnotatorPosterior(3 + n, 1, checks=n, correct=n)
+        rates.append(known_check_rate(post, bar=0.75))
+    assert rates[0] == pytest.approx(0.1, abs=5e-3)
+    assert rates[1] == pytest.approx(0.05, abs=2e-3)  # 4x the evidence, half the rate
+    assert rates == sorted(rates, reverse=True)
+    assert rates[-1] == pytest.approx(0.03)  # the floor of the floor
+    # a proven annotator who turns borderline is checked more again
+    slipping = AnnotatorPosterior(60, 22, checks=80, correct=57)
+    assert known_check_rate(slipping, bar=0.75) > rates[1]
 
 
 def test_choose_item_prefers_priority_then_in_progress():

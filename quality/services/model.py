@@ -1,0 +1,138 @@
+"""The per-class item model's stored state: annotator confusion rows, project class prior and
+temperature, and the periodic re-estimate (the same engine calls the crowd replay makes).
+
+Queries per scored answer stay O(1): one row per annotator on the item (at most the cap), one
+project state row. The re-estimate reads the whole project and runs in its own Celery task
+(``quality.refresh_model``) when ``engine.em.refresh_due`` says so — geometric schedule, one
+project at a time, so a burst on one project never recomputes another.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from tasks_app.models import Answer, Item, Project
+from workforce.models import Membership
+
+from ..engine.confusion import Confusion, confusion_prior, prior_with_history
+from ..engine.em import refit
+from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
+from .common import _prior
+
+
+def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
+    k = len(project.labels)
+    state, _ = ProjectModelState.objects.get_or_create(
+        project=project, defaults={"log_prior": [-math.log(k)] * k, "class_counts": [1.0] * k}
+    )
+    if lock:
+        state = ProjectModelState.objects.select_for_update().get(pk=state.pk)
+    if len(state.log_prior) != k:  # labels changed with a spec revision: start the prior afresh
+        state.log_prior, state.class_counts = [-math.log(k)] * k, [1.0] * k
+    return state
+
+
+def model_state_count(project: Project, post: dict | None = None) -> ProjectModelState:
+    """One more scored answer (and, for a decided item, its posterior into the class prior).
+    Locks the project's state row: call it last in the scoring transaction."""
+    state = model_state(project, lock=True)
+    fields = ["answers_scored"]
+    state.answers_scored += 1
+    if post is not None:
+        counts = state.class_counts or [1.0] * len(project.labels)
+        counts = [c + post.get(lab, 0.0) for c, lab in zip(counts, project.labels)]
+        state.class_counts = counts
+        state.log_prior = [math.log(c / sum(counts)) for c in counts]
+        fields += ["class_counts", "log_prior"]
+    state.save(update_fields=fields)
+    return state
+
+
+def annotator_prior(project: Project, annotator_id: int, membership: Membership | None) -> Confusion:
+    """Qualifier prior plus the annotator's checks on other projects (down-weighted)."""
+    post = _prior(project, membership)
+    hist = AnnotatorQuality.objects.filter(annotator_id=annotator_id).exclude(project=project).aggregate(
+        c=Sum("checks_correct"), n=Sum("checks")
+    )
+    post = prior_with_history(post, int(hist["c"] or 0), int(hist["n"] or 0))
+    return confusion_prior(project.labels, post)
+
+
+def confusions(project: Project, annotator_ids: list[int], *, lock: bool = False) -> dict[int, AnnotatorConfusion]:
+    """Rows for these annotators, created from their prior where missing."""
+    qs = AnnotatorConfusion.objects.filter(project=project, annotator_id__in=annotator_ids)
+    if lock:
+        qs = qs.select_for_update()
+    rows = {r.annotator_id: r for r in qs}
+    missing = [a for a in annotator_ids if a not in rows]
+    if missing:
+        members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=missing)}
+        for a in missing:
+            conf = annotator_prior(project, a, members.get(a))
+            row, _ = AnnotatorConfusion.objects.get_or_create(project=project, annotator_id=a, defaults={"rows": conf.to_json()})
+            rows[a] = row
+    return rows
+
+
+def confusion_of(row: AnnotatorConfusion, project: Project) -> Confusion:
+    return Confusion.from_json(row.rows, project.labels)
+
+
+def confusion_check_observe(*, answer: Answer, project: Project) -> None:
+    """A scored hidden check: one-hot observation in the annotator's confusion rows."""
+    known_label = Item.objects.filter(pk=answer.item_id).values_list("known_label", flat=True).get()
+    row = confusions(project, [answer.annotator_id], lock=True)[answer.annotator_id]
+    conf = confusion_of(row, project)
+    conf.observe(known_label, answer.label)
+    row.rows = conf.to_json()
+    row.save(update_fields=["rows", "updated_at"])
+    model_state_count(project)
+
+
+def project_model_refresh(*, project_id: int) -> int:
+    """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature), in one
+    transaction. Returns the number of answers it used."""
+    with transaction.atomic():
+        project = Project.objects.get(pk=project_id)
+        state = model_state(project, lock=True)
+        revoked = set(
+            Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list("annotator_id", flat=True)
+        )
+        rows = list(
+            Answer.objects.filter(project=project, scored_at__isnull=False)
+            .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id")
+        )
+        known = {str(i): lab for i, lab in Item.objects.filter(project=project, is_known=True).values_list("id", "known_label")}
+        answers = [(str(i), str(a), lab) for i, a, lab, *_ in rows if a not in revoked]
+        shadow_used: dict[str, list[tuple[str, str]]] = {}
+        for i, a, lab, *_ in rows:
+            if str(i) in known and len(shadow_used.setdefault(str(i), [])) < project.max_answers and a not in revoked:
+                shadow_used[str(i)].append((str(a), lab))
+        ids = sorted({r[1] for r in rows})
+        stored = confusions(project, ids, lock=True)
+        priors = {}
+        members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=ids)}
+        for a in ids:
+            priors[str(a)] = np.array(annotator_prior(project, a, members.get(a)).counts)
+        default = np.array(confusion_prior(project.labels, _prior(project, None)).counts)
+        fit = refit(project.labels, answers, known, shadow_used, priors, default)
+        for a in ids:
+            counts = fit.result.counts.get(str(a))
+            if counts is not None:
+                stored[a].rows = Confusion(project.labels, counts.tolist()).to_json()
+        AnnotatorConfusion.objects.bulk_update(list(stored.values()), ["rows"])
+        state.log_prior = [float(v) for v in fit.result.log_prior]
+        state.class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
+        state.tau = fit.tau
+        state.eps = fit.eps
+        state.answers_at_refresh = len(rows)
+        state.answers_scored = max(state.answers_scored, len(rows))
+        state.answer_watermark = max((r[4] for r in rows), default=0)
+        state.refreshes += 1
+        state.refreshed_at = timezone.now()
+        state.save()
+    return len(answers)

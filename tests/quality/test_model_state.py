@@ -1,0 +1,70 @@
+"""The per-class model's stored state on a real database: confusion rows from checks, the
+cross-project prior, item scoring with them, and the periodic re-estimate."""
+from __future__ import annotations
+
+import pytest
+
+from quality import services as quality_services
+from quality.models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
+from quality.services import model as model_services
+from tasks_app.models import Item
+
+from tests.quality.test_scoring import answer, setup_project, worker
+
+
+def rows(project, user):
+    return model_services.confusion_of(AnnotatorConfusion.objects.get(project=project, annotator=user), project)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checks_fill_confusion_rows_and_a_swapper_is_learnt():
+    project = setup_project(n_items=4, n_known=12)
+    honest, swapper = worker(project, "honest"), worker(project, "swapper")
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    for item in knowns:
+        answer(project, honest, item, item.known_label)
+        answer(project, swapper, item, "a" if item.known_label == "b" else "b")
+    h, s = rows(project, honest), rows(project, swapper)
+    assert h.accuracy() > 0.8 and s.accuracy() < 0.4
+    # the swapper's answers are informative once learnt: "b" from them points to truth "a"
+    ll = s.loglik("b")
+    assert ll[project.labels.index("a")] > ll[project.labels.index("b")]
+    state = ProjectModelState.objects.get(project=project)
+    assert state.answers_scored == 2 * len(knowns)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_on_other_projects_strengthens_the_prior():
+    first = setup_project()
+    second = setup_project()
+    vet, newcomer = worker(first, "vet"), worker(second, "newcomer")
+    worker_in_second = worker(second, "vet2")
+    AnnotatorQuality.objects.create(project=first, annotator=worker_in_second, alpha=40, beta=2, checks=40, checks_correct=39)
+    p_vet = model_services.annotator_prior(second, worker_in_second.pk, None)
+    p_new = model_services.annotator_prior(second, newcomer.pk, None)
+    assert p_vet.accuracy() > p_new.accuracy()
+    assert vet  # created in another project, unused here
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_reestimates_rows_and_calibration():
+    project = setup_project(n_items=6, n_known=12, max_answers=3)
+    users = [worker(project, f"u{i}") for i in range(3)]
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    for u in users:
+        for item in knowns:
+            answer(project, u, item, item.known_label)
+    for item in Item.objects.filter(project=project, is_known=False).order_by("id"):
+        for u in users[:2]:
+            item.refresh_from_db()
+            if item.status == Item.Status.OPEN:
+                answer(project, u, item, "a")
+    before = ProjectModelState.objects.get(project=project)
+    n = quality_services.project_model_refresh(project_id=project.pk)
+    state = ProjectModelState.objects.get(project=project)
+    assert n > 0 and state.refreshes == before.refreshes + 1 and state.refreshed_at is not None
+    assert 0.2 <= state.tau <= 1.0 and 0.0 <= state.eps < 0.5
+    assert state.answer_watermark > 0 and state.answers_at_refresh == n
+    assert abs(sum(__import__("math").exp(v) for v in state.log_prior) - 1.0) < 1e-6
+    for u in users:
+        assert rows(project, u).accuracy() > 0.8
