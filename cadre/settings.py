@@ -116,7 +116,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks_app.expire_leases",
         "schedule": timedelta(seconds=60),
     },
+    "answer-model-retrain": {
+        "task": "quality.answer_model_retrain",
+        "schedule": timedelta(seconds=int(os.environ.get("ANSWER_MODEL_RETRAIN_SECONDS", "86400"))),
+    },
+    "audit-known-answers": {
+        "task": "quality.audit_known_answers",
+        "schedule": timedelta(seconds=int(os.environ.get("KNOWN_AUDIT_SECONDS", "3600"))),
+    },
 }
+CADRE_EXPERT_ACCURACY = float(os.environ.get("CADRE_EXPERT_ACCURACY", "0.95"))
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -6,9 +6,10 @@ from .common import RETRYABLE_ERRORS, ScoreOutcome, posterior_of, project_bar
 from .items import annotator_accuracies
 from .scoring import answer_score
 from .sweep import unscored_sweep
+from .answer_model import answer_features, answer_model_train, answer_weight
 from .expert import expert_p_correct, item_expert_resolve
 from .gating import annotator_gate
-from .known_audit import known_flag_resolve, known_item_audit, known_items_audit
+from .known_audit import known_flag_resolve, known_item_audit, known_item_audit_by_id, known_items_audit
 
-__all__ = ["annotator_gate", "expert_p_correct", "item_expert_resolve", "known_flag_resolve", "known_item_audit",
+__all__ = ["annotator_gate", "answer_features", "answer_model_train", "answer_weight", "expert_p_correct", "item_expert_resolve", "known_flag_resolve", "known_item_audit", "known_item_audit_by_id",
            "known_items_audit", "RETRYABLE_ERRORS", "ScoreOutcome", "annotator_accuracies", "answer_score", "posterior_of", "project_bar", "unscored_sweep"]

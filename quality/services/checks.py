@@ -1,6 +1,7 @@
 """Scoring a hidden known-answer check: the annotator's posterior, gating, the check rate."""
 from __future__ import annotations
 
+from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Project
 from workforce import services as workforce_services
 from workforce.models import Membership
@@ -8,7 +9,6 @@ from workforce.models import Membership
 from .. import engine
 from .common import ScoreOutcome, _quality_row, posterior_of, project_bar
 from .gating import annotator_gate
-from .known_audit import known_item_audit
 
 
 def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
@@ -33,7 +33,8 @@ def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
     bar = project_bar(project)
     standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar)
     workforce_services.membership_check_rate_set(membership=membership, rate=engine.known_check_rate(post, bar=bar))
-    if not answer.correct:  # a disagreement with the key: is the key itself wrong?
-        answer.save(update_fields=["correct"])
-        known_item_audit(project=project, item_id=answer.item_id)
+    if not answer.correct:
+        # A disagreement with the key: is the key itself wrong? Audited after commit in a task
+        # of its own, so scoring never waits on the item row (answer submission locks it).
+        task_services.task_enqueue("quality.audit_known_item", answer.item_id)
     return ScoreOutcome(True, "check", standing)

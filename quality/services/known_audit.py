@@ -56,6 +56,15 @@ def known_item_audit(*, project: Project, item_id: int) -> KnownAnswerFlag | Non
     return flag
 
 
+def known_item_audit_by_id(*, item_id: int) -> KnownAnswerFlag | None:
+    """One transaction: audit a known item by id (the task after a wrong check)."""
+    with transaction.atomic():
+        item = Item.objects.select_related("project").filter(pk=item_id, is_known=True).first()
+        if item is None:
+            return None
+        return known_item_audit(project=item.project, item_id=item.pk)
+
+
 def known_items_audit(*, project: Project) -> int:
     """Audit every known item of a project (the periodic safety net). Returns flags created."""
     n = 0
