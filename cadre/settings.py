@@ -140,12 +140,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workforce.earnings_accrue",
         "schedule": timedelta(seconds=int(os.environ.get("CADRE_PAY_ACCRUE_SECONDS", "300"))),
     },
+    "answer-model-retrain": {
+        "task": "quality.answer_model_retrain",
+        "schedule": timedelta(seconds=int(os.environ.get("ANSWER_MODEL_RETRAIN_SECONDS", "86400"))),
+    },
+    "audit-known-answers": {
+        "task": "quality.audit_known_answers",
+        "schedule": timedelta(seconds=int(os.environ.get("KNOWN_AUDIT_SECONDS", "3600"))),
+    },
 }
 # Invite-only projects aim for this many accepted (or freshly invited) annotators at least.
 CADRE_INVITE_TARGET = int(os.environ.get("CADRE_INVITE_TARGET", "20"))
 # Email verification links: printed to the console unless another backend is configured.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cadre <no-reply@cadre.example>")
+CADRE_EXPERT_ACCURACY = float(os.environ.get("CADRE_EXPERT_ACCURACY", "0.95"))
 if REDIS_URL:
     CACHES = {
         "default": {

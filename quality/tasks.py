@@ -42,3 +42,29 @@ def batch_certify(batch_id: int) -> str:
 def refresh_model(project_id: int) -> int:
     """Periodic re-estimate of one project's item model (scheduled by answer scoring)."""
     return services.project_model_refresh(project_id=project_id)
+
+
+@shared_task(name="quality.answer_model_retrain")
+def answer_model_retrain() -> int | None:
+    """Fit a new version of the answer-quality model on the known-answer outcomes so far
+    (Celery beat, ``ANSWER_MODEL_RETRAIN_SECONDS``). Returns the new version, or None."""
+    row = services.answer_model_train()
+    return row.version if row else None
+
+
+@shared_task(name="quality.audit_known_answers")
+def audit_known_answers() -> int:
+    """Safety net for the known-answer audit (which also runs after every wrong check):
+    audit every known item of every live project. Returns the number of new flags."""
+    from tasks_app.models import Project
+
+    return sum(services.known_items_audit(project=p) for p in Project.objects.filter(status=Project.Status.LIVE))
+
+
+@shared_task(name="quality.audit_known_item", acks_late=True, max_retries=3, default_retry_delay=2)
+def audit_known_item(item_id: int) -> bool:
+    """Audit one known item's key after a check answer disagreed with it. Returns flagged?"""
+    try:
+        return services.known_item_audit_by_id(item_id=item_id) is not None
+    except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
+        raise audit_known_item.retry(exc=exc)

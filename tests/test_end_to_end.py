@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from tasks_app.models import Answer, Lease
 from tests.conftest import wait_for
 from tests.factories import customer_with_token
+from workforce.models import Membership
 
 pytestmark = [pytest.mark.worker]
 
@@ -152,11 +153,20 @@ def test_spec_to_delivery_through_api_web_and_real_worker(celery_worker):
     def flip(text: str) -> str:
         return "cat" if truth_of(text) == "dog" else "dog"
 
-    # The poor annotator works first and alone for a while: every answer wrong.
-    for _ in range(12):
-        if poor.work_once(pid, flip) != "answered":
-            break
-        wait_for(lambda: not Answer.objects.filter(scored_at__isnull=True).exists(), message="scoring")
+    # The poor annotator works first and alone for a while: every answer wrong. Gating is graded:
+    # paused first (back to the tutorial; doing it again lets them work), then revoked.
+    def poor_works():
+        for _ in range(12):
+            if poor.work_once(pid, flip) != "answered":
+                break
+            wait_for(lambda: not Answer.objects.filter(scored_at__isnull=True).exists(), message="scoring")
+
+    poor_works()
+    assert Membership.objects.get(annotator__username="poor").standing == "paused"
+    for step in (1, 2):
+        poor.web.post(f"/projects/{pid}/tutorial/?step={step}", {"label": "dog"})
+    assert Membership.objects.get(annotator__username="poor").standing == "active"
+    poor_works()
     poor_page = poor.web.get(f"/projects/{pid}/").content.decode()
     assert "Revoked" in poor_page or "revoked" in poor_page
     assert poor.work_once(pid, flip) == "blocked"

@@ -1,21 +1,24 @@
 """Scoring a hidden known-answer check: the annotator's posterior, gating, the check rate."""
 from __future__ import annotations
 
-
-
+from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Project
 from workforce import services as workforce_services
 from workforce.models import Membership
 
 from .. import engine
-from ..models import GatingDecision
 from .common import ScoreOutcome, _quality_row, posterior_of, project_bar
+from .gating import annotator_gate
 
 
 def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
     """A hidden known-answer check: update the annotator's posterior, gate, and set how
     often they get checks from now on."""
-    known_label = Item.objects.filter(pk=answer.item_id).values_list("known_label", flat=True).get()
+    known_label, status = Item.objects.filter(pk=answer.item_id).values_list("known_label", "status").get()
+    if status != Item.Status.OPEN:
+        # the key is under audit (quality.services.known_audit): held, counted when ops resolve it
+        answer.correct = None
+        return ScoreOutcome(True, "check", "held: answer key under audit")
     answer.correct = answer.label == known_label
     membership = (
         Membership.objects.select_for_update().select_related("project", "annotator")
@@ -28,28 +31,10 @@ def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
     if membership is None:
         return ScoreOutcome(True, "check", "no membership")
     bar = project_bar(project)
-    decision = engine.gate(post, bar=bar, standing=membership.standing)
-    if decision.changed:
-        lo, hi = post.interval(project.confidence)
-        GatingDecision.objects.create(
-            project=project,
-            annotator_id=answer.annotator_id,
-            answer_id=answer.pk,
-            standing=decision.standing,
-            previous_standing=membership.standing,
-            reason=decision.reason,
-            checks=post.checks,
-            checks_correct=post.correct,
-            accuracy=post.mean,
-            accuracy_lower=lo,
-            accuracy_upper=hi,
-            bar=bar,
-        )
-        workforce_services.membership_standing_set(
-            membership=membership, standing=decision.standing, reason=decision.reason
-        )
-    elif decision.reason != membership.standing_reason and decision.standing == membership.standing:
-        membership.standing_reason = decision.reason
-        membership.save(update_fields=["standing_reason"])
+    standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar)
     workforce_services.membership_check_rate_set(membership=membership, rate=engine.known_check_rate(post, bar=bar))
-    return ScoreOutcome(True, "check", decision.standing)
+    if not answer.correct:
+        # A disagreement with the key: is the key itself wrong? Audited after commit in a task
+        # of its own, so scoring never waits on the item row (answer submission locks it).
+        task_services.task_enqueue("quality.audit_known_item", answer.item_id)
+    return ScoreOutcome(True, "check", standing)

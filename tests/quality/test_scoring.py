@@ -69,24 +69,41 @@ def test_check_updates_posterior_once_even_if_scored_twice():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_poor_annotator_is_warned_then_revoked_and_loses_leases():
-    project = setup_project(n_known=12)
+def test_poor_annotator_is_warned_paused_then_revoked_and_loses_leases():
+    """Graded gating (SPRT): warned, then paused (back to the tutorial, leases released);
+    completing the tutorial makes them active again with a note; still wrong → revoked."""
+    from workforce import services as wf_services
+
+    project = setup_project(n_known=16)
     u = worker(project, "bad", qualifier=(1, 2))
-    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    knowns = iter(Item.objects.filter(project=project, is_known=True).order_by("id"))
     standings = []
-    for item in knowns[:8]:
-        wrong = "a" if item.known_label == "b" else "b"
-        answer(project, u, item, wrong)
+
+    def wrong_once():
+        item = next(knowns)
+        answer(project, u, item, "a" if item.known_label == "b" else "b")
         standings.append(Membership.objects.get(project=project, annotator=u).standing)
-        if standings[-1] == "revoked":
-            break
-    assert "warned" in standings
-    assert standings[-1] == "revoked"
-    assert standings.index("warned") < standings.index("revoked")
+
+    while "paused" not in standings:
+        wrong_once()
+    assert standings.index("warned") < standings.index("paused")
+    m = Membership.objects.get(project=project, annotator=u)
+    assert "tutorial" in m.standing_reason and "hidden check" in m.standing_reason
+    assert not m.can_work
+    assert not Lease.objects.filter(annotator=u, state=Lease.State.ACTIVE).exists()
+    paused = GatingDecision.objects.get(project=project, annotator=u, standing="paused")
+    assert paused.model_version.startswith("sprt-1") and paused.evidence["llr"] >= paused.evidence["thresholds"]["pause"]
+    assert paused.evidence["checks"] == paused.checks and len(paused.evidence["checks_listed"]) >= paused.checks - 1
+    wf_services.tutorial_complete(membership=m)
+    m.refresh_from_db()
+    assert m.standing == "active" and m.can_work and "Back from the tutorial" in m.standing_reason
+    while standings[-1] != "revoked":
+        wrong_once()
     m = Membership.objects.get(project=project, annotator=u)
     assert "revoked" in m.standing_reason.lower() and "hidden check" in m.standing_reason
     decisions = list(GatingDecision.objects.filter(project=project, annotator=u).order_by("id"))
-    assert [d.standing for d in decisions] == ["warned", "revoked"]
+    assert [d.standing for d in decisions] == ["warned", "paused", "warned", "revoked"]
+    assert decisions[-1].evidence.get("note", "").startswith("back from the tutorial") or decisions[2].evidence.get("note")
     assert decisions[-1].accuracy_upper < 0.75 or decisions[-1].accuracy < decisions[-1].bar
     # open leases are released on revocation, and no more work is handed out through workforce
     assert not Lease.objects.filter(annotator=u, state=Lease.State.ACTIVE).exists()

@@ -298,6 +298,19 @@ TABLE: list[Row] = [
     # --- ops pages (session, staff) ---------------------------------------------------------
     Row("ops/", "GET", "web", lambda w: reverse("ops:index"), web_ops()),
     Row("ops/projects/<int:project_pk>/", "GET", "web", lambda w: reverse("ops:project", args=[A(w)]), web_ops()),
+    Row("ops/projects/<int:project_pk>/expert/", "GET", "web", lambda w: reverse("ops:expert_queue", args=[A(w)]),
+        web_ops()),
+    # a POST naming no item of the project: staff get the form error (400), nothing is written
+    Row("ops/projects/<int:project_pk>/expert/", "POST", "web", lambda w: reverse("ops:expert_queue", args=[A(w)]),
+        roles(**{**web_ops(), "staff": E(400, contains=("not an item of this project",)),
+                 "admin": E(400, contains=("not an item of this project",))}),
+        body=lambda w, role: {"item": "0", "label": "cat"}),
+    Row("ops/projects/<int:project_pk>/known-flags/", "GET", "web", lambda w: reverse("ops:known_flags", args=[A(w)]),
+        web_ops()),
+    Row("ops/projects/<int:project_pk>/known-flags/", "POST", "web", lambda w: reverse("ops:known_flags", args=[A(w)]),
+        roles(**{**web_ops(), "staff": E(400, contains=("not a flag of this project",)),
+                 "admin": E(400, contains=("not a flag of this project",))}),
+        body=lambda w, role: {"flag": "0", "action": "keep"}),
     # --- annotator web app (session) ------------------------------------------------------
     # Home lists live projects and creates nothing: any signed-in account may read it (ops land
     # here after logging in; the nav links them to /ops/).

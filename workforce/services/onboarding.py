@@ -31,9 +31,20 @@ def membership_join(*, project: Project, annotator) -> Membership:
 
 def tutorial_complete(*, membership: Membership) -> Membership:
     """Mark the tutorial as gone through once; the qualifier opens. Repeating the tutorial
-    later is always allowed and changes nothing."""
+    later is always allowed and changes nothing — except for an annotator whose work was
+    *paused* by gating: completing the tutorial makes them active again, with a note (the
+    quality engine's gating keeps its evidence and goes on from there)."""
     with transaction.atomic():
         m = Membership.objects.select_for_update().get(pk=membership.pk)
+        if m.standing == Membership.Standing.PAUSED:
+            m.standing = Membership.Standing.ACTIVE
+            m.standing_reason = (
+                f"Back from the tutorial on {timezone.now():%Y-%m-%d %H:%M} UTC: you can work again. "
+                f"Your checks before the pause still count; keep to the instructions. (Paused because: "
+                f"{m.standing_reason})"
+            )
+            m.standing_changed_at = timezone.now()
+            m.save(update_fields=["standing", "standing_reason", "standing_changed_at"])
         if m.tutorial_completed_at is None:
             m.tutorial_completed_at = timezone.now()
             if m.stage == Membership.Stage.TUTORIAL:

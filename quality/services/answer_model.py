@@ -1,0 +1,137 @@
+"""The answer-quality model around the database: train it on known-answer outcomes (stored
+versioned), and weigh an answer with the active version (``answer_weight``). The math is in
+``quality.engine.answer_model``."""
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import transaction
+from django.db.models import Max
+
+from tasks_app.models import Answer
+
+from .. import engine
+from ..engine import answer_model as am
+from ..models import AnnotatorQuality, AnswerQualityModel
+from .common import posterior_of
+
+log = logging.getLogger(__name__)
+TRAIN_LIMIT = 200_000  # newest answers read for one training run
+_CACHE: dict = {"checked": 0.0, "version": None, "model": None}
+CACHE_SECONDS = 60.0
+
+
+def _records(rows, n_labels_of):
+    """(answer id, record, is_check, correct) in id order, with the running accuracy
+    posterior of each annotator from the checks before each answer."""
+    posts: dict = {}
+    for r in rows:
+        key = (r["project_id"], r["annotator_id"])
+        post = posts.get(key) or engine.default_prior(n_labels_of[r["project_id"]])
+        rec = am.AnswerRecord(
+            annotator=key, item=r["item_id"], label=r["label"], at=r["created_at"].timestamp(),
+            duration_ms=r["duration_ms"], signals=r["signals"], annotator_accuracy=post.mean,
+        )
+        yield r["id"], rec, r["is_check"], r["correct"]
+        if r["is_check"] and r["correct"] is not None:
+            posts[key] = engine.posterior_update(post, bool(r["correct"]))
+
+
+def training_data(*, limit: int = TRAIN_LIMIT) -> tuple[list[list[float]], list[bool]]:
+    """Features of every scored check answer (outcome known) among the newest ``limit``
+    answers, built in time order with the same code as scoring time."""
+    from tasks_app.models import Project
+
+    last = Answer.objects.aggregate(m=Max("id"))["m"] or 0
+    rows = list(
+        Answer.objects.filter(id__gt=last - limit).order_by("id").values(
+            "id", "project_id", "annotator_id", "item_id", "label", "created_at", "duration_ms", "signals", "is_check", "correct"
+        )
+    )
+    n_labels_of = {p: len(labels) for p, labels in Project.objects.filter(id__in={r["project_id"] for r in rows}).values_list("id", "labels")}
+    fb = am.FeatureBuilder()
+    X, y = [], []
+    for _, rec, is_check, correct in _records(rows, n_labels_of):
+        x = fb.add(rec)
+        if is_check and correct is not None:
+            X.append(x)
+            y.append(bool(correct))
+    return X, y
+
+
+def answer_model_train(*, limit: int = TRAIN_LIMIT, seed: int = 0) -> AnswerQualityModel | None:
+    """Fit a new version on known-answer outcomes and make it the active one. None (and the
+    previous version stays) when there is not enough data to learn anything."""
+    t0 = time.monotonic()
+    X, y = training_data(limit=limit)
+    try:
+        fitted = am.fit(X, y, seed=seed, baseline_col=am.FEATURES.index("annotator_accuracy"))
+    except ValueError as exc:
+        log.info("answer model not retrained: %s", exc)
+        return None
+    metrics = dict(fitted.metrics, seconds=round(time.monotonic() - t0, 2), data="known-answer outcomes (production)")
+    with transaction.atomic():
+        version = (AnswerQualityModel.objects.select_for_update().aggregate(m=Max("version"))["m"] or 0) + 1
+        AnswerQualityModel.objects.filter(active=True).update(active=False)
+        row = AnswerQualityModel.objects.create(
+            version=version, algorithm=am.ALGORITHM, features=am.FEATURES, blob=am.dumps(fitted.model),
+            n_train=fitted.n_train, n_test=fitted.n_test, auc_test=fitted.auc_test, metrics=metrics,
+            reference_p=fitted.reference_p, active=True,
+        )
+    return row
+
+
+def _active_model():
+    """The active model, re-checked at most once a minute per process."""
+    now = time.monotonic()
+    if now - _CACHE["checked"] < CACHE_SECONDS:
+        return _CACHE["model"]
+    row = AnswerQualityModel.objects.filter(active=True).only("version").order_by("-version").first()
+    if row is None:
+        _CACHE.update(checked=now, version=None, model=None)
+    elif row.version != _CACHE["version"]:
+        full = AnswerQualityModel.objects.get(pk=row.pk)
+        model = am.FittedAnswerModel(am.loads(full.blob), full.reference_p, full.n_train, full.n_test, full.auc_test, full.metrics)
+        _CACHE.update(checked=now, version=row.version, model=model)
+    else:
+        _CACHE["checked"] = now
+    return _CACHE["model"]
+
+
+def answer_model_cache_clear() -> None:
+    _CACHE.update(checked=0.0, version=None, model=None)
+
+
+def answer_features(answer: Answer) -> list[float]:
+    """Features of one stored answer from what was known before it (the annotator's recent
+    answers on the project, the item's earlier answers, the annotator's posterior)."""
+    fields = ("id", "annotator_id", "item_id", "label", "created_at", "duration_ms", "signals")
+    mine = list(
+        Answer.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id, id__lt=answer.pk)
+        .order_by("-id").values(*fields)[:200]
+    )[::-1]
+    others = list(Answer.objects.filter(item_id=answer.item_id, id__lt=answer.pk).order_by("id").values(*fields))
+    fb = am.FeatureBuilder()
+    for r in mine + others:
+        fb.record(am.AnswerRecord(annotator=r["annotator_id"], item=r["item_id"], label=r["label"],
+                                  at=r["created_at"].timestamp(), duration_ms=r["duration_ms"], signals=r["signals"]))
+    aq = AnnotatorQuality.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id).first()
+    acc = posterior_of(aq).mean if aq else engine.default_prior(len(answer.project.labels)).mean
+    return fb.features(am.AnswerRecord(
+        annotator=answer.annotator_id, item=answer.item_id, label=answer.label, at=answer.created_at.timestamp(),
+        duration_ms=answer.duration_ms, signals=answer.signals, annotator_accuracy=acc,
+    ))
+
+
+def answer_weight(answer: Answer) -> float:
+    """Weight in (0, 1] for this answer in the item's acceptance: 1 without a trained model
+    (or on any failure to compute it), else ``min(1, P(correct) / median P)``, floored at 0.05."""
+    model = _active_model()
+    if model is None:
+        return 1.0
+    try:
+        return model.weight(answer_features(answer))
+    except Exception:  # a weight must never stop scoring
+        log.exception("answer weight failed for answer %s", answer.pk)
+        return 1.0

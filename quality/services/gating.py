@@ -1,0 +1,90 @@
+"""Gating an annotator after a hidden check: the SPRT walk (``quality.engine.sprt``), the
+graded decision, and its stored evidence (kept for appeals: reason, checks, interval, test
+statistic, the check answers it rested on, the model version). Caller holds the membership
+and quality-row locks, inside the scoring transaction."""
+from __future__ import annotations
+
+from tasks_app.models import Answer, Project
+from workforce import services as workforce_services
+from workforce.models import Membership
+
+from .. import engine
+from ..engine import sprt
+from ..models import GatingDecision, GatingState
+
+EVIDENCE_CHECKS = 30  # the latest check answers listed in a decision's evidence
+FALLBACK_VERSION = "posterior-threshold-1"
+
+
+def _state(project: Project, membership: Membership) -> GatingState:
+    st, _ = GatingState.objects.get_or_create(project=project, annotator_id=membership.annotator_id)
+    return GatingState.objects.select_for_update().get(pk=st.pk)
+
+
+def _recent_checks(project: Project, annotator_id: int) -> list[list]:
+    rows = (
+        Answer.objects.filter(project=project, annotator_id=annotator_id, is_check=True, correct__isnull=False)
+        .order_by("-id")
+        .values_list("id", "item_id", "correct")[:EVIDENCE_CHECKS]
+    )
+    return [[a, i, bool(c)] for a, i, c in rows]
+
+
+def annotator_gate(
+    *, project: Project, membership: Membership, post: engine.AnnotatorPosterior, answer: Answer, bar: float
+) -> str:
+    """Walk one step with this check's outcome, decide, store a changed decision with its
+    evidence, and set the membership's standing. Returns the standing."""
+    try:
+        design = sprt.design_for(bar, len(project.labels))
+    except ValueError:
+        design = None
+    if design is None:  # a customer bar at or below chance: only the posterior rule makes sense
+        if membership.standing == Membership.Standing.PAUSED:
+            return membership.standing
+        old = engine.gate(post, bar=bar, standing=membership.standing)
+        _record(project, membership, post, answer, bar, old.standing, old.reason, old.changed, FALLBACK_VERSION, {})
+        return old.standing
+    st = _state(project, membership)
+    note = ""
+    if st.standing == Membership.Standing.REVOKED and membership.standing != Membership.Standing.REVOKED:
+        st.llr, note = 0.0, "reinstated by ops: the test restarted from 0"
+    elif st.standing == Membership.Standing.PAUSED and membership.standing != Membership.Standing.PAUSED:
+        note = "back from the tutorial: the test continues from where it stood"
+    st.llr = sprt.sprt_step(design, st.llr, bool(answer.correct))
+    dec = sprt.gate_sprt(
+        design, llr=st.llr, standing=membership.standing, pauses=st.pauses, post=post, confidence=project.confidence
+    )
+    st.pauses, st.standing, st.model_version = dec.pauses, dec.standing, design.version
+    st.save(update_fields=["llr", "pauses", "standing", "model_version", "updated_at"])
+    evidence = dict(dec.evidence, answer_id=answer.pk, correct_now=bool(answer.correct))
+    if note:
+        evidence["note"] = note
+    _record(project, membership, post, answer, bar, dec.standing, dec.reason, dec.changed, design.version, evidence)
+    return dec.standing
+
+
+def _record(project, membership, post, answer, bar, standing, reason, changed, version, evidence) -> None:
+    if changed:
+        lo, hi = post.interval(project.confidence)
+        evidence = dict(evidence, checks_listed=_recent_checks(project, membership.annotator_id))
+        GatingDecision.objects.create(
+            project=project,
+            annotator_id=membership.annotator_id,
+            answer_id=answer.pk,
+            standing=standing,
+            previous_standing=membership.standing,
+            reason=reason,
+            checks=post.checks,
+            checks_correct=post.correct,
+            accuracy=post.mean,
+            accuracy_lower=lo,
+            accuracy_upper=hi,
+            bar=bar,
+            model_version=version,
+            evidence=evidence,
+        )
+        workforce_services.membership_standing_set(membership=membership, standing=standing, reason=reason)
+    elif reason != membership.standing_reason and standing == membership.standing:
+        membership.standing_reason = reason
+        membership.save(update_fields=["standing_reason"])
