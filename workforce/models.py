@@ -127,7 +127,13 @@ class QualifierAttempt(models.Model):
     spec_version = models.PositiveIntegerField(default=1, help_text="The project's spec version it was drawn for.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["membership", "number"], name="qualifier_attempt_number_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "number"], name="qualifier_attempt_number_unique"),
+            # at most one sitting in progress (drawn, not submitted) per membership
+            models.UniqueConstraint(
+                fields=["membership"], condition=Q(submitted_at__isnull=True), name="qualifier_attempt_one_open"
+            ),
+        ]
 
 
 # =============================================================================================
@@ -292,12 +298,6 @@ class Invitation(models.Model):
             models.UniqueConstraint(fields=["project", "annotator"], name="invitation_once_per_project"),
             models.CheckConstraint(condition=Q(predicted_accuracy__gte=0) & Q(predicted_accuracy__lte=1),
                                    name="invitation_prediction_range"),
-        constraints = [
-            models.UniqueConstraint(fields=["membership", "number"], name="qualifier_attempt_number_unique"),
-            # at most one sitting in progress (drawn, not submitted) per membership
-            models.UniqueConstraint(
-                fields=["membership"], condition=Q(submitted_at__isnull=True), name="qualifier_attempt_one_open"
-            ),
         ]
 
 
