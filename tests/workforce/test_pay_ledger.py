@@ -375,3 +375,16 @@ def test_ops_set_a_project_rate(client, make_project, staff):
     assert "now pays 0.2500 EUR per accepted answer" in resp.content.decode()
     assert (ProjectPay.objects.get().per_answer, ProjectPay.objects.get().currency) == (Decimal("0.25"), "EUR")
     assert client.get(url).status_code == 405
+
+
+def test_answers_of_a_project_paying_nothing_do_not_hold_up_the_others(make_project, make_annotator, make_answer):
+    free, paid = make_project(name="free"), make_project(name="paid")
+    services.project_pay_set(project=free, per_answer="0")
+    ann = make_annotator()
+    for _ in range(5):  # lower ids than the paid project's answers
+        make_answer(free, ann)
+    for _ in range(3):
+        make_answer(paid, ann)
+    assert services.earnings_accrue(limit=2) == 3
+    assert set(Earning.objects.values_list("project__name", flat=True)) == {"paid"}
+    assert services.earnings_accrue(limit=2, max_batches=1) == 0  # first batch: two of the free project's
