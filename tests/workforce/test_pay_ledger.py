@@ -388,3 +388,21 @@ def test_answers_of_a_project_paying_nothing_do_not_hold_up_the_others(make_proj
     assert services.earnings_accrue(limit=2) == 3
     assert set(Earning.objects.values_list("project__name", flat=True)) == {"paid"}
     assert services.earnings_accrue(limit=2, max_batches=1) == 0  # first batch: two of the free project's
+
+
+def test_earnings_page_queries_do_not_grow_with_the_ledger(client, make_project, make_annotator, make_answer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project()
+    ann = make_annotator()
+    client.force_login(ann)
+    counts = []
+    for n in (5, 40):
+        for _ in range(n):
+            make_answer(project, ann)
+        services.earnings_accrue()
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("workforce:earnings")).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
