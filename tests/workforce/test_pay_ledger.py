@@ -439,3 +439,18 @@ def test_hourly_rates_in_sql_match_the_rule_in_python(make_project, make_annotat
         for key in py:
             a, b = sql[key], py[key]
             assert (a.answers, a.ms, a.pay, a.currency, a.hourly) == (b.answers, b.ms, b.pay, b.currency, b.hourly), key
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_real_worker_runs_the_beat_accrual(celery_worker, make_project, make_annotator, make_answer):
+    """The beat entry's task name is registered in a real worker (autodiscovery) and pays."""
+    from tests.conftest import wait_for
+
+    project = make_project()
+    ann = make_annotator()
+    for _ in range(3):
+        make_answer(project, ann)
+    celery_app.send_task(settings.CELERY_BEAT_SCHEDULE["accrue-answer-earnings"]["task"])
+    wait_for(lambda: Earning.objects.filter(kind="answer").count() == 3, message="the worker's accrual")
+    assert "workforce.earnings_accrue" in celery_worker["log"].read_text()
