@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncWeek
 
@@ -61,8 +62,44 @@ def settled_answers():
     )
 
 
+_RATES_SQL = """
+SELECT a.annotator_id, a.project_id, COUNT(*), SUM(t.ms), COALESCE(SUM(e.amount), 0), MAX(e.currency)
+FROM tasks_app_answer a
+JOIN tasks_app_item i ON i.id = a.item_id
+CROSS JOIN LATERAL (SELECT CASE
+    WHEN jsonb_typeof(a.signals -> 'visible_ms') = 'number' AND (a.signals ->> 'visible_ms')::numeric >= 0 THEN
+        CASE WHEN a.duration_ms IS NULL THEN floor((a.signals ->> 'visible_ms')::numeric)
+             ELSE LEAST(floor((a.signals ->> 'visible_ms')::numeric), a.duration_ms) END
+    ELSE a.duration_ms END AS ms) t
+LEFT JOIN workforce_earning e ON e.kind = 'answer' AND e.source_key = a.id::text
+WHERE ((a.is_check AND a.correct IS NOT NULL) OR (NOT a.is_check AND i.status IN ('accepted', 'exhausted')))
+  AND t.ms IS NOT NULL {filters}
+GROUP BY a.annotator_id, a.project_id
+"""
+
+
 def hourly_rates(*, project_ids: list[int] | None = None, annotator=None) -> dict[tuple[int, int], Rate]:
-    """Effective hourly rate per (annotator id, project id)."""
+    """Effective hourly rate per (annotator id, project id): one aggregate query on
+    PostgreSQL; elsewhere (the embedded SQLite run) the same rule in Python."""
+    if connection.vendor != "postgresql":
+        return _hourly_rates_python(project_ids=project_ids, annotator=annotator)
+    filters, params = "", []
+    if project_ids is not None:
+        filters += " AND a.project_id = ANY(%s)"
+        params.append(list(project_ids))
+    if annotator is not None:
+        filters += " AND a.annotator_id = %s"
+        params.append(annotator.pk)
+    out: dict[tuple[int, int], Rate] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_RATES_SQL.format(filters=filters), params)
+        for annotator_id, project_id, n, ms, pay, currency in cursor.fetchall():
+            out[(annotator_id, project_id)] = Rate(annotator_id, project_id, answers=n, ms=int(ms), pay=Decimal(pay),
+                                                   currency=currency or "")
+    return out
+
+
+def _hourly_rates_python(*, project_ids: list[int] | None = None, annotator=None) -> dict[tuple[int, int], Rate]:
     answers = settled_answers()
     paid = Earning.objects.filter(kind=Earning.Kind.ANSWER)
     if project_ids is not None:

@@ -375,3 +375,82 @@ def test_ops_set_a_project_rate(client, make_project, staff):
     assert "now pays 0.2500 EUR per accepted answer" in resp.content.decode()
     assert (ProjectPay.objects.get().per_answer, ProjectPay.objects.get().currency) == (Decimal("0.25"), "EUR")
     assert client.get(url).status_code == 405
+
+
+def test_answers_of_a_project_paying_nothing_do_not_hold_up_the_others(make_project, make_annotator, make_answer):
+    free, paid = make_project(name="free"), make_project(name="paid")
+    services.project_pay_set(project=free, per_answer="0")
+    ann = make_annotator()
+    for _ in range(5):  # lower ids than the paid project's answers
+        make_answer(free, ann)
+    for _ in range(3):
+        make_answer(paid, ann)
+    assert services.earnings_accrue(limit=2) == 3
+    assert set(Earning.objects.values_list("project__name", flat=True)) == {"paid"}
+    assert services.earnings_accrue(limit=2, max_batches=1) == 0  # first batch: two of the free project's
+
+
+def test_earnings_page_queries_do_not_grow_with_the_ledger(client, make_project, make_annotator, make_answer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project()
+    ann = make_annotator()
+    client.force_login(ann)
+    counts = []
+    for n in (5, 40):
+        for _ in range(n):
+            make_answer(project, ann)
+        services.earnings_accrue()
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("workforce:earnings")).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+@requires_postgres
+def test_hourly_rates_in_sql_match_the_rule_in_python(make_project, make_annotator, make_answer):
+    """PostgreSQL aggregates in one query; the Python rule (used on SQLite) is the reference."""
+    p1, p2 = make_project(), make_project()
+    services.project_pay_set(project=p1, per_answer="0.13")
+    services.project_pay_set(project=p2, per_answer="0.07", currency="EUR")
+    anns = [make_annotator() for _ in range(3)]
+    odd_signals = [{}, {"visible_ms": 12_345}, {"visible_ms": 999_999}, {"visible_ms": "5000"}, {"visible_ms": True},
+                   {"visible_ms": -3}, {"visible_ms": 1234.9}, {"visible_ms": None}, {"other": 1}]
+    for i in range(60):
+        ann, project = anns[i % 3], (p1, p2)[i % 2]
+        kind = i % 6
+        if kind == 0:
+            make_answer(project, ann, label="dog", signals=odd_signals[i % 9], duration_ms=40_000 + i)
+        elif kind == 1:
+            make_answer(project, ann, item_status=Item.Status.EXHAUSTED, item_label=None, duration_ms=None,
+                        signals=odd_signals[i % 9])
+        elif kind == 2:
+            make_answer(project, ann, item_status=Item.Status.OPEN, duration_ms=70_000)
+        elif kind == 3 and Item.objects.filter(project=project, is_known=True).exclude(answers__annotator=ann).exists():
+            make_answer(project, ann, check=bool(i % 4), duration_ms=33_000 + i, signals=odd_signals[(i + 1) % 9])
+        else:
+            make_answer(project, ann, duration_ms=None if i % 5 == 0 else 50_000 + i, signals=odd_signals[i % 9])
+    services.earnings_accrue()
+    for kwargs in ({}, {"project_ids": [p1.pk]}, {"annotator": anns[1]}, {"project_ids": [p2.pk], "annotator": anns[0]}):
+        sql = selectors_pay.hourly_rates(**kwargs)
+        py = selectors_pay._hourly_rates_python(**kwargs)
+        assert sql.keys() == py.keys() and sql, kwargs
+        for key in py:
+            a, b = sql[key], py[key]
+            assert (a.answers, a.ms, a.pay, a.currency, a.hourly) == (b.answers, b.ms, b.pay, b.currency, b.hourly), key
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_real_worker_runs_the_beat_accrual(celery_worker, make_project, make_annotator, make_answer):
+    """The beat entry's task name is registered in a real worker (autodiscovery) and pays."""
+    from tests.conftest import wait_for
+
+    project = make_project()
+    ann = make_annotator()
+    for _ in range(3):
+        make_answer(project, ann)
+    celery_app.send_task(settings.CELERY_BEAT_SCHEDULE["accrue-answer-earnings"]["task"])
+    wait_for(lambda: Earning.objects.filter(kind="answer").count() == 3, message="the worker's accrual")
+    assert "workforce.earnings_accrue" in celery_worker["log"].read_text()

@@ -106,29 +106,39 @@ def answers_payable():
     return Answer.objects.filter(accepted).filter(~Exists(paid))
 
 
-def earnings_accrue(*, project: Project | None = None, limit: int = ACCRUE_BATCH) -> int:
-    """Turn up to ``limit`` accepted, unpaid answers into ledger entries at their project's
-    rate; returns how many were inserted. Safe to run concurrently and repeatedly: the
-    insert skips any answer another run paid first (``ON CONFLICT DO NOTHING`` on the
-    ledger's unique constraint)."""
+def earnings_accrue(*, project: Project | None = None, limit: int = ACCRUE_BATCH, max_batches: int | None = None) -> int:
+    """Turn accepted, unpaid answers into ledger entries at their project's rate, ``limit``
+    at a time, walking answer ids upwards (keyset: each batch starts after the last id of
+    the one before, so answers that write nothing — a project paying 0 — cannot hold the
+    walk up); returns how many entries were inserted. Safe to run concurrently and
+    repeatedly: the insert skips any answer another run paid first (``ON CONFLICT DO
+    NOTHING`` on the ledger's unique constraint)."""
     qs = answers_payable()
     if project is not None:
         qs = qs.filter(project=project)
-    rows = list(qs.order_by("id").values_list("id", "annotator_id", "project_id")[:limit])
-    if not rows:
-        return 0
-    rates = {pid: project_rate(Project(pk=pid)) for pid in {r[2] for r in rows}}
-    entries = [
-        Earning(
-            annotator_id=annotator_id, project_id=project_id, kind=Earning.Kind.ANSWER, source_key=str(answer_id),
-            amount=rates[project_id][0], currency=rates[project_id][1],
-        )
-        for answer_id, annotator_id, project_id in rows
-        if rates[project_id][0] > 0  # a project paying nothing per answer writes no entries
-    ]
-    if not entries:
-        return 0
-    return len(_insert_skipping_paid(entries))
+    inserted, after_id, batches = 0, 0, 0
+    rates: dict[int, tuple[Decimal, str]] = {}
+    while max_batches is None or batches < max_batches:
+        rows = list(qs.filter(id__gt=after_id).order_by("id").values_list("id", "annotator_id", "project_id")[:limit])
+        if not rows:
+            break
+        batches += 1
+        after_id = rows[-1][0]
+        for pid in {r[2] for r in rows} - rates.keys():
+            rates[pid] = project_rate(Project(pk=pid))
+        entries = [
+            Earning(
+                annotator_id=annotator_id, project_id=project_id, kind=Earning.Kind.ANSWER, source_key=str(answer_id),
+                amount=rates[project_id][0], currency=rates[project_id][1],
+            )
+            for answer_id, annotator_id, project_id in rows
+            if rates[project_id][0] > 0  # a project paying nothing per answer writes no entries
+        ]
+        if entries:
+            inserted += len(_insert_skipping_paid(entries))
+        if len(rows) < limit:
+            break
+    return inserted
 
 
 def _insert_skipping_paid(entries: list[Earning]) -> list[int]:
@@ -161,15 +171,10 @@ def _insert_skipping_paid(entries: list[Earning]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def earnings_accrue_all(*, max_batches: int = 50) -> int:
-    """What the beat task runs: accrue in batches until nothing is left (bounded)."""
-    total = 0
-    for _ in range(max_batches):
-        n = earnings_accrue()
-        total += n
-        if n == 0:
-            break
-    return total
+def earnings_accrue_all(*, max_batches: int = 500) -> int:
+    """What the beat task runs: one walk over the payable answers (bounded per run; the next
+    run picks up what is left)."""
+    return earnings_accrue(max_batches=max_batches)
 
 
 def payout_create(*, period_start: dt.date, period_end: dt.date, created_by, today: dt.date | None = None) -> tuple[PayoutBatch, bool]:
