@@ -34,3 +34,4 @@ class EstimateSerializer(serializers.Serializer):
     capacity_per_day_low = serializers.FloatField(allow_null=True, help_text="10th percentile of the pool's days.")
     can_deliver = serializers.BooleanField(allow_null=True)
     shortfall_per_day = serializers.FloatField(allow_null=True)
+    notes = serializers.ListField(child=serializers.CharField(), help_text="Quotas that limit the capacity, small quota groups.")

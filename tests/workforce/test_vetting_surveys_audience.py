@@ -229,6 +229,14 @@ def test_audience_api_rules_errors_and_estimate_suppression():
         Answer.objects.filter(pk=a.pk).update(created_at=now - timedelta(days=1 + i % 4))
     est = customer.client.get(url + "estimate/?answers_per_day=1").json()
     assert est["capacity_per_day"] == round(40 / 28, 1) and est["can_deliver"] is True and est["shortfall_per_day"] == 0
+    assert est["notes"] == []
+    # a quota on a group that has not worked caps what the pool can deliver
+    resp = customer.client.put(url, {"rules": {"age": {"min": 18, "max": 40}}, "answers_per_day": 1,
+                                     "quotas": [{"attribute": "gender", "values": ["man"], "min_share": 0.5}]}, format="json")
+    assert resp.status_code == 200, resp.content
+    est = customer.client.get(url + "estimate/").json()
+    assert est["capacity_per_day"] == 0 and est["can_deliver"] is False and est["shortfall_per_day"] == 1
+    assert any("limited by the quota on gender" in n for n in est["notes"])
     resp = customer.client.put(url, {"rules": {"gender": ["non_binary"]}}, format="json")
     est = customer.client.get(url + "estimate/").json()
     assert est["eligible"] is None and est["eligible_fewer_than_suppression"] and est["breakdown"] == {}
