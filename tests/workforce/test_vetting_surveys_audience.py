@@ -240,7 +240,12 @@ def test_audience_api_rules_errors_and_estimate_suppression():
     resp = customer.client.put(url, {"rules": {"gender": ["non_binary"]}}, format="json")
     est = customer.client.get(url + "estimate/").json()
     assert est["eligible"] is None and est["eligible_fewer_than_suppression"] and est["breakdown"] == {}
-    assert customer.client.get(url + "estimate/?answers_per_day=abc").status_code == 400
+    for bad in ("abc", "²", "0", "-1", "1.5"):
+        assert customer.client.get(url + f"estimate/?answers_per_day={bad}").status_code == 400, bad
+    for body in ({"quotas": [{"attribute": ["gender"], "values": ["woman"], "min_share": 0.5}]},
+                 {"rules": {"gender": "woman"}}, {"rules": {"age": {"min": True}}}, {"rules": []},
+                 {"rules": {"standing": {"min_accuracy": 2}}}, {"quotas": ["x"]}, {"answers_per_day": 0}):
+        assert customer.client.put(url, body, format="json").status_code == 400, body
 
 
 def test_home_lists_only_eligible_projects_and_task_next_enforces_rules():
