@@ -14,7 +14,7 @@ class AudienceSerializer(serializers.Serializer):
     answers_per_day = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     invite_only = serializers.BooleanField(required=False, default=False, help_text=(
         "Only invited annotators (best predicted accuracy first, widened in waves) may work."))
-    updated_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null: no audience set yet (everyone active).")
 
 
 class EstimateSerializer(serializers.Serializer):
