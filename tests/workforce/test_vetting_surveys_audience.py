@@ -383,3 +383,35 @@ def test_widening_runs_as_the_named_celery_task(settings):
     assert tasks.invitations_widen.delay().get() == {str(project.pk): 2}
     assert tasks.invitations_widen.delay().get() == {}  # two invitations still fresh: target met
     assert list(Invitation.objects.filter(project=project).values_list("rank", flat=True).order_by("rank")) == [1, 2]
+
+
+def test_survey_choices_must_be_values_of_the_attribute():
+    s = services.survey_create(actor=staff(), title="Where", reward="0.50")
+    with pytest.raises(ValidationError, match="Germany"):
+        services.survey_question_add(survey=s, text="Country?", kind="single", attribute="country",
+                                     choices=["DE", "Germany"])
+    q = services.survey_question_add(survey=s, text="Country?", kind="single", attribute="country", choices=["DE", "FR"])
+    services.survey_open_set(survey=s, is_open=True)
+    user = annotator()
+    services.survey_submit(survey=s, annotator=user, answers={q.pk: "FR"})
+    assert AttributeValue.objects.get(annotator=user, key="country").value == "FR"
+
+
+def test_ranking_model_is_fitted_on_history_and_orders_by_accuracy():
+    from workforce.services import ranking
+
+    org = customer_with_token().organization
+    past = [make_project(org, n_items=1, n_examples=40, name=f"PAST-{i}") for i in range(2)]
+    people = [(annotator(), acc) for acc in (0.95, 0.85, 0.7, 0.55, 0.4, 0.9)]
+    for project in past:
+        for user, acc in people:
+            correct = round(acc * 20)
+            _history(project, user, correct, 20 - correct)
+    model = ranking.model_train()
+    assert model.clf is not None and model.n_rows == 2 * 6 * 20  # sklearn, not the prior
+    new_project = make_project(org, n_items=2, name="NEXT")
+    ranked = ranking.rank(project=new_project, annotator_ids=[u.pk for u, _ in people], model=model)
+    by_acc = [u.pk for u, _ in sorted(people, key=lambda t: -t[1])]
+    assert [aid for aid, _ in ranked] == by_acc
+    preds = [p for _, p in ranked]
+    assert all(0 < p < 1 for p in preds) and preds[0] > 0.8 and preds[-1] < 0.6
