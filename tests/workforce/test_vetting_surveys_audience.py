@@ -328,6 +328,10 @@ def test_seed_demo_annotators_are_active(capsys):
     assert set(AnnotatorProfile.objects.filter(user__username__in=["alice", "bob", "carol"])
                .values_list("status", flat=True)) == {"active"}
     assert Example.objects.exists()
+    from workforce.models import Survey
+
+    call_command("seed_demo", items=4)  # idempotent
+    assert Survey.objects.filter(title="About you", is_open=True).count() == 1
 
 
 def test_project_pages_hidden_from_applicants_and_people_outside_the_audience():
