@@ -5,9 +5,13 @@ from .models import AnnotatorProfile, Appeal, Earning, Membership, PayoutBatch, 
 
 @admin.register(AnnotatorProfile)
 class AnnotatorProfileAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "created_at"]
+    list_display = ["display_name", "user", "status", "identity_status", "created_at"]
+    list_filter = ["status", "identity_status"]
     search_fields = ["display_name", "user__username", "user__email"]
     raw_id_fields = ["user"]
+    # Status and identity go through services/vetting.py (ops pages) so every change is in the history.
+    readonly_fields = ["status", "email_verified_at", "identity_status", "identity_note", "identity_checked_at",
+                       "identity_checked_by"]
 
 
 class QualifierAttemptInline(admin.TabularInline):
@@ -62,12 +66,15 @@ class QualifierAttemptAdmin(admin.ModelAdmin):
         return False
 
 
-# --- pay, standing history, appeals (issue 3B) ---------------------------------------------
-# The ledger, payouts, history and appeals are written by services only (idempotency,
-# one batch per entry, append-only history): the admin shows them read-only. A project's
-# rate per answer is the one thing ops edit here.
+# --- services-only rows (history, ledger, answers) are read-only here ---------------------------
+from .models import (  # noqa: E402
+    AttributeValue, Audience, Invitation, ProfileFlag, StatusChange, Survey, SurveyCompletion, SurveyQuestion,
+)
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only (history, answers): visible, never edited here."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -78,6 +85,12 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# --- pay, standing history, appeals (issue 3B) ---------------------------------------------
+# The ledger, payouts, history and appeals are written by services only (idempotency,
+# one batch per entry, append-only history): the admin shows them read-only. A project's
+# rate per answer is the one thing ops edit here.
+
+
 @admin.register(ProjectPay)
 class ProjectPayAdmin(admin.ModelAdmin):
     list_display = ["project", "per_answer", "currency", "updated_at"]
@@ -86,7 +99,7 @@ class ProjectPayAdmin(admin.ModelAdmin):
 
 
 @admin.register(Earning)
-class EarningAdmin(_ReadOnlyAdmin):
+class EarningAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "annotator", "kind", "project", "amount", "currency", "source_key", "payout"]
     list_filter = ["kind", "currency"]
     search_fields = ["annotator__username", "source_key", "project__name"]
@@ -94,19 +107,75 @@ class EarningAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(PayoutBatch)
-class PayoutBatchAdmin(_ReadOnlyAdmin):
+class PayoutBatchAdmin(ReadOnlyAdmin):
     list_display = ["period_start", "period_end", "entries", "created_by", "created_at"]
 
 
 @admin.register(StandingChange)
-class StandingChangeAdmin(_ReadOnlyAdmin):
+class StandingChangeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "membership", "from_standing", "to_standing", "source", "actor", "reason"]
     list_filter = ["source", "to_standing"]
     search_fields = ["membership__annotator__username", "membership__project__name", "reason"]
 
 
 @admin.register(Appeal)
-class AppealAdmin(_ReadOnlyAdmin):
+class AppealAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "membership", "standing_at_appeal", "status", "decided_by", "decided_at"]
     list_filter = ["status"]
     search_fields = ["membership__annotator__username", "text", "decision_note"]
+
+
+# --- issue 3a: vetting history, profiles, surveys, audience, invitations -----------------------
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):  # append-only (model layer + PostgreSQL trigger)
+    list_display = ["annotator", "from_status", "to_status", "actor", "reason", "created_at"]
+    list_filter = ["to_status"]
+    search_fields = ["annotator__username", "reason"]
+
+
+@admin.register(AttributeValue)
+class AttributeValueAdmin(ReadOnlyAdmin):
+    list_display = ["annotator", "key", "value", "source", "recorded_at", "is_current"]
+    list_filter = ["key", "is_current"]
+    search_fields = ["annotator__username"]
+
+
+@admin.register(SurveyCompletion)
+class SurveyCompletionAdmin(ReadOnlyAdmin):
+    list_display = ["annotator", "survey", "reward", "completed_at"]
+    search_fields = ["annotator__username", "survey__title"]
+
+
+@admin.register(ProfileFlag)
+class ProfileFlagAdmin(ReadOnlyAdmin):
+    list_display = ["annotator", "key", "previous", "new", "created_at", "resolved_at"]
+    search_fields = ["annotator__username"]
+
+
+class SurveyQuestionInline(admin.TabularInline):
+    model = SurveyQuestion
+    extra = 0
+    readonly_fields = ["position", "text", "kind", "attribute", "choices", "min_value", "max_value"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):  # questions are added on /ops/surveys/ (validated by the service)
+    list_display = ["title", "reward", "is_open", "created_at"]
+    readonly_fields = ["reward", "created_by", "created_at"]
+    inlines = [SurveyQuestionInline]
+
+
+@admin.register(Audience)
+class AudienceAdmin(ReadOnlyAdmin):  # set by the customer API (validated by the service)
+    list_display = ["project", "rules", "quotas", "answers_per_day", "invite_only", "updated_at"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ["project", "annotator", "wave", "rank", "predicted_accuracy", "state", "created_at"]
+    list_filter = ["state", "project"]

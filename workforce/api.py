@@ -1,6 +1,8 @@
 """Customer API for a project's audience: read/set rules, and the eligibility estimate."""
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,8 +23,6 @@ from .serializers import AudienceSerializer, EstimateSerializer
 def nested_errors(flat: dict) -> dict:
     """The service's flat keys ("rules.age", "quotas[1].values") in the API's documented
     nested shape: {"rules": {"age": [...]}, "quotas": [{}, {"values": [...]}]}."""
-    import re
-
     out: dict = {}
     for key, msgs in flat.items():
         m = re.fullmatch(r"quotas\[(\d+)\]\.(\w+)", key)
@@ -89,7 +89,7 @@ class AudienceEstimateView(_ProjectView):
         raw = request.query_params.get("answers_per_day")
         needed = None
         if raw not in (None, ""):
-            if not raw.isdigit() or not 1 <= int(raw) <= 10_000_000:
+            if not re.fullmatch(r"[0-9]{1,8}", raw) or not 1 <= int(raw) <= 10_000_000:
                 raise ValidationError({"answers_per_day": ["A whole number of answers per day, at least 1."]})
             needed = int(raw)
         return Response(EstimateSerializer(selectors.audience_estimate(project=project, answers_per_day=needed)).data)

@@ -178,7 +178,8 @@ def audience_estimate(*, project: Project, answers_per_day: int | None = None, n
 
     Capacity: the eligible pool's answers (every project) per calendar day over the last
     ACTIVITY_DAYS days: the mean, and the 10th percentile of those days as a low figure.
-    It assumes the pool would give this project the time it gave all projects together."""
+    It assumes the pool would give this project the time it gave all projects together; quotas
+    lower it to what their groups can supply (``notes`` says which)."""
     import statistics
     from collections import Counter
     from datetime import timedelta
@@ -205,7 +206,7 @@ def audience_estimate(*, project: Project, answers_per_day: int | None = None, n
         "eligible": n if n >= SUPPRESS_BELOW else None,
         "eligible_fewer_than_suppression": n < SUPPRESS_BELOW,
         "breakdown": {}, "answers_per_active_day": None, "capacity_per_day": None, "capacity_per_day_low": None,
-        "can_deliver": None, "shortfall_per_day": None,
+        "can_deliver": None, "shortfall_per_day": None, "notes": [],
     }
     if n < SUPPRESS_BELOW:
         out["can_deliver"] = False if needed else None
@@ -228,19 +229,43 @@ def audience_estimate(*, project: Project, answers_per_day: int | None = None, n
             lo = 16 if age < 25 else (age // 10) * 10 if age < 65 else 65
             bands[f"{lo}-24" if lo == 16 else "65+" if lo == 65 else f"{lo}-{lo + 9}"] += 1
     out["breakdown"]["age"] = _suppressed_counts(dict(bands))
-    since = now - timedelta(days=ACTIVITY_DAYS)
-    daily = (Answer.objects.filter(annotator_id__in=[p.user_id for p in eligible], created_at__gte=since)
+    today_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    since = today_start - timedelta(days=ACTIVITY_DAYS)  # the last ACTIVITY_DAYS whole days
+    daily = (Answer.objects.filter(annotator_id__in=[p.user_id for p in eligible], created_at__gte=since,
+                                   created_at__lt=today_start)
              .annotate(day=TruncDate("created_at")).values("day", "annotator_id").annotate(k=Count("id")))
     per_day: Counter = Counter()
+    per_person: Counter = Counter()
     person_days = 0
     for row in daily:
         per_day[row["day"]] += row["k"]
+        per_person[row["annotator_id"]] += row["k"]
         person_days += 1
-    totals = [per_day.get((now - timedelta(days=i)).date(), 0) for i in range(1, ACTIVITY_DAYS + 1)]
+    totals = [per_day.get((today_start - timedelta(days=i)).date(), 0) for i in range(1, ACTIVITY_DAYS + 1)]
     total = sum(per_day.values())
     out["answers_per_active_day"] = round(total / person_days, 1) if person_days else None
-    out["capacity_per_day"] = round(statistics.fmean(totals), 1)
+    capacity = statistics.fmean(totals)
     out["capacity_per_day_low"] = float(sorted(totals)[len(totals) // 10])
+    # Quotas bound what the pool can deliver: with "at least s from group G", at most
+    # capacity(G) / s answers a day; with "at most s from G", at most capacity(not G) / (1 - s).
+    notes = []
+    for q in out["quotas"]:
+        members = [p for p in eligible if audience_service.in_values(p, q["attribute"], q["values"])]
+        group = sum(per_person[p.user_id] for p in members) / ACTIVITY_DAYS
+        if 0 < len(members) < SUPPRESS_BELOW or (len(eligible) - len(members)) in range(1, SUPPRESS_BELOW):
+            notes.append(f"quota on {q['attribute']}: a group has fewer than {SUPPRESS_BELOW} eligible annotators")
+        if q.get("min_share"):
+            bound = group / q["min_share"]
+            if bound < capacity:
+                capacity = bound
+                notes.append(f"capacity limited by the quota on {q['attribute']} (min_share {q['min_share']})")
+        if q.get("max_share") is not None and q["max_share"] < 1:
+            bound = (total / ACTIVITY_DAYS - group) / (1 - q["max_share"])
+            if bound < capacity:
+                capacity = bound
+                notes.append(f"capacity limited by the quota on {q['attribute']} (max_share {q['max_share']})")
+    out["notes"] = notes
+    out["capacity_per_day"] = round(capacity, 1)
     if needed:
         out["can_deliver"] = out["capacity_per_day"] >= needed
         out["shortfall_per_day"] = max(0.0, round(needed - out["capacity_per_day"], 1))

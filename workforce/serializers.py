@@ -14,7 +14,7 @@ class AudienceSerializer(serializers.Serializer):
     answers_per_day = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     invite_only = serializers.BooleanField(required=False, default=False, help_text=(
         "Only invited annotators (best predicted accuracy first, widened in waves) may work."))
-    updated_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null: no audience set yet (everyone active).")
 
 
 class EstimateSerializer(serializers.Serializer):
@@ -34,3 +34,4 @@ class EstimateSerializer(serializers.Serializer):
     capacity_per_day_low = serializers.FloatField(allow_null=True, help_text="10th percentile of the pool's days.")
     can_deliver = serializers.BooleanField(allow_null=True)
     shortfall_per_day = serializers.FloatField(allow_null=True)
+    notes = serializers.ListField(child=serializers.CharField(), help_text="Quotas that limit the capacity, small quota groups.")

@@ -229,10 +229,23 @@ def test_audience_api_rules_errors_and_estimate_suppression():
         Answer.objects.filter(pk=a.pk).update(created_at=now - timedelta(days=1 + i % 4))
     est = customer.client.get(url + "estimate/?answers_per_day=1").json()
     assert est["capacity_per_day"] == round(40 / 28, 1) and est["can_deliver"] is True and est["shortfall_per_day"] == 0
+    assert est["notes"] == []
+    # a quota on a group that has not worked caps what the pool can deliver
+    resp = customer.client.put(url, {"rules": {"age": {"min": 18, "max": 40}}, "answers_per_day": 1,
+                                     "quotas": [{"attribute": "gender", "values": ["man"], "min_share": 0.5}]}, format="json")
+    assert resp.status_code == 200, resp.content
+    est = customer.client.get(url + "estimate/").json()
+    assert est["capacity_per_day"] == 0 and est["can_deliver"] is False and est["shortfall_per_day"] == 1
+    assert any("limited by the quota on gender" in n for n in est["notes"])
     resp = customer.client.put(url, {"rules": {"gender": ["non_binary"]}}, format="json")
     est = customer.client.get(url + "estimate/").json()
     assert est["eligible"] is None and est["eligible_fewer_than_suppression"] and est["breakdown"] == {}
-    assert customer.client.get(url + "estimate/?answers_per_day=abc").status_code == 400
+    for bad in ("abc", "²", "0", "-1", "1.5"):
+        assert customer.client.get(url + f"estimate/?answers_per_day={bad}").status_code == 400, bad
+    for body in ({"quotas": [{"attribute": ["gender"], "values": ["woman"], "min_share": 0.5}]},
+                 {"rules": {"gender": "woman"}}, {"rules": {"age": {"min": True}}}, {"rules": []},
+                 {"rules": {"standing": {"min_accuracy": 2}}}, {"quotas": ["x"]}, {"answers_per_day": 0}):
+        assert customer.client.put(url, body, format="json").status_code == 400, body
 
 
 def test_home_lists_only_eligible_projects_and_task_next_enforces_rules():
@@ -315,6 +328,10 @@ def test_seed_demo_annotators_are_active(capsys):
     assert set(AnnotatorProfile.objects.filter(user__username__in=["alice", "bob", "carol"])
                .values_list("status", flat=True)) == {"active"}
     assert Example.objects.exists()
+    from workforce.models import Survey
+
+    call_command("seed_demo", items=4)  # idempotent
+    assert Survey.objects.filter(title="About you", is_open=True).count() == 1
 
 
 def test_project_pages_hidden_from_applicants_and_people_outside_the_audience():
@@ -370,3 +387,35 @@ def test_widening_runs_as_the_named_celery_task(settings):
     assert tasks.invitations_widen.delay().get() == {str(project.pk): 2}
     assert tasks.invitations_widen.delay().get() == {}  # two invitations still fresh: target met
     assert list(Invitation.objects.filter(project=project).values_list("rank", flat=True).order_by("rank")) == [1, 2]
+
+
+def test_survey_choices_must_be_values_of_the_attribute():
+    s = services.survey_create(actor=staff(), title="Where", reward="0.50")
+    with pytest.raises(ValidationError, match="Germany"):
+        services.survey_question_add(survey=s, text="Country?", kind="single", attribute="country",
+                                     choices=["DE", "Germany"])
+    q = services.survey_question_add(survey=s, text="Country?", kind="single", attribute="country", choices=["DE", "FR"])
+    services.survey_open_set(survey=s, is_open=True)
+    user = annotator()
+    services.survey_submit(survey=s, annotator=user, answers={q.pk: "FR"})
+    assert AttributeValue.objects.get(annotator=user, key="country").value == "FR"
+
+
+def test_ranking_model_is_fitted_on_history_and_orders_by_accuracy():
+    from workforce.services import ranking
+
+    org = customer_with_token().organization
+    past = [make_project(org, n_items=1, n_examples=40, name=f"PAST-{i}") for i in range(2)]
+    people = [(annotator(), acc) for acc in (0.95, 0.85, 0.7, 0.55, 0.4, 0.9)]
+    for project in past:
+        for user, acc in people:
+            correct = round(acc * 20)
+            _history(project, user, correct, 20 - correct)
+    model = ranking.model_train()
+    assert model.clf is not None and model.n_rows == 2 * 6 * 20  # sklearn, not the prior
+    new_project = make_project(org, n_items=2, name="NEXT")
+    ranked = ranking.rank(project=new_project, annotator_ids=[u.pk for u, _ in people], model=model)
+    by_acc = [u.pk for u, _ in sorted(people, key=lambda t: -t[1])]
+    assert [aid for aid, _ in ranked] == by_acc
+    preds = [p for _, p in ranked]
+    assert all(0 < p < 1 for p in preds) and preds[0] > 0.8 and preds[-1] < 0.6

@@ -103,7 +103,7 @@ def quotas_clean(quotas) -> list:
         if unknown:
             err["non_field_errors"] = [f"Unknown keys: {', '.join(sorted(map(str, unknown)))}."]
         key = q.get("attribute")
-        if key not in attributes.ATTRIBUTES or key == "age":
+        if not isinstance(key, str) or key not in attributes.ATTRIBUTES or key == "age":
             err["attribute"] = [f"One of: {', '.join(k for k in attributes.ATTRIBUTES if k != 'age')}."]
         else:
             try:

@@ -39,7 +39,8 @@ def features(*, checks: int, correct: int, checks_same_type: int, correct_same_t
     acc = (correct + 1) / (checks + 2)
     acc_type = (correct_same_type + 1) / (checks_same_type + 2) if checks_same_type else acc
     return [acc, acc_type, math.log1p(checks), qualifier_score if qualifier_score is not None else PRIOR_ACCURACY,
-            1.0 if checks else 0.0, math.log1p(max(tenure_days, 0.0)), math.log1p(answers_30d)]
+            # whole days: a fraction of a day is noise that the scaler would blow up to unit variance
+            1.0 if checks else 0.0, math.log1p(max(math.floor(tenure_days), 0)), math.log1p(answers_30d)]
 
 
 @dataclass

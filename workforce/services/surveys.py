@@ -57,6 +57,15 @@ def survey_question_add(*, survey: Survey, text: str, kind: str, attribute: str 
             if bad:
                 errors["choices"] = [f"Not values of {attr.label}: {', '.join(bad)}."]
             choices = choices or list(attr.choices)
+        else:  # free values (country codes, language codes, skill tags): each choice must be one
+            bad = []
+            for c in choices:
+                try:
+                    attributes.normalise(attribute, [c] if attr.kind == "multi" else c)
+                except attributes.AttributeError_:
+                    bad.append(c)
+            if bad:
+                errors["choices"] = [f"Not valid values of {attr.label}: {', '.join(bad)}."]
         if attr is not None and attr.kind == "number":
             min_value = attr.min if min_value is None else max(min_value, attr.min)
             max_value = attr.max if max_value is None else min(max_value, attr.max)

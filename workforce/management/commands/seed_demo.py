@@ -73,6 +73,19 @@ class Command(BaseCommand):
                                                                      "status": AnnotatorProfile.Status.APPLICANT})
             wf_services.annotator_make_active(annotator=u, reason="Demo data: vetted and active.")
 
+        from workforce.models import Survey
+
+        if not Survey.objects.filter(title="About you").exists():  # a paid profile survey (issue 3a)
+            ops = User.objects.get(username="ops")
+            survey = wf_services.survey_create(actor=ops, title="About you", reward="0.50",
+                                               description="Five questions that help projects find you.")
+            for text, kind, attribute in (("How old are you?", "number", "age"), ("Your gender?", "single", "gender"),
+                                          ("Highest education?", "single", "education"),
+                                          ("Devices you work on?", "multi", "device"),
+                                          ("Anything you are an expert in (tags, comma-separated)?", "text", "")):
+                wf_services.survey_question_add(survey=survey, text=text, kind=kind, attribute=attribute)
+            wf_services.survey_open_set(survey=survey, is_open=True)
+
         project = Project.objects.filter(organization=org, name="Product review sentiment").first()
         if project is None:
             examples = []
