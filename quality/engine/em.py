@@ -131,17 +131,19 @@ def dawid_skene(
     counts = prior.copy()
     for it_done in range(1, iters + 1):
         # M-step
-        counts = prior.copy()
-        flat = counts.reshape(n_w, k * k)
-        for t in range(k):
-            np.add.at(flat, (ww_a, t * k + gg_a), post[ii_a, t])
+        flat = prior.reshape(n_w, k * k).copy()
+        cell = ww_a * (k * k) + gg_a
+        for t in range(k):  # bincount: the fast scatter-add
+            flat += np.bincount(cell + t * k, weights=post[ii_a, t], minlength=n_w * k * k).reshape(n_w, k * k)
+        counts = flat.reshape(n_w, k, k)
         theta = counts / counts.sum(axis=2, keepdims=True)
         pi = post.sum(axis=0) + CLASS_PRIOR_ALPHA
         log_pi = np.log(pi / pi.sum())
         # E-step
         log_theta = np.log(theta)
-        evidence = np.zeros((n_i, k))
-        np.add.at(evidence, ii_a, log_theta[ww_a, :, gg_a])
+        terms = log_theta[ww_a, :, gg_a]
+        evidence = np.stack([np.bincount(ii_a, weights=terms[:, t], minlength=n_i) for t in range(k)], axis=1) \
+            if n_i else np.zeros((0, k))
         s = log_pi[None, :] + evidence
         s -= s.max(axis=1, keepdims=True)
         new = np.exp(s)
