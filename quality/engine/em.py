@@ -200,17 +200,6 @@ def fit_tempering(samples: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> tupl
     return best
 
 
-def fit_temperature(samples: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> float:
-    """The temperature alone (eps fixed at 0); kept for callers that want one number."""
-    if not samples:
-        return 1.0
-    lp = np.stack([s[0] for s in samples])
-    ev = np.stack([s[1] for s in samples])
-    y = np.array([s[2] for s in samples])
-    rows = np.arange(len(y))
-    return float(max(TAU_GRID, key=lambda t: (float(np.log(np.maximum(_calibrated(lp, ev, t, 0.0)[rows, y], 1e-12)).sum()), -t)))
-
-
 def folds_of(items: Sequence[str], folds: int = FOLDS) -> list[list[str]]:
     """Deterministic split of known items into cross-fitting folds (sorted, round-robin)."""
     ordered = sorted(items)

@@ -8,7 +8,6 @@ from quality import services as quality_services
 from quality.models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
 from quality.services import model as model_services
 from tasks_app.models import Item
-
 from tests.quality.test_scoring import answer, setup_project, worker
 
 
