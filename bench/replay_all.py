@@ -136,7 +136,7 @@ def table(rows: list[dict], seed: int, target: float, confidence: float, data_di
         f"The claim is the replay's own: shadow deliveries on the known items (labels from fits blind to them), one-sided "
         f"Clopper-Pearson generalised to the delivery's mix of decision statuses (accepted / exhausted; "
         f"quantile of the weighted Beta mixture) at {confidence:.0%} confidence on counts "
-        f"divided by a design effect of 2 (shadow outcomes share annotator estimates); certified only if the lower bound ≥ {target}. MV and Dawid-Skene (crowd-kit 1.4.2, "
+        f"divided by a design effect of 2.5 (shadow outcomes share annotators; the measured variance ratio, see `quality/engine/estimate.py`); certified only if the lower bound ≥ {target}. MV and Dawid-Skene (crowd-kit 1.4.2, "
         f"100 EM iterations) use ALL answers, computed in the same run, measured on the same held-out items. "
         f"Seconds = the replay's own timing (in memory).\n\n"
     )

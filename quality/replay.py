@@ -8,19 +8,20 @@ the same engine functions the Celery task calls (``quality.services``):
 
 * a check: Beta accuracy posterior + gating (through :func:`_gate`, the one adapter to the
   production gating function) and a one-hot observation in the annotator's confusion rows;
-* a regular answer: :func:`quality.engine.decide_confusion` (per-class Dirichlet model,
-  class prior, evidence temperature) -> accepted / more / exhausted at the cap; a decided
-  item feeds its posterior back into its annotators' rows (incremental Dawid-Skene);
-* every ``quality.engine.em.refresh_due`` answers: the periodic re-estimate
-  (:func:`quality.engine.em.dawid_skene` over all answers so far, known items clamped) and the
-  temperature fit on cross-fitted known items (:func:`quality.engine.em.fit_temperature`).
+* a regular answer: :func:`quality.engine.decide_confusion` (per-class Dirichlet model and
+  class prior) -> accepted / more / exhausted at the cap; a decided item feeds its posterior
+  back into its annotators' rows (incremental Dawid-Skene);
+* whenever ``quality.engine.em.refresh_due``: the periodic re-estimate
+  :func:`quality.engine.em.refit` (Dawid-Skene over all answers so far, known items clamped,
+  and the calibration ``tau``/``eps`` fitted on cross-fitted known items).
 
 Revoked workers leave. At the end, the delivered labels and probabilities come from one last
 re-estimate (the same function). Claims: each known item also gets a *shadow delivery* — the
 acceptance procedure run online on its check answers in arrival order, every annotator's rows
 leaving this item's own check out — and its label and probability from a re-estimate that did
-not see its known label (5-fold cross-fitting). Shadow (p, correct) pairs and the delivered p's
-give the claim: :func:`quality.engine.estimate.stratified_claim` (Clopper-Pearson by status, design effect).
+not see its known label (5-fold cross-fitting). Shadow outcomes by decision status, weighted by
+the delivery's statuses, give the claim: :func:`quality.engine.estimate.stratified_claim`
+(one-sided Clopper-Pearson at the customer's confidence, counts divided by the design effect).
 """
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def item_log_posterior(
 
     ``tau`` < 1 counts the answers as fewer independent ones: errors on hard items are
     correlated, so n agreeing answers are worth less than n independent coins. It is fitted on
-    known items by :func:`quality.engine.em.fit_temperature`.
+    known items by :func:`quality.engine.em.fit_tempering`.
     """
     s = list(log_prior)
     for ll in logliks:

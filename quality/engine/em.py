@@ -131,17 +131,19 @@ def dawid_skene(
     counts = prior.copy()
     for it_done in range(1, iters + 1):
         # M-step
-        counts = prior.copy()
-        flat = counts.reshape(n_w, k * k)
-        for t in range(k):
-            np.add.at(flat, (ww_a, t * k + gg_a), post[ii_a, t])
+        flat = prior.reshape(n_w, k * k).copy()
+        cell = ww_a * (k * k) + gg_a
+        for t in range(k):  # bincount: the fast scatter-add
+            flat += np.bincount(cell + t * k, weights=post[ii_a, t], minlength=n_w * k * k).reshape(n_w, k * k)
+        counts = flat.reshape(n_w, k, k)
         theta = counts / counts.sum(axis=2, keepdims=True)
         pi = post.sum(axis=0) + CLASS_PRIOR_ALPHA
         log_pi = np.log(pi / pi.sum())
         # E-step
         log_theta = np.log(theta)
-        evidence = np.zeros((n_i, k))
-        np.add.at(evidence, ii_a, log_theta[ww_a, :, gg_a])
+        terms = log_theta[ww_a, :, gg_a]
+        evidence = np.stack([np.bincount(ii_a, weights=terms[:, t], minlength=n_i) for t in range(k)], axis=1) \
+            if n_i else np.zeros((0, k))
         s = log_pi[None, :] + evidence
         s -= s.max(axis=1, keepdims=True)
         new = np.exp(s)
@@ -196,17 +198,6 @@ def fit_tempering(samples: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> tupl
             if ll > best_ll + 1e-9:
                 best, best_ll = (float(tau), float(eps)), ll
     return best
-
-
-def fit_temperature(samples: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> float:
-    """The temperature alone (eps fixed at 0); kept for callers that want one number."""
-    if not samples:
-        return 1.0
-    lp = np.stack([s[0] for s in samples])
-    ev = np.stack([s[1] for s in samples])
-    y = np.array([s[2] for s in samples])
-    rows = np.arange(len(y))
-    return float(max(TAU_GRID, key=lambda t: (float(np.log(np.maximum(_calibrated(lp, ev, t, 0.0)[rows, y], 1e-12)).sum()), -t)))
 
 
 def folds_of(items: Sequence[str], folds: int = FOLDS) -> list[list[str]]:

@@ -22,12 +22,13 @@ from scipy.stats import beta as _beta
 from scipy.stats import norm as _norm
 
 
-# Shadow outcomes share the same few annotators' accuracy estimates and the same draw of known
-# items, so they are positively correlated: measured over 20 seeded 10 % splits of one public
-# crowd set (Stanford Dogs, 4 labels), the shadow accuracy spread ~1.4x the binomial standard
-# deviation, i.e. ~2x the variance, and plain Clopper-Pearson over-claimed on 3 of 20 splits.
-# Counts are therefore divided by this design effect before the bound (1 of 20 after).
-SHADOW_DESIGN_EFFECT = 2.0
+# Shadow outcomes share the same few annotators and the same draw of known items, so they are
+# more dispersed than coin flips. Measured with the per-class engine over 20 seeded 10 % splits of
+# each public crowd set (bench/replay_all.py --splits 20): the shadow accuracy minus the delivered
+# accuracy spread 1.56x the binomial standard deviation on Stanford Dogs (4 labels; variance ratio
+# 2.4), 1.2x on product sentiment, 1.1x on RTE. Counts are divided by the worst variance ratio
+# seen, rounded up: with 2.0, 1 of 60 runs over-claimed (Dogs, by 1.7 points); with 2.5, none.
+SHADOW_DESIGN_EFFECT = 2.5
 
 
 @dataclass(frozen=True)

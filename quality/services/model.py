@@ -135,4 +135,23 @@ def project_model_refresh(*, project_id: int) -> int:
         state.refreshes += 1
         state.refreshed_at = timezone.now()
         state.save()
+        _relabel_decided(project, fit.result.items, fit.result.tempered(fit.tau, fit.eps))
     return len(answers)
+
+
+def _relabel_decided(project: Project, item_ids: list, dist) -> int:
+    """Decided items take the re-estimate's label and calibrated P(correct), as the crowd
+    replay's final re-estimate does; their status and decision time stay (an item is not
+    reopened). Returns how many rows changed."""
+    labels = list(project.labels)
+    pos = {int(i): j for j, i in enumerate(item_ids)}
+    changed = []
+    for item in Item.objects.select_for_update().filter(pk__in=list(pos), is_known=False).exclude(status=Item.Status.OPEN):
+        row = dist[pos[item.pk]]
+        j = int(np.argmax(row))
+        label, p = labels[j], round(float(row[j]), 6)
+        if label != item.label or item.p_correct is None or abs(p - item.p_correct) > 1e-6:
+            item.label, item.p_correct = label, p
+            changed.append(item)
+    Item.objects.bulk_update(changed, ["label", "p_correct"])
+    return len(changed)

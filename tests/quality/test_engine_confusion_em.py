@@ -14,7 +14,7 @@ from quality.engine.confusion import (
     item_log_posterior,
     prior_with_history,
 )
-from quality.engine.em import dawid_skene, fit_temperature, refit, refresh_due
+from quality.engine.em import dawid_skene, fit_tempering, refit, refresh_due
 
 LABELS = ("a", "b", "c")
 
@@ -115,7 +115,7 @@ def test_temperature_falls_when_errors_correlate():
         used = {it: [(w, lab) for i2, w, lab in answers if i2 == it][:4] for it in known}
         taus.append(refit(LABELS, answers, known, used, {}, prior).tau)
     assert taus[1] < taus[0]
-    assert fit_temperature([]) == 1.0
+    assert fit_tempering([]) == (1.0, 0.0)
 
 
 def test_refresh_schedule_is_geometric():

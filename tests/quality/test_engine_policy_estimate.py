@@ -4,6 +4,7 @@ import random
 import pytest
 
 from quality.engine import (
+    SHADOW_DESIGN_EFFECT,
     AnnotatorPosterior,
     Candidate,
     choose_item,
@@ -102,7 +103,8 @@ def test_calibration_is_monotone_and_shrunk():
 def test_design_effect_widens_the_bound():
     outs = [True] * 90 + [False] * 10
     plain = delivery_claim(outs, confidence=0.95, target=0.9)
-    wide = delivery_claim(outs, confidence=0.95, target=0.9, design_effect=2.0)
+    wide = delivery_claim(outs, confidence=0.95, target=0.9, design_effect=SHADOW_DESIGN_EFFECT)
+    assert SHADOW_DESIGN_EFFECT > 1.0
     assert wide.accuracy == plain.accuracy
     assert wide.lower < plain.lower < 0.9 < plain.upper < wide.upper
     strat = stratified_claim({"accepted": outs}, {"accepted": 10}, confidence=0.95, target=0.9)

@@ -8,7 +8,6 @@ from quality import services as quality_services
 from quality.models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
 from quality.services import model as model_services
 from tasks_app.models import Item
-
 from tests.quality.test_scoring import answer, setup_project, worker
 
 
@@ -68,3 +67,7 @@ def test_refresh_reestimates_rows_and_calibration():
     assert abs(sum(__import__("math").exp(v) for v in state.log_prior) - 1.0) < 1e-6
     for u in users:
         assert rows(project, u).accuracy() > 0.8
+    decided = Item.objects.filter(project=project, is_known=False).exclude(status=Item.Status.OPEN)
+    assert decided.exists()
+    for item in decided:  # labels and calibrated probabilities come from the re-estimate now
+        assert item.label == "a" and 0.5 < item.p_correct <= 1.0
