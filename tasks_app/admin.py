@@ -77,3 +77,33 @@ class AnswerAdmin(ReadOnlyAdmin):
     search_fields = ["annotator__username", "item__external_id", "client_key"]
     list_select_related = ["project", "item", "annotator"]
     date_hierarchy = "created_at"
+
+
+# --- issue 5: spec versions, delivery batches, webhooks (written by services: read-only) ---------
+
+from .models import DeliveryBatch, SpecRevision, Webhook, WebhookDelivery  # noqa: E402
+
+
+@admin.register(SpecRevision)
+class SpecRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["project", "version", "material", "created_at"]
+    list_filter = ["material"]
+
+
+@admin.register(DeliveryBatch)
+class DeliveryBatchAdmin(ReadOnlyAdmin):
+    list_display = ["project", "number", "kind", "items_count", "created_at", "certificate_updated_at"]
+    list_filter = ["kind"]
+
+
+@admin.register(Webhook)
+class WebhookAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "project", "url", "active", "created_at"]
+    list_filter = ["active"]
+    exclude = ["secret"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["webhook", "event", "status", "attempts", "last_status_code", "next_attempt_at", "created_at"]
+    list_filter = ["status", "event"]

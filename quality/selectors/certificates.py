@@ -1,6 +1,7 @@
-"""A delivery batch's certificate: the model claim (``project_claim``) with per-class precision
-and recall from the same shadow deliveries, and the batch's audit when it has results,
-combined as ``quality.engine.certificate`` explains."""
+"""A delivery batch's certificate: the model claim (shadow deliveries on known items, as
+``project_claim`` computes them, weighted by the batch's own mix of decision statuses) with
+per-class precision and recall from the same shadow deliveries, and the batch's audit when it
+has results, combined as ``quality.engine.certificate`` explains."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -15,13 +16,16 @@ from .. import engine
 from ..engine import certificate as cert
 from ..models import AnnotatorQuality, Audit, AuditSample
 from ..services import posterior_of
-from .delivery import project_claim
 
 
-def shadow_pairs(*, project: Project) -> list[tuple[str, str]]:
-    """(label the shadow delivery would have given, known label) for every known item with
-    answers: the same shadow deliveries as ``project_claim`` (each annotator's accuracy leaving
-    that item's own check out), kept with their labels for per-class metrics."""
+def shadow_outcomes(*, project: Project) -> list[tuple[engine.ShadowOutcome, str, str]]:
+    """Every known item's shadow delivery: (outcome, label it would have delivered, known label).
+
+    The same shadow deliveries as ``project_claim`` (answers in arrival order through the
+    acceptance rule, each annotator's accuracy leaving that item's own check out, a revoked
+    annotator at chance), kept with their labels for per-class metrics and re-weighted by each
+    batch's own mix of decision statuses. Built from the same engine calls
+    (``engine.shadow_decision``, ``posterior_of(...).without_check``)."""
     rows = list(
         Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False)
         .order_by("item_id", "id")
@@ -52,8 +56,20 @@ def shadow_pairs(*, project: Project) -> list[tuple[str, str]]:
             accs.append((label, post.mean))
         decision = engine.shadow_decision(project.labels, accs, target=project.accuracy_target, cap=project.max_answers)
         if decision is not None:
-            out.append((decision.label, known[item_id]))
+            ok = decision.label == known[item_id]
+            out.append((engine.ShadowOutcome(decision.status, decision.p_correct, ok), decision.label, known[item_id]))
     return out
+
+
+def batch_shadow_claim(*, batch: DeliveryBatch, outcomes=None) -> engine.ShadowClaim:
+    """The model claim for this batch: shadow outcomes stratified by decision status and
+    weighted by *this batch's* share of accepted / uncertain items (``engine.claim_from_shadow``,
+    the call ``project_claim`` makes with the whole project's mix)."""
+    outcomes = shadow_outcomes(project=batch.project) if outcomes is None else outcomes
+    mix = dict(DeliveryBatchItem.objects.filter(batch=batch).values_list("status").annotate(n=Count("id")).order_by())
+    project = batch.project
+    return engine.claim_from_shadow([o for o, _, _ in outcomes], mix, confidence=project.confidence,
+                                    target=project.accuracy_target)
 
 
 def batch_strata(*, batch: DeliveryBatch) -> dict[str, int]:
@@ -63,10 +79,11 @@ def batch_strata(*, batch: DeliveryBatch) -> dict[str, int]:
     )
 
 
-def batch_certificate(*, batch: DeliveryBatch, shadow=None) -> dict[str, Any]:
+def batch_certificate(*, batch: DeliveryBatch, outcomes=None, shadow=None) -> dict[str, Any]:
     """The certificate as stored on the batch and shown to the customer (see the keys below)."""
     project = batch.project
-    shadow = shadow or project_claim(project=project)
+    outcomes = shadow_outcomes(project=project) if outcomes is None else outcomes
+    shadow = shadow or batch_shadow_claim(batch=batch, outcomes=outcomes)
     claim = shadow.claim
     audit = Audit.objects.filter(batch=batch).first()
     audit_est = None
@@ -80,7 +97,7 @@ def batch_certificate(*, batch: DeliveryBatch, shadow=None) -> dict[str, Any]:
         model_correct=claim.correct, model_n=claim.n, design_effect=engine.SHADOW_DESIGN_EFFECT,
         audit=audit_est, confidence=project.confidence,
     )
-    per_class_model = cert.class_metrics(shadow_pairs(project=project), project.labels, project.confidence)
+    per_class_model = cert.class_metrics([(d, k) for _, d, k in outcomes], project.labels, project.confidence)
     certified = bool(combined.n > 0 and combined.lower >= project.accuracy_target)
     return {
         "status": "certified" if certified else "not_certified",

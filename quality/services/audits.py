@@ -37,19 +37,19 @@ from .common import _quality_row
 def batch_certify(*, batch_id: int) -> dict:
     """Compute and store the batch's calibrated probabilities and certificate; send the webhook
     the first time the batch is certified."""
-    from ..selectors.certificates import batch_certificate
-    from ..selectors.delivery import project_claim
+    from ..selectors.certificates import batch_certificate, batch_shadow_claim, shadow_outcomes
 
     batch = DeliveryBatch.objects.select_related("project").filter(pk=batch_id).first()
     if batch is None:
         return {}
     first_time = batch.certificate_updated_at is None
-    shadow = project_claim(project=batch.project)
+    outcomes = shadow_outcomes(project=batch.project)
+    shadow = batch_shadow_claim(batch=batch, outcomes=outcomes)
     pairs = (
         DeliveryBatchItem.objects.filter(batch=batch, p_model__isnull=False).values_list("status", "p_model").distinct()
     )
     calibrated = {(s, pm): round(shadow.p_correct(s, pm), 4) for s, pm in pairs}
-    certificate = batch_certificate(batch=batch, shadow=shadow)
+    certificate = batch_certificate(batch=batch, outcomes=outcomes, shadow=shadow)
     task_deliveries.batch_certificate_set(batch_id=batch.pk, certificate=certificate, calibrated=calibrated)
     if first_time:
         event = "pilot.ready" if batch.kind == DeliveryBatch.Kind.PILOT else "delivery.ready"

@@ -88,7 +88,8 @@ def batch_request(*, project: Project) -> DeliveryBatch:
 
 def batch_certificate_set(*, batch_id: int, certificate: dict, calibrated: dict[tuple[str, float], float] | None = None) -> None:
     """Store a batch's certificate (the quality engine's) and, when given, each delivered item's
-    calibrated P(correct) from the map (status, model p) → calibrated p."""
+    calibrated P(correct) from the map (status, model p) → calibrated p. Rows whose value does not
+    change are not rewritten (re-certifying after an audit mostly leaves them as they are)."""
     with transaction.atomic():
         batch = DeliveryBatch.objects.select_for_update().get(pk=batch_id)
         if calibrated is not None:
@@ -99,7 +100,7 @@ def batch_certificate_set(*, batch_id: int, certificate: dict, calibrated: dict[
                     cursor.execute(
                         f"UPDATE {q(DeliveryBatchItem._meta.db_table)} b SET p_correct = m.p "
                         "FROM unnest(%s::text[], %s::float8[], %s::float8[]) AS m(s, pm, p) "
-                        "WHERE b.batch_id = %s AND b.status = m.s AND b.p_model = m.pm",
+                        "WHERE b.batch_id = %s AND b.status = m.s AND b.p_model = m.pm AND b.p_correct IS DISTINCT FROM m.p",
                         [[k[0] for k in keys], [k[1] for k in keys], [calibrated[k] for k in keys], batch_id],
                     )
             else:

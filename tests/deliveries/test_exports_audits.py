@@ -173,3 +173,19 @@ def test_audit_review_page_is_blind_and_guarded(delivered):
     web2.force_login(other.user)
     assert web2.get(f"/review/audits/{audit.pk}/").status_code == 403
     assert Client().get(f"/review/audits/{audit.pk}/").status_code == 302
+
+
+def test_batch_model_claim_matches_project_claim_when_the_mix_is_the_same(delivered):
+    """One batch holding every decided item: its model claim is the project's (``project_claim``).
+    Fails if the certificate's shadow deliveries drift from the quality engine's."""
+    from quality.selectors import project_claim
+    from quality.selectors.certificates import batch_shadow_claim
+
+    _, project, batch = delivered
+    mine = batch_shadow_claim(batch=batch).claim
+    theirs = project_claim(project=project).claim
+    assert (mine.n, mine.correct) == (theirs.n, theirs.correct)
+    assert mine.lower == pytest.approx(theirs.lower) and mine.upper == pytest.approx(theirs.upper)
+    assert mine.n > 0
+    model = batch.certificate["model"]
+    assert (model["sample_size"], model["sample_correct"]) == (theirs.n, theirs.correct)

@@ -178,3 +178,18 @@ def test_items_uploaded_during_the_pilot_wait_for_approval(django_capture_on_com
     assert r.status_code == 201
     assert Item.objects.get(project=project, external_id="late-1").status == "held"
     assert Item.objects.filter(project=project, is_known=False, status="open").count() == 2
+
+
+def test_periodic_tasks_are_scheduled_and_run_by_name(django_capture_on_commit_callbacks, settings):
+    """Beat runs the phase step, the webhook retries and the key purge; each task runs by its name."""
+    from celery import current_app
+
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"tasks_app.phases_advance", "tasks_app.webhooks_retry", "tasks_app.idempotency_keys_purge"} <= scheduled
+    customer, project, team = piloted(django_capture_on_commit_callbacks, n_items=4, pilot=2)
+    work(project, team, capture=django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = current_app.signature("tasks_app.phases_advance").delay().get()
+    assert result == {"pilot ready": 1}
+    assert Project.objects.get(pk=project.pk).phase == "pilot_review"
+    assert current_app.signature("tasks_app.project_phase_advance", args=(project.pk,)).delay().get() == "nothing to do"

@@ -191,7 +191,7 @@ def test_api_rates_come_from_the_environment():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     classes, rates = json.loads(out.stdout.strip().splitlines()[-1])
     assert classes == ["rest_framework.throttling.UserRateThrottle", "rest_framework.throttling.AnonRateThrottle"]
-    assert rates == {"user": "1200/min", "anon": "60/min"}
-    env.update(CADRE_API_RATE_USER="7/min", CADRE_API_RATE_ANON="5/hour")
+    assert rates == {"user": "1200/min", "anon": "60/min", "exports": "30/min"}  # exports: issue 5's scoped limit
+    env.update(CADRE_API_RATE_USER="7/min", CADRE_API_RATE_ANON="5/hour", CADRE_API_RATE_EXPORTS="2/hour")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1])[1] == {"user": "7/min", "anon": "5/hour"}
+    assert json.loads(out.stdout.strip().splitlines()[-1])[1] == {"user": "7/min", "anon": "5/hour", "exports": "2/hour"}
