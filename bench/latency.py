@@ -180,6 +180,31 @@ def _redis_flush(url: str) -> None:
     redis.Redis.from_url(url).delete("celery")
 
 
+def inprocess(n: int) -> dict:
+    """``answer_score`` called directly, one answer after another (no broker, no worker): the
+    scoring transaction's own wall time and this process's CPU time per answer. Answers are
+    stored without enqueueing (the worker never sees them)."""
+    from quality.services import answer_score
+    from tasks_app.models import Answer, Item, Lease
+
+    project, plan = make_world(n, 0.2, 50)
+    leases = {lz.pk: lz for lz in Lease.objects.filter(pk__in=[lid for _, lid, _ in plan]).select_related("item")}
+    rows = [Answer(item=leases[lid].item, project=project, annotator=u, label=label, client_key=uuid.uuid4().hex,
+                   is_check=leases[lid].item.is_known, duration_ms=5000) for u, lid, label in plan]
+    Answer.objects.bulk_create(rows, batch_size=2000)
+    Lease.objects.filter(pk__in=list(leases)).update(state="submitted")
+    Item.objects.filter(project=project).update(answers_count=1)
+    ids = list(Answer.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    wall, cpu = [], []
+    for aid in ids:
+        w0, c0 = time.perf_counter(), time.process_time()
+        answer_score(answer_id=aid)
+        wall.append((time.perf_counter() - w0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    assert not Answer.objects.filter(project=project, scored_at__isnull=True).exists()
+    return {"n": len(ids), "wall_p50": pct(wall, 0.5), "wall_p99": pct(wall, 0.99), "cpu_mean": sum(cpu) / len(cpu)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, default=200)
@@ -192,11 +217,13 @@ def main() -> int:
     ap.add_argument("--pg-port", type=int, default=55471)
     ap.add_argument("--redis-port", type=int, default=63841)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--inprocess", type=int, default=500, help="also time answer_score in-process on this many answers")
     ap.add_argument("--use-running", action="store_true", help="use DATABASE_URL/REDIS_URL's servers (throwaway database)")
     args = ap.parse_args()
     cmd = (f"python bench/latency.py --rate {args.rate:g} --seconds {args.seconds:g} --warmup {args.warmup:g} "
            f"--check-share {args.check_share:g} --annotators {args.annotators} --producers {args.producers} "
-           f"--celery-concurrency {args.celery_concurrency}")
+           f"--celery-concurrency {args.celery_concurrency} --inprocess {args.inprocess}"
+           + (" --use-running" if args.use_running else ""))
     tmp = Path(tempfile.mkdtemp(prefix="cadre-latency-"))
     log_dir = tmp / "logs"
     log_dir.mkdir()
@@ -225,6 +252,7 @@ def main() -> int:
         r = run(args)
         cpu = meter.stop()
         r.update(cpu, load_before=load0, load_after=os.getloadavg()[0])
+        r["inprocess"] = inprocess(args.inprocess) if args.inprocess else None
         log(f"result: {r}")
     finally:
         for p in procs:
@@ -240,9 +268,15 @@ def main() -> int:
             connections.close_all()
             _admin_sql(os.environ["DATABASE_URL"], f'DROP DATABASE IF EXISTS "{throwaway}" WITH (FORCE)')
     ok = r["p99"] <= 50
+    ip = r.get("inprocess")
+    inproc = (f"""
+The scoring service alone (`answer_score` called in-process, one answer after another, same mix,
+n = {ip['n']}): wall p50 {ip['wall_p50']:.1f} ms, p99 {ip['wall_p99']:.1f} ms; CPU of this process
+{ip['cpu_mean']:.1f} ms per answer (the rest of the wall time is PostgreSQL and waiting for a core).
+""" if ip else "")
     body = f"""## Answer → decision latency (real Celery worker on Redis)
 
-Command: `{cmd}` — throwaway PostgreSQL + Redis, one Celery worker (prefork, concurrency
+Command: `{cmd}` — {'the shared PostgreSQL and Redis with a throwaway database' if args.use_running else 'throwaway PostgreSQL + Redis'}, one Celery worker (prefork, concurrency
 {args.celery_concurrency}); {args.producers} producer threads call `answer_submit` open-loop at {args.rate:g} answers/s
 ({args.check_share:.0%} hidden checks: posterior + SPRT gating; the rest regular items: item posterior +
 acceptance). Latency = worker's `scored_at` − submit returned (answer committed and enqueued);
@@ -255,8 +289,9 @@ first {args.warmup:g} s not counted.
 Goal p99 ≤ 50 ms: **{'met' if ok else 'not met'}** on this run. The machine: 2 cores, load average
 {r['load_before']:.1f} before and {r['load_after']:.1f} after the run — {'SHARED: other engineers' + chr(39) + ' test suites and benchmarks were running, so these figures are far from what the code does on a quiet machine' if max(r['load_before'], r['load_after']) > 2.5 else 'quiet'}.
 CPU of our processes (producers, worker{', our PostgreSQL and Redis' if not args.use_running else ''}): {r['ours_cores']:.2f} cores. The producers share the
-same 2 cores with the worker and the database.
-"""
+same 2 cores with the worker and the database. Errors: submissions refused because gating
+paused their annotator meanwhile (their leases released), as designed.
+{inproc}"""
     print(body)
     if not args.no_write:
         write_section(body, ROOT / "BENCHMARKS.md", "<!-- bench:latency:start -->", "<!-- bench:latency:end -->")

@@ -197,3 +197,24 @@ def test_ops_pages_show_ban_rate_queue_and_flags_and_resolve(client):
     flags = client.get(f"/ops/projects/{project.pk}/known-flags/")
     assert flags.status_code == 200 and "No flagged keys" in flags.content.decode()
     assert client.post(f"/ops/projects/{project.pk}/known-flags/", {"flag": "x"}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paused_annotator_is_sent_to_the_tutorial_and_resumes_after_it(client):
+    """A pause blocks tasks and points to the tutorial; going through it (the web flow)
+    makes the annotator active again with a note."""
+    from workforce import services as wf_services
+
+    project = setup_project()
+    u = worker(project, "pz")
+    m = Membership.objects.get(project=project, annotator=u)
+    wf_services.membership_standing_set(membership=m, standing="paused", reason="Paused: PZREASON")
+    client.force_login(u)
+    page = client.get(f"/projects/{project.pk}/task/").content.decode()
+    assert 'name="lease_id"' not in page and "/tutorial/" in page
+    steps = project.examples.filter(role="tutorial").count()
+    for step in range(1, steps + 1):
+        client.post(f"/projects/{project.pk}/tutorial/?step={step}", {"label": "a"})
+    m.refresh_from_db()
+    assert m.standing == "active" and "Back from the tutorial" in m.standing_reason and "PZREASON" in m.standing_reason
+    assert 'name="lease_id"' in client.get(f"/projects/{project.pk}/task/").content.decode()
