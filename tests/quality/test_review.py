@@ -204,14 +204,17 @@ def test_paused_annotator_is_sent_to_the_tutorial_and_resumes_after_it(client):
     """A pause blocks tasks and points to the tutorial; going through it (the web flow)
     makes the annotator active again with a note."""
     from workforce import services as wf_services
+    from workforce.models import AnnotatorProfile
 
     project = setup_project()
     u = worker(project, "pz")
+    AnnotatorProfile.objects.create(user=u, display_name="pz")
     m = Membership.objects.get(project=project, annotator=u)
     wf_services.membership_standing_set(membership=m, standing="paused", reason="Paused: PZREASON")
     client.force_login(u)
-    page = client.get(f"/projects/{project.pk}/task/").content.decode()
-    assert 'name="lease_id"' not in page and "/tutorial/" in page
+    resp = client.get(f"/projects/{project.pk}/task/")
+    page = resp.content.decode()
+    assert resp.status_code == 200 and 'name="lease_id"' not in page and "/tutorial/" in page
     steps = project.examples.filter(role="tutorial").count()
     for step in range(1, steps + 1):
         client.post(f"/projects/{project.pk}/tutorial/?step={step}", {"label": "a"})
