@@ -272,7 +272,10 @@ def main() -> int:
     inproc = (f"""
 The scoring service alone (`answer_score` called in-process, one answer after another, same mix,
 n = {ip['n']}): wall p50 {ip['wall_p50']:.1f} ms, p99 {ip['wall_p99']:.1f} ms; CPU of this process
-{ip['cpu_mean']:.1f} ms per answer (the rest of the wall time is PostgreSQL and waiting for a core).
+{ip['cpu_mean']:.1f} ms per answer (the rest of the wall time is PostgreSQL and waiting for a core). At
+{args.rate:g} answers/s that CPU alone is {args.rate * ip['cpu_mean'] / 1000:.1f} cores of Python before PostgreSQL's share: on this
+2-core machine the goal needs the scoring path made cheaper (fewer queries and ORM objects per
+answer), not only a quiet machine.
 """ if ip else "")
     body = f"""## Answer → decision latency (real Celery worker on Redis)
 
