@@ -221,3 +221,33 @@ def test_paused_annotator_is_sent_to_the_tutorial_and_resumes_after_it(client):
     m.refresh_from_db()
     assert m.standing == "active" and "Back from the tutorial" in m.standing_reason and "PZREASON" in m.standing_reason
     assert 'name="lease_id"' in client.get(f"/projects/{project.pk}/task/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ops_reinstatement_restarts_the_test_and_is_noted():
+    """A revoked annotator reinstated by ops (the workforce appeal flow sets the standing) is not
+    re-revoked by their old evidence on the next check: the walk restarts at 0, noted."""
+    from quality.models import GatingDecision
+    from workforce import services as wf_services
+
+    project = setup_project(n_known=16)
+    u = worker(project, "ri")
+    knowns = iter(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    m = Membership.objects.get(project=project, annotator=u)
+    while m.standing != "revoked":
+        k = next(knowns)
+        answer(project, u, k, "a" if k.known_label == "b" else "b")
+        m.refresh_from_db()
+        if m.standing == "paused":
+            wf_services.tutorial_complete(membership=m)
+            m.refresh_from_db()
+    assert GatingState.objects.get(project=project, annotator=u).llr > 0
+    wf_services.membership_standing_set(membership=m, standing="active", reason="Reinstated by ops after appeal")
+    k = next(knowns)
+    answer(project, u, k, "a" if k.known_label == "b" else "b")  # one more wrong check
+    m.refresh_from_db()
+    st = GatingState.objects.get(project=project, annotator=u)
+    assert m.standing == "active" and 0 < st.llr < 1
+    k = next(knowns)
+    answer(project, u, k, k.known_label)
+    assert GatingDecision.objects.filter(project=project, annotator=u).count() == 4  # warned, paused, warned, revoked
