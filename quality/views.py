@@ -36,7 +36,10 @@ def staff_required(view):
 @staff_required
 def index(request):
     projects = list(Project.objects.select_related("organization").order_by("-created_at", "-id"))
-    rows = [{"project": p, "progress": selectors.project_progress(project=p)} for p in projects]
+    rows = [
+        {"project": p, "progress": selectors.project_progress(project=p), "ban": selectors.project_ban_rate(project=p)}
+        for p in projects
+    ]
     return render(request, "quality/index.html", {"rows": rows})
 
 

@@ -153,7 +153,7 @@ class SprtDecision:
     evidence: dict = field(default_factory=dict)
 
 
-def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+def wilson_interval(k: float, n: int, z: float = 1.959964) -> tuple[float, float]:
     if n <= 0:
         return (0.0, 1.0)
     p = k / n
@@ -248,6 +248,26 @@ def gate_sprt(
     if standing == "warned" and llr > 0:
         return out("warned", f"Still on warning: {facts}.")
     return out("active", f"In good standing: {facts}." if standing == "active" else f"Warning lifted: {facts}.")
+
+
+@dataclass(frozen=True)
+class WalkState:
+    """What a caller without a database (the crowd replay) keeps per annotator."""
+
+    llr: float = 0.0
+    standing: str = "active"
+    pauses: int = 0
+
+
+def gate_step(design: SprtDesign, state: WalkState, correct: bool, post: AnnotatorPosterior,
+              *, resume_after_pause: bool = True) -> tuple[WalkState, SprtDecision]:
+    """One check through the walk and the decision, for callers that keep their own state
+    (``quality.replay``). With ``resume_after_pause`` a pause is followed at once by the
+    tutorial (the replay has no tutorial): the returned state is active again."""
+    llr = sprt_step(design, state.llr, correct)
+    d = gate_sprt(design, llr=llr, standing=state.standing, pauses=state.pauses, post=post)
+    standing = "active" if (d.standing == "paused" and resume_after_pause) else d.standing
+    return WalkState(llr, standing, d.pauses), d
 
 
 @dataclass(frozen=True)

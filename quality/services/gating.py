@@ -17,8 +17,12 @@ FALLBACK_VERSION = "posterior-threshold-1"
 
 
 def _state(project: Project, membership: Membership) -> GatingState:
-    st, _ = GatingState.objects.get_or_create(project=project, annotator_id=membership.annotator_id)
-    return GatingState.objects.select_for_update().get(pk=st.pk)
+    """The walk's row, locked (the caller already holds the membership lock, so two checks of
+    the same annotator cannot race to create it)."""
+    st = GatingState.objects.select_for_update().filter(project=project, annotator_id=membership.annotator_id).first()
+    if st is None:
+        st, _ = GatingState.objects.get_or_create(project=project, annotator_id=membership.annotator_id)
+    return st
 
 
 def _recent_checks(project: Project, annotator_id: int) -> list[list]:

@@ -136,3 +136,17 @@ def test_design_validation():
         gate_sprt(design_for(0.75, 2), llr=0, standing="bogus", pauses=0, post=AnnotatorPosterior(1, 1))
     d = design_for(0.9, 2)
     assert d.delta == pytest.approx(0.05) and d.horizon > 300
+
+
+def test_gate_step_for_the_replay_matches_the_walk():
+    from quality.engine.sprt import WalkState, gate_step
+
+    d = design_for(0.75, 2)
+    state, seen = WalkState(), []
+    for t in range(1, 31):
+        state, dec = gate_step(d, state, False, AnnotatorPosterior(1, 1 + t, t, 0))
+        if dec.changed:
+            seen.append(dec.standing)
+        if state.standing == "revoked":
+            break
+    assert seen == [s for _, s in _walk(d, [False] * 30)]

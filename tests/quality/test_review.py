@@ -184,6 +184,7 @@ def test_ops_pages_show_ban_rate_queue_and_flags_and_resolve(client):
     client.force_login(ops)
     page = client.get(f"/ops/projects/{project.pk}/").content.decode()
     assert "1 of 3" in page and 'id="ban-flag"' in page and "Expert queue (1)" in page
+    assert "1/3 (" in client.get("/ops/").content.decode()
     q = client.get(f"/ops/projects/{project.pk}/expert/")
     assert q.status_code == 200 and item.external_id in q.content.decode()
     bad = client.post(f"/ops/projects/{project.pk}/expert/", {"item": item.pk, "label": "zebra"})
@@ -197,3 +198,57 @@ def test_ops_pages_show_ban_rate_queue_and_flags_and_resolve(client):
     flags = client.get(f"/ops/projects/{project.pk}/known-flags/")
     assert flags.status_code == 200 and "No flagged keys" in flags.content.decode()
     assert client.post(f"/ops/projects/{project.pk}/known-flags/", {"flag": "x"}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paused_annotator_is_sent_to_the_tutorial_and_resumes_after_it(client):
+    """A pause blocks tasks and points to the tutorial; going through it (the web flow)
+    makes the annotator active again with a note."""
+    from workforce import services as wf_services
+    from workforce.models import AnnotatorProfile
+
+    project = setup_project()
+    u = worker(project, "pz")
+    AnnotatorProfile.objects.create(user=u, display_name="pz")
+    m = Membership.objects.get(project=project, annotator=u)
+    wf_services.membership_standing_set(membership=m, standing="paused", reason="Paused: PZREASON")
+    client.force_login(u)
+    resp = client.get(f"/projects/{project.pk}/task/")
+    page = resp.content.decode()
+    assert resp.status_code == 200 and 'name="lease_id"' not in page and "/tutorial/" in page
+    steps = project.examples.filter(role="tutorial").count()
+    for step in range(1, steps + 1):
+        client.post(f"/projects/{project.pk}/tutorial/?step={step}", {"label": "a"})
+    m.refresh_from_db()
+    assert m.standing == "active" and "Back from the tutorial" in m.standing_reason and "PZREASON" in m.standing_reason
+    assert 'name="lease_id"' in client.get(f"/projects/{project.pk}/task/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ops_reinstatement_restarts_the_test_and_is_noted():
+    """A revoked annotator reinstated by ops (the workforce appeal flow sets the standing) is not
+    re-revoked by their old evidence on the next check: the walk restarts at 0, noted."""
+    from quality.models import GatingDecision
+    from workforce import services as wf_services
+
+    project = setup_project(n_known=16)
+    u = worker(project, "ri")
+    knowns = iter(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    m = Membership.objects.get(project=project, annotator=u)
+    while m.standing != "revoked":
+        k = next(knowns)
+        answer(project, u, k, "a" if k.known_label == "b" else "b")
+        m.refresh_from_db()
+        if m.standing == "paused":
+            wf_services.tutorial_complete(membership=m)
+            m.refresh_from_db()
+    assert GatingState.objects.get(project=project, annotator=u).llr > 0
+    wf_services.membership_standing_set(membership=m, standing="active", reason="Reinstated by ops after appeal")
+    k = next(knowns)
+    answer(project, u, k, "a" if k.known_label == "b" else "b")  # one more wrong check
+    m.refresh_from_db()
+    st = GatingState.objects.get(project=project, annotator=u)
+    assert m.standing == "active" and 0 < st.llr < 1
+    k = next(knowns)
+    answer(project, u, k, k.known_label)
+    assert GatingDecision.objects.filter(project=project, annotator=u).count() == 4  # warned, paused, warned, revoked

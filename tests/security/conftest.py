@@ -48,21 +48,21 @@ QUALIFIER = [
 N_KNOWN = 6
 N_ITEMS = 6
 
-# Roles of the matrix. "paused" standing: add it here (and to ``world``) when the quality
-# engine issue introduces Membership.Standing.PAUSED; every row of the matrix then needs
-# an expectation for it (the matrix test refuses a role without one).
+# Roles of the matrix; every row of the matrix needs an expectation for each (the matrix test
+# refuses a role without one).
 ROLES = [
     "anonymous",
     "annotator",  # working, standing active
     "unqualified",  # joined, tutorial done, qualifier not passed yet
     "warned",  # working, standing warned
     "revoked",  # working, standing revoked
+    "paused",  # working, standing paused by gating (back to the tutorial)
     "customer_a",  # member of the organization that owns project A
     "customer_b",  # member of another organization
     "staff",  # Cadre ops: is_staff, no model permissions, not superuser
     "admin",  # superuser
 ]
-ANNOTATOR_ROLES = ["annotator", "unqualified", "warned", "revoked"]
+ANNOTATOR_ROLES = ["annotator", "unqualified", "warned", "revoked", "paused"]
 
 
 def known_text(i: int) -> str:
@@ -203,6 +203,11 @@ def world(db) -> World:
     w.leases["revoked"] = lease_of(m)  # released by the revocation below
     w.memberships["revoked"] = wf_services.membership_standing_set(
         membership=m, standing=Membership.Standing.REVOKED, reason="REVOKEREASON credibly below the bar"
+    )
+    m = qualify(project, w.users["paused"])
+    w.leases["paused"] = lease_of(m)  # released by the pause below
+    w.memberships["paused"] = wf_services.membership_standing_set(
+        membership=m, standing=Membership.Standing.PAUSED, reason="PAUSEREASON go through the tutorial again"
     )
     for lease in w.leases.values():
         lease.refresh_from_db()

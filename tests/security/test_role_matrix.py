@@ -12,9 +12,8 @@ Django admin's own URLs are left out, except two representative rows (index, a c
 
 Roles (fixtures in conftest.py): anonymous, annotator (working, active), unqualified
 (tutorial done, qualifier not passed), warned, revoked, customer_a (owns the project),
-customer_b (another organization), staff (ops, is_staff), admin (superuser).
-TODO(quality-engine issue): add the "paused" standing as a role here and in conftest.ROLES;
-``test_role_matrix`` then fails until every row states what a paused annotator gets.
+customer_b (another organization), staff (ops, is_staff), admin (superuser), paused (standing
+paused by gating: no tasks, sent back to the tutorial).
 """
 from __future__ import annotations
 
@@ -28,8 +27,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["anonymous", "annotator", "unqualified", "warned", "revoked", "customer_a", "customer_b", "staff", "admin"]
-ANNOTATORS = ["annotator", "unqualified", "warned", "revoked"]
+ROLES = ["anonymous", "annotator", "unqualified", "warned", "revoked", "paused", "customer_a", "customer_b", "staff", "admin"]
+ANNOTATORS = ["annotator", "unqualified", "warned", "revoked", "paused"]
 NOT_ANNOTATORS = ["customer_a", "customer_b", "staff", "admin"]  # signed in, no annotator profile
 NOT_CUSTOMERS = ANNOTATORS + ["staff", "admin"]
 
@@ -347,6 +346,7 @@ TABLE: list[Row] = [
             warned=E(200, contains=(FORM, "WARNREASON")),
             unqualified=E(200, contains=("Pass the qualifier first",), absent=(FORM,)),
             revoked=E(200, contains=("Your access to this project was removed", "REVOKEREASON"), absent=(FORM,)),
+            paused=E(200, contains=("tutorial",), absent=(FORM,)),
         )),
     Row("projects/<int:project_id>/task/", "POST", "web", lambda w: reverse("workforce:task", args=[A(w)]),
         web_annotator(annotators=E(302, redirect="/projects/"),
