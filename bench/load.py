@@ -317,46 +317,54 @@ def run_load(project, users, seconds: float, meter: CpuMeter | None = None, prot
         "loadavg": (load0, os.getloadavg()[0]), "n_get": len(stats.get_ms),
         "get": {q: pct(stats.get_ms, q) for q in (0.5, 0.95, 0.99)},
         "post": {q: pct(stats.post_ms, q) for q in (0.5, 0.95, 0.99)},
-        "errors": dict(stats.errors), "empty": stats.empty,
+        "errors": dict(stats.errors), "empty": stats.empty, "raw": {"get": stats.get_ms, "post": stats.post_ms},
         "cpu": cpu, "checks": checks_after, "unscored_end": unscored_end, "waited": waited, "lag": lag,
     }
 
 
 def score_cost(history_sizes: list[int], n: int = 200) -> list[dict]:
-    """Time ``answer_score`` in-process for answers of an annotator who already has ``h`` scored
-    answers in the project (regular items; plus checks on the known items)."""
+    """Time ``answer_score`` in-process for answers of annotators who already have ``h`` scored
+    answers each in the project (regular items; plus checks on the known items). One annotator
+    per history size, all set up first; their new answers (the same items for all) are then
+    scored in turn, rotating which size goes first, so background load on a shared machine
+    falls on every size alike."""
     from django.db import connection
     from django.utils import timezone
 
     from quality.services import answer_score
     from tasks_app.models import Answer, Item
 
-    project = make_project(max(history_sizes) + n, name="scoring")
+    top = max(history_sizes)
+    project = make_project(top + n, name="scoring")
     regular = list(Item.objects.filter(project=project, is_known=False).order_by("id").values_list("id", flat=True))
     known = list(Item.objects.filter(project=project, is_known=True).order_by("id").values_list("id", flat=True))
-    out = []
+    now = timezone.now()
+    new: dict[int, list] = {}
     for h in history_sizes:
         (user,) = make_annotators(1)
         join(project, [user])
-        now = timezone.now()
         Answer.objects.bulk_create(
             [Answer(item_id=i, project=project, annotator=user, label="cat", client_key=f"h{i}", scored_at=now)
              for i in regular[:h]], batch_size=2000)
-        with connection.cursor() as c:
-            c.execute("ANALYZE tasks_app_answer")
-        timing = {"item": [], "check": []}
-        new = [Answer(item_id=i, project=project, annotator=user, label="dog", client_key=f"n{i}") for i in regular[h:h + n]]
-        new += [Answer(item_id=i, project=project, annotator=user, label="dog", client_key=f"k{i}", is_check=True)
-                for i in known]
-        Answer.objects.bulk_create(new)
-        for a in new:
+        mine = [Answer(item_id=i, project=project, annotator=user, label="dog", client_key=f"n{i}") for i in regular[top:top + n]]
+        mine += [Answer(item_id=i, project=project, annotator=user, label="dog", client_key=f"k{i}", is_check=True)
+                 for i in known]
+        new[h] = Answer.objects.bulk_create(mine)
+    with connection.cursor() as c:
+        c.execute("ANALYZE tasks_app_answer")
+    timing = {h: {"item": [], "check": []} for h in history_sizes}
+    for j in range(len(new[history_sizes[0]])):
+        k = j % len(history_sizes)
+        for h in history_sizes[k:] + history_sizes[:k]:
+            a = new[h][j]
             t0 = time.perf_counter()
             answer_score(answer_id=a.pk)
-            timing["check" if a.is_check else "item"].append((time.perf_counter() - t0) * 1000)
-        Answer.objects.filter(project=project, annotator=user).delete()  # next size starts from its own history
-        Item.objects.filter(project=project).update(status="open", answers_wanted=1, answers_count=0, assigned=0)
-        out.append({"history": h, "item_p50": pct(timing["item"], 0.5), "item_p99": pct(timing["item"], 0.99),
-                    "check_p50": pct(timing["check"], 0.5), "check_p99": pct(timing["check"], 0.99)})
+            timing[h]["check" if a.is_check else "item"].append((time.perf_counter() - t0) * 1000)
+    out = []
+    for h in history_sizes:
+        t = timing[h]
+        out.append({"history": h, "item_p50": pct(t["item"], 0.5), "item_p99": pct(t["item"], 0.99),
+                    "check_p50": pct(t["check"], 0.5), "check_p99": pct(t["check"], 0.99)})
         log(f"scoring cost with {h} scored answers: {out[-1]}")
     return out
 
@@ -371,7 +379,7 @@ def pick_by_size(projects: dict, users: list, rounds: int = 150) -> dict:
     from django.db import connection, transaction
 
     from tasks_app import services as ts
-    from tasks_app.services import leases as lease_mod
+    from tasks_app.services import picking as lease_mod
 
     times: dict[str, list[float]] = {k: [] for k in projects}
     rng = _random.Random(5)
@@ -598,14 +606,15 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
         small, large = b["small"], b["large"]
         ratio = large[b["key"]][0.5] / small[b["key"]][0.5]
         size += ["", f"Next-task p50 by project size (protocol {b['protocol']}, {b['workers']} workers, {b['annotators']} annotators, "
-                  f"{b['seconds']:.0f} s each, the same annotators on both projects, items loaded "
+                  f"{b['seconds']:.0f} s each in two halves, small-large-large-small, the same annotators on both projects, items loaded "
                   f"with `items_upload` from a generator; the next task is the POST that carries it): {small['items']:,} items **{f(small[b['key']][0.5])} ms** "
                   f"(p99 {f(small[b['key']][0.99])}, {small['rate']:.0f}/s) vs {large['items']:,} items "
                   f"**{f(large[b['key']][0.5])} ms** (p99 {f(large[b['key']][0.99])}, {large['rate']:.0f}/s): "
                   f"**{ratio:.2f}×** (target ≤ 1.5×)."]
     if scoring:
         size += ["", "Scoring cost (`quality.services.answer_score`, in-process, one answer at a time) by the "
-                  "annotator's scored history in the project:", "",
+                  "annotator's scored history in the project (one annotator per size, 200 regular answers + the "
+                  "50 checks each, scored in turn, rotating which size goes first):", "",
                   "| annotator's scored answers | regular answer p50 / p99 ms | hidden check p50 / p99 ms |",
                   "|---|---|---|"]
         for s in scoring:
@@ -669,8 +678,9 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
+    workers_arg = args.workers or "''"
     cmd = (f".venv/bin/python bench/load.py --annotators {args.annotators} --seconds {args.seconds:g} --items {args.items}"
-           f" --workers {args.workers} --protocol {args.protocol} --profile {args.profile}"
+           f" --workers {workers_arg} --protocol {args.protocol} --profile {args.profile}"
            + (f" --think {args.think}" if args.think else "") + (f" --big-items {args.big_items} --big-seconds {args.big_seconds:g} --big-annotators {args.big_annotators}" if args.big_items else "")
            + (f" --score-history {args.score_history}" if args.score_history else ""))
     tmp = Path(tempfile.mkdtemp(prefix="cadre-load-"))
@@ -698,7 +708,7 @@ def main() -> int:
                     join(project, users)
                     r = run_load(project, users, args.seconds, meter, protocol=proto)
                     r.update(workers=w, items=args.items)
-                    log(f"{w} workers, protocol {proto}: {r}")
+                    log(f"{w} workers, protocol {proto}: { {k: v for k, v in r.items() if k != 'raw'} }")
                     runs.append(r)
             finally:
                 web.stop()
@@ -714,7 +724,7 @@ def main() -> int:
                     join(project, users[: int(n)])
                     r = run_load(project, users[: int(n)], args.seconds, meter, protocol=protocols[-1], think_ms=float(mean))
                     r.update(workers=w, items=args.items)
-                    log(f"think {spec}: {r}")
+                    log(f"think {spec}: { {k: v for k, v in r.items() if k != 'raw'} }")
                     runs.append(r)
             finally:
                 web.stop()
@@ -744,11 +754,20 @@ def main() -> int:
                 pick_sizes = pick_by_size(projects, users[:8])
                 log(f"pick by size (in-process): {pick_sizes}")
                 for k in [int(x) for x in args.big_annotators.split(",")]:
+                    # small, large, large, small, half the time each: load from outside that changes over
+                    # the minute falls on both sizes alike (one run of each, one after the other, did not)
+                    raw: dict[str, dict] = {key: {"get": [], "post": [], "loops": 0, "elapsed": 0.0} for key in projects}
+                    for key in ("small", "large", "large", "small"):
+                        r = run_load(projects[key], users[:k], args.big_seconds / 2, meter, protocol=proto)
+                        for side in ("get", "post"):
+                            raw[key][side] += r["raw"][side]
+                        raw[key]["loops"] += r["loops"]
+                        raw[key]["elapsed"] += r["elapsed"]
                     res = {}
                     for key, n in (("small", args.items), ("large", args.big_items)):
-                        project = projects[key]
-                        res[key] = run_load(project, users[:k], args.big_seconds, meter, protocol=proto)
-                        res[key]["items"] = n
+                        x = raw[key]
+                        res[key] = {"items": n, "rate": x["loops"] / max(x["elapsed"], 1e-9),
+                                    **{side: {q: pct(x[side], q) for q in (0.5, 0.95, 0.99)} for side in ("get", "post")}}
                         log(f"{key} ({n} items, {k} annotators): {res[key]}")
                     big.append(dict(res, workers=best, seconds=args.big_seconds, annotators=k, protocol=proto,
                                     key="post" if proto == "one" else "get"))

@@ -79,6 +79,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a persistent connection broken by a DB restart is replaced, not reused
+    if env_bool("DB_SERVER_SIDE_BINDING", False):  # psycopg binds server-side and prepares repeated statements (issue 9: measured, off by default)
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 else:
     DATABASES = {
         "default": {

@@ -73,16 +73,7 @@ def task(request: HttpRequest, project_id: int) -> HttpResponse:
     url = reverse("workforce:task", args=[project.pk])
     if request.method == "POST":
         return _task_post(request, membership, url)
-    if not membership.can_work:
-        return _blocked(request, membership)
-    try:
-        lease = services.task_next(membership=membership)
-    except ValidationError:
-        membership.refresh_from_db()
-        return _blocked(request, membership)
-    if lease is None:
-        return render(request, "workforce/task_empty.html", {"project": project, "membership": membership})
-    return _task_page(request, membership, lease)
+    return _next_task_response(request, membership)
 
 
 def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> HttpResponse:
@@ -101,10 +92,9 @@ def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> Ht
 
 
 def _next_task_response(request: HttpRequest, membership: Membership) -> HttpResponse:
-    """The next task page itself, as the answer to a submit that asked for it (the page's own
-    form does: ``then=next``): one request per annotation instead of submit + redirect + GET.
-    The same code path as GET (``task_next`` → ``_task_page``), so a hidden check looks
-    exactly like any other item here too."""
+    """The next task page: the answer to a GET, and to a submit that asked for it (the page's own
+    form does: ``then=next``, one request per annotation instead of submit + redirect + GET).
+    One function for both, so a hidden check looks exactly like any other item either way."""
     if not membership.can_work:
         return _blocked(request, membership)
     try:
