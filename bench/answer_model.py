@@ -77,7 +77,7 @@ def simulate(n_annotators: int, n_items: int, seed: int):
                 p = p * (1 - d) + CHANCE * d
                 label = truth if rng.random() < p else rng.choice([x for x in LABELS if x != truth])
             t += dur + rng.uniform(1, 4)
-            signals = {"paste": paste, "focus_changes": focus} if rng.random() > 0.05 else {}
+            signals = {"pastes": paste, "blurs": focus} if rng.random() > 0.05 else {}
             answers.append((t, a, it, label, int(dur * 1000), signals, label == truth, known))
             prev, pos = label, pos + 1
     answers.sort(key=lambda r: r[0])

@@ -8,8 +8,8 @@ known *before* it (the same code builds them for training and at scoring time):
 * ``log_dur_vs_item``: log(time on task / the item's median so far) — rushing compared with
   other people on the same content;
 * ``log_duration``: log seconds on task;
-* ``paste_count``, ``focus_changes``: from ``Answer.signals`` (``paste``/``focus_changes``
-  keys, documented by the task page); ``signals_missing`` = 1 when the page sent none;
+* ``paste_count``, ``focus_changes``: from ``Answer.signals`` (the task page's ``pastes`` and
+  ``blurs`` counts, see README "Behaviour signals"); ``signals_missing`` = 1 when the page sent none;
 * ``same_streak``: how many of the annotator's answers in a row before this one carry the
   same label (a spammer clicking one button);
 * ``label_entropy``: entropy (bits) of the annotator's last 20 labels;
@@ -91,8 +91,8 @@ class FeatureBuilder:
         dur = r.duration_ms / 1000.0 if r.duration_ms else None
         a_med = median(self.ann_dur[r.annotator]) if self.ann_dur.get(r.annotator) else None
         i_med = median(self.item_dur[r.item]) if self.item_dur.get(r.item) else None
-        paste = _num(r.signals, "paste")
-        focus = _num(r.signals, "focus_changes")
+        paste = _num(r.signals, "pastes")
+        focus = _num(r.signals, "blurs")
         last_label, streak = self.ann_streak.get(r.annotator, (None, 0))
         last = self.ann_last.get(r.annotator)
         position = 0 if last is None or r.at - last[0] > SESSION_GAP_SECONDS else last[1] + 1

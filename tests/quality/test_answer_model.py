@@ -21,7 +21,7 @@ def test_features_handle_missing_signals_and_duration():
     f = dict(zip(am.FEATURES, x))
     assert f["signals_missing"] == 1.0 and f["log_duration"] == 0.0 and f["item_difficulty"] == 0.5
     x = fb.add(am.AnswerRecord(annotator=1, item=2, label="a", at=10, duration_ms=8000,
-                               signals={"paste": "lots", "focus_changes": -3}))  # junk values ignored
+                               signals={"pastes": "lots", "blurs": -3}))  # junk values ignored
     f = dict(zip(am.FEATURES, x))
     assert f["paste_count"] == 0.0 and f["focus_changes"] == 0.0 and f["same_streak"] == 1.0
 
@@ -31,7 +31,7 @@ def test_features_streak_session_entropy_and_relative_speed():
     for i in range(5):
         fb.add(am.AnswerRecord(annotator="u", item=i, label="a", at=i * 10, duration_ms=10_000, signals={}))
     f = dict(zip(am.FEATURES, fb.features(am.AnswerRecord(annotator="u", item=9, label="a", at=50, duration_ms=1000,
-                                                         signals={"paste": 2, "focus_changes": 4}))))
+                                                         signals={"pastes": 2, "blurs": 4}))))
     assert f["same_streak"] == 5 and f["session_position"] == 5 and f["label_entropy"] == 0.0
     assert f["log_dur_vs_annotator"] < -2 and f["paste_count"] == 2 and f["focus_changes"] == 4
     after_break = dict(zip(am.FEATURES, fb.features(am.AnswerRecord(annotator="u", item=9, label="b", at=50 + 3600))))
@@ -92,7 +92,7 @@ def test_train_store_version_and_weigh_answers():
             label = k.known_label if rng.random() < (0.35 if rushed else 0.92) else wrong
             a = answer(project, u, k, label)
             Answer.objects.filter(pk=a.pk).update(
-                duration_ms=1500 if rushed else 9000, signals={"paste": 0, "focus_changes": 3 if rushed else 0}
+                duration_ms=1500 if rushed else 9000, signals={"pastes": 0, "blurs": 3 if rushed else 0}
             )
     svc.answer_model_cache_clear()
     item = Item.objects.filter(project=project, is_known=False).first()
@@ -104,9 +104,9 @@ def test_train_store_version_and_weigh_answers():
     row2 = svc.answer_model_train(seed=1)
     assert row2.version == 2 and not AnswerQualityModel.objects.get(version=1).active
     svc.answer_model_cache_clear()
-    Answer.objects.filter(pk=careful.pk).update(duration_ms=9000, signals={"paste": 0, "focus_changes": 0})
+    Answer.objects.filter(pk=careful.pk).update(duration_ms=9000, signals={"pastes": 0, "blurs": 0})
     rushed = answer(project, users[1], item, "b")
-    Answer.objects.filter(pk=rushed.pk).update(duration_ms=1200, signals={"paste": 0, "focus_changes": 3})
+    Answer.objects.filter(pk=rushed.pk).update(duration_ms=1200, signals={"pastes": 0, "blurs": 3})
     w_careful = svc.answer_weight(Answer.objects.select_related("project").get(pk=careful.pk))
     w_rushed = svc.answer_weight(Answer.objects.select_related("project").get(pk=rushed.pk))
     assert 0 < w_rushed < w_careful <= 1

@@ -121,8 +121,9 @@ def test_the_next_task_looks_the_same_whether_it_is_a_check_or_not(client, make_
 
 @requires_postgres
 def test_query_budgets_of_the_two_requests(annotator_client, working, django_assert_num_queries):
-    """Sessions come from the cache (cadre/sessions.py), so a request's fixed cost is the user and
-    the membership with its project (one query). Next task: + savepoint, the live leases, one
+    """Sessions come from the cache (cadre/sessions.py), so a request's fixed cost is the user,
+    the membership with its project and audience (one query), and the annotator's profile (the
+    vetting status, issue 3; the page's navigation reuses it). Next task: + savepoint, the live leases, one
     pick statement, the lease insert, release. Submit with the next task: + the four-statement
     submit in its own savepoint, then the same five as a next task."""
     session = 0 if settings.SESSION_ENGINE == "cadre.sessions" else 1  # without Redis: the session row
@@ -131,11 +132,11 @@ def test_query_budgets_of_the_two_requests(annotator_client, working, django_ass
     annotator_client.get(url)  # warm: the project's id range, the expiry throttle
     Lease.objects.filter(annotator=working.annotator).update(state=Lease.State.RELEASED)
     Item.objects.update(assigned=0)
-    with django_assert_num_queries(session + 7):
+    with django_assert_num_queries(session + 8):
         form = form_of(annotator_client.get(url).content.decode())
-    with django_assert_num_queries(session + 2 + 3):  # a reload: user, membership, the live lease (in its savepoint)
+    with django_assert_num_queries(session + 3 + 3):  # a reload: user, membership, profile, the live lease (in its savepoint)
         assert form_of(annotator_client.get(url).content.decode())["lease_id"] == form["lease_id"]
-    with django_assert_num_queries(session + 2 + 6 + 5):
+    with django_assert_num_queries(session + 3 + 6 + 5):
         resp = annotator_client.post(url, {**form, "label": "positive"})
     assert resp.status_code == 200 and form_of(resp.content.decode())["lease_id"] != form["lease_id"]
 

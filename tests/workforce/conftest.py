@@ -55,7 +55,9 @@ def make_project(db):
 @pytest.fixture
 def make_annotator(db):
     def build(username: str | None = None):
-        return wf_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=PASSWORD)
+        user = wf_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=PASSWORD)
+        wf_services.annotator_make_active(annotator=user, reason="Workforce test: vetted.")  # sign-up makes an applicant
+        return user
 
     return build
 

@@ -160,6 +160,11 @@ def test_survey_pays_once_maps_attributes_and_rejects_bad_input():
     with pytest.raises(ValidationError, match="already completed"):
         services.survey_submit(survey=s, annotator=user, answers=good)
     assert SurveyCompletion.objects.filter(annotator=user).count() == 1
+    # paid once, in the same transaction: one ledger entry of the survey's reward
+    from workforce.models import Earning
+
+    paid = list(Earning.objects.filter(annotator=user).values_list("kind", "source_key", "amount"))
+    assert [(k, key, str(a)) for k, key, a in paid] == [("survey", f"survey-completion:{c.pk}", "2.5000")]
     assert list(services.survey_completions_unpaid()) == [c]
     assert list(services.survey_completions_unpaid(paid_completion_ids=[c.pk])) == []
     current = {a.key: (a.value, a.source) for a in AttributeValue.objects.filter(annotator=user, is_current=True)}

@@ -236,6 +236,11 @@ _AUDIENCE_CACHE = "_cadre_audience"  # set on a request's Project instance by pr
 def _audience_of(project: Project) -> Audience | None:
     if hasattr(project, _AUDIENCE_CACHE):
         return getattr(project, _AUDIENCE_CACHE)
+    if type(project).audience.is_cached(project):  # the task page loads it with the membership
+        try:
+            return project.audience
+        except Audience.DoesNotExist:
+            return None
     return Audience.objects.filter(project_id=project.pk).first()
 
 
@@ -285,8 +290,12 @@ def tasking_blocked(*, membership: Membership) -> bool:
     """Called once by task_next. Raises ValidationError when the annotator may not work
     (account not active, no longer in the audience, not invited to an invite-only project);
     returns True when a quota asks this annotator to wait (no task now), else False."""
-    row = (AnnotatorProfile.objects.filter(user_id=membership.annotator_id)
-           .values_list("status", flat=True).first())
+    # Read fresh (a suspension counts at once), then kept on the user object, whose profile the
+    # page's navigation reads again: one query, not two.
+    profile = AnnotatorProfile.objects.filter(user_id=membership.annotator_id).first()
+    if profile is not None:
+        membership.annotator.annotator = profile
+    row = profile.status if profile is not None else None
     if row != AnnotatorProfile.Status.ACTIVE:
         raise ValidationError({"membership": ["Your account is not active: see your account page."
                                               if row != AnnotatorProfile.Status.SUSPENDED else

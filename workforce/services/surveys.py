@@ -145,6 +145,7 @@ def survey_submit(*, survey: Survey, annotator, answers: dict) -> SurveyCompleti
             errors[f"q-{q.pk}"] = [str(exc)]
     if errors:
         raise ValidationError(errors)
+    from .pay import earning_record
     from .vetting import vetting_check
 
     try:
@@ -154,6 +155,9 @@ def survey_submit(*, survey: Survey, annotator, answers: dict) -> SurveyCompleti
             mapped = {q.attribute: clean[q.pk] for q in questions if q.attribute}
             _record(annotator, mapped, source=f"survey:{survey.pk}", survey=survey)
             vetting_check(annotator=annotator)
+            if completion.reward > 0:  # paid once: the completion is unique, and so is its ledger key
+                earning_record(annotator=annotator, kind="survey", source_key=f"survey-completion:{completion.pk}",
+                               amount=completion.reward, note=f"Survey: {survey.title}"[:200])
     except IntegrityError:
         raise ValidationError({"survey": ["You have already completed this survey."]}) from None
     return completion

@@ -55,11 +55,13 @@ def _task_membership(request: HttpRequest, project_id: int) -> Membership:
     checks that before creating one); on a first visit or for anyone else, ``_membership``
     decides (creates it, or 403 / 404) exactly as the other project pages do."""
     membership = (
-        Membership.objects.select_related("project")
+        Membership.objects.select_related("project", "project__audience")  # audience: quotas and rules (issue 3)
         .filter(project_id=project_id, annotator_id=request.user.pk, project__status=Project.Status.LIVE)
         .first()
     )
-    if membership is None:
+    if membership is None or membership.requalification_due:
+        # first visit, or qualified on a spec version since changed materially: the full path
+        # (visibility, joining, back to the qualifier) that every other project page takes
         return _membership(request, project_id)
     membership.annotator = request.user  # the user the request already loaded
     return membership
