@@ -2,15 +2,14 @@
 throughput, the accuracy claim with its interval, annotators by standing, gating decisions."""
 from __future__ import annotations
 
-from functools import wraps
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from tasks_app.models import Project
 from workforce.models import Membership
+from workforce.views.staff import staff_required
 
 from . import selectors, services
 
@@ -19,18 +18,6 @@ STANDING_ORDER = [
 ]
 
 
-def staff_required(view):
-    """Anonymous → login page; signed in but not staff → 403."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not (request.user.is_active and request.user.is_staff):
-            raise PermissionDenied("Ops pages are for Cadre staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @staff_required

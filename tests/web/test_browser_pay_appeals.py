@@ -14,16 +14,9 @@ from playwright.sync_api import Browser, Page, expect
 from tasks_app.models import Answer, Example, Item, Project
 from workforce import services as wf_services
 from workforce.models import Earning
+from tests.web.helpers import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name=re.compile("Log out"))).to_be_visible()
 
 
 def _accepted_answers(project, user, n: int, *, duration_ms: int = 36_000):
@@ -40,7 +33,7 @@ def test_earnings_page(page: Page, live_server, project, working, web_data):
     _accepted_answers(project, user, 30)
     wf_services.earnings_accrue()
     wf_services.earning_record(annotator=user, kind="survey", source_key="browser-s1", amount="0.75", note="About you")
-    _login(page, live_server.url, user.username, web_data.password)
+    login(page, live_server.url, user.username, web_data.password)
     page.get_by_role("link", name="Earnings").click()
     expect(page.get_by_role("heading", name="Your earnings")).to_be_visible()
     expect(page.locator(".earn-total")).to_have_text("3.75 USD")
@@ -57,7 +50,7 @@ def test_appeal_then_reinstatement(browser: Browser, live_server, project, worki
     base = live_server.url
     wf_services.membership_standing_set(membership=working, standing="revoked", reason="Accuracy credibly below the bar")
     ann = browser.new_page()
-    _login(ann, base, working.annotator.username, web_data.password)
+    login(ann, base, working.annotator.username, web_data.password)
     ann.goto(f"{base}/projects/{project.pk}/")
     expect(ann.get_by_text("Accuracy credibly below the bar")).to_be_visible()
     ann.get_by_role("link", name="Appeal this decision").click()
@@ -67,7 +60,7 @@ def test_appeal_then_reinstatement(browser: Browser, live_server, project, worki
     expect(ann.get_by_text("is being reviewed")).to_be_visible()
 
     ops = browser.new_page()
-    _login(ops, base, staff.username, web_data.password)
+    login(ops, base, staff.username, web_data.password)
     ops.get_by_role("link", name="Appeals").click()
     row = ops.locator("table.appeals-open tr", has_text=working.annotator.username)
     expect(row).to_contain_text("Accuracy credibly below the bar")
@@ -89,7 +82,7 @@ def test_appeal_then_reinstatement(browser: Browser, live_server, project, worki
 
 def test_requalification_after_a_material_change(page: Page, live_server, project, working, web_data):
     Project.objects.filter(pk=project.pk).update(spec_version=2, requalify_from_version=2)
-    _login(page, live_server.url, working.annotator.username, web_data.password)
+    login(page, live_server.url, working.annotator.username, web_data.password)
     page.goto(f"{live_server.url}/projects/{project.pk}/")
     expect(page.locator(".requalify")).to_contain_text("you qualified on version 1")
     expect(page.get_by_role("link", name="Work on tasks")).to_have_count(0)
@@ -114,7 +107,7 @@ def test_ops_pay_and_payout_export(page: Page, live_server, project, working, st
     wf_services.earnings_accrue()
     last_week = dt.date.today() - dt.timedelta(days=3)
     Earning.objects.update(created_at=dt.datetime.combine(last_week, dt.time(9), tzinfo=dt.UTC))
-    _login(page, live_server.url, staff.username, web_data.password)
+    login(page, live_server.url, staff.username, web_data.password)
     page.get_by_role("link", name="Pay", exact=True).click()
     expect(page.locator(".flagged")).to_contain_text(project.name)
     expect(page.locator("table.pay-projects")).to_contain_text("below minimum")

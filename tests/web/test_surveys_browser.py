@@ -7,15 +7,9 @@ from playwright.sync_api import Page, expect
 
 from workforce import services as wf_services
 from workforce.models import ProfileFlag, SurveyCompletion
+from tests.web.helpers import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_survey_editor_answer_and_flag(page: Page, live_server, make_annotator, staff, web_data):
@@ -23,7 +17,7 @@ def test_survey_editor_answer_and_flag(page: Page, live_server, make_annotator, 
     ann = make_annotator("surveyee")
     wf_services.profile_update(annotator=ann, values={"gender": "man"})
 
-    _login(page, base, "opsy", web_data.password)
+    login(page, base, "opsy", web_data.password)
     page.goto(f"{base}/ops/surveys/")
     page.get_by_label("Title").fill("Who you are")
     page.get_by_label("Reward (paid once on completion)").fill("1.25")
@@ -41,7 +35,7 @@ def test_survey_editor_answer_and_flag(page: Page, live_server, make_annotator, 
     expect(page.get_by_text("Survey opened.")).to_be_visible()
     page.get_by_role("button", name="Log out (opsy)").click()
 
-    _login(page, base, "surveyee", web_data.password)
+    login(page, base, "surveyee", web_data.password)
     page.goto(f"{base}/surveys/")
     page.get_by_role("link", name="Take the survey").click()
     page.get_by_label("How old are you?").fill("two hundred")
@@ -58,7 +52,7 @@ def test_survey_editor_answer_and_flag(page: Page, live_server, make_annotator, 
     assert ProfileFlag.objects.filter(annotator=ann, key="gender").exists()
     page.get_by_role("button", name="Log out (surveyee)").click()
 
-    _login(page, base, "opsy", web_data.password)
+    login(page, base, "opsy", web_data.password)
     page.goto(f"{base}/ops/flags/")
     expect(page.get_by_role("heading", name="surveyee: gender")).to_be_visible()
     page.get_by_label("Resolution").fill("Asked them: a typo")

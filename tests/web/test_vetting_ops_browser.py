@@ -7,15 +7,9 @@ from playwright.sync_api import Page, expect
 
 from workforce import services as wf_services
 from workforce.models import AnnotatorProfile, Invitation, StatusChange
+from tests.web.helpers import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_vetting_queue_identity_check_and_suspension(page: Page, live_server, staff, web_data):
@@ -23,7 +17,7 @@ def test_vetting_queue_identity_check_and_suspension(page: Page, live_server, st
     applicant = wf_services.annotator_signup(username="queued", password=web_data.password, email="q@example.org")
     wf_services.profile_update(annotator=applicant, values={"age": 40, "country": "FR", "languages": ["fr"]})
 
-    _login(page, base, "opsy", web_data.password)
+    login(page, base, "opsy", web_data.password)
     page.goto(f"{base}/ops/people/")
     row = page.locator("tr", has_text="queued")
     expect(row).to_contain_text("verify your email address")
@@ -45,7 +39,7 @@ def test_vetting_queue_identity_check_and_suspension(page: Page, live_server, st
     assert (last.to_status, last.actor.username) == ("suspended", "opsy")
     page.get_by_role("button", name="Log out (opsy)").click()
 
-    _login(page, base, "queued", web_data.password)
+    login(page, base, "queued", web_data.password)
     expect(page.get_by_text("Your account is suspended.")).to_be_visible()
     page.goto(f"{base}/account/")
     expect(page.get_by_text("Two accounts from one person")).to_be_visible()
@@ -56,18 +50,18 @@ def test_invitation_opens_an_invite_only_project(page: Page, live_server, projec
     ann = make_annotator("invitee")
     wf_services.audience_set(project=project, invite_only=True)
 
-    _login(page, base, "invitee", web_data.password)
+    login(page, base, "invitee", web_data.password)
     expect(page.get_by_role("link", name=project.name)).to_have_count(0)
     page.get_by_role("button", name="Log out (invitee)").click()
 
-    _login(page, base, "opsy", web_data.password)
+    login(page, base, "opsy", web_data.password)
     page.goto(f"{base}/ops/projects/{project.pk}/invitations/")
     page.get_by_role("button", name="Invite by predicted accuracy").click()
     expect(page.get_by_text("Invited 1 annotators.")).to_be_visible()
     expect(page.locator("td", has_text="invitee")).to_be_visible()
     page.get_by_role("button", name="Log out (opsy)").click()
 
-    _login(page, base, "invitee", web_data.password)
+    login(page, base, "invitee", web_data.password)
     page.goto(f"{base}/invitations/")
     page.get_by_role("button", name="Accept").click()
     expect(page.get_by_text("Invitation accepted")).to_be_visible()

@@ -2,12 +2,10 @@
 suspension, history, attributes), flagged profiles, survey editor, invitations of a project."""
 from __future__ import annotations
 
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -17,22 +15,11 @@ from tasks_app.models import Project
 from .. import selectors, services
 from ..forms import QuestionForm, SurveyCreateForm
 from ..models import AnnotatorProfile, Invitation, ProfileFlag, Survey
+from .staff import staff_required
 
 User = get_user_model()
 
 
-def staff_required(view):
-    """Anonymous → login page; signed in but not staff → 403 (as quality's ops pages)."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not (request.user.is_active and request.user.is_staff):
-            raise PermissionDenied("Ops pages are for Cadre staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _errors(request, exc: ValidationError) -> None:

@@ -1,4 +1,4 @@
-"""Access rules of workforce's ops pages and annotator-only pages."""
+"""Access rules of the staff (ops) pages — workforce's and quality's — and of annotator-only pages."""
 from __future__ import annotations
 
 from functools import wraps
@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 
 
 def staff_required(view):
-    """Anonymous → login page; signed in but not staff → 403 (same rule as quality's ops pages)."""
+    """Anonymous → login page; signed in but not staff → 403. Every ops page uses it (quality too)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
