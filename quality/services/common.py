@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from tasks_app.models import Project
 from workforce.models import Membership
@@ -17,6 +17,28 @@ log = logging.getLogger(__name__)
 
 # Errors worth retrying the scoring task for (the database went away or a deadlock).
 RETRYABLE_ERRORS = (OperationalError,)
+
+# Namespace of the per-project advisory lock below (any fixed int4 no other code uses).
+PROJECT_LOCK_NAMESPACE = 0x43414452  # "CADR"
+
+
+def project_lock(project_id: int, *, exclusive: bool) -> None:
+    """Take the project's transaction-scoped advisory lock: shared for scoring one answer,
+    exclusive for the periodic re-estimate (``project_model_refresh``).
+
+    Both write the same rows in opposite orders — scoring locks its item, the annotators'
+    confusion rows, then the project's model state; the re-estimate locks the state, every
+    confusion row, then decided items — and under ``bench/load.py`` they deadlocked (135
+    deadlocks in one 3-minute run, each stalling both sides for PostgreSQL's deadlock timeout).
+    Taking this lock first puts them in one order: scorings run side by side, and a
+    re-estimate waits for those in flight and holds new ones back until it commits. No-op on
+    SQLite, which writes one transaction at a time anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {fn}(%s, %s)", [PROJECT_LOCK_NAMESPACE, int(project_id)])
 
 
 def project_bar(project: Project) -> float:

@@ -21,7 +21,7 @@ from workforce.models import Membership
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.em import refit
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
-from .common import _prior
+from .common import _prior, project_lock
 
 
 def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
@@ -97,6 +97,7 @@ def project_model_refresh(*, project_id: int) -> int:
     """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature), in one
     transaction. Returns the number of answers it used."""
     with transaction.atomic():
+        project_lock(project_id, exclusive=True)  # first: scorings in flight finish, new ones wait
         project = Project.objects.get(pk=project_id)
         state = model_state(project, lock=True)
         revoked = set(

@@ -8,7 +8,7 @@ from django.utils import timezone
 from tasks_app.models import Answer
 
 from .checks import _score_check
-from .common import ScoreOutcome
+from .common import ScoreOutcome, project_lock
 from .items import _score_item_answer
 from .model import confusion_check_observe
 
@@ -28,6 +28,7 @@ def answer_score(*, answer_id: int) -> ScoreOutcome:
         if answer.scored_at is not None:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
+        project_lock(project.pk, exclusive=False)  # before any item, confusion or state row
         if answer.is_check:
             outcome = _score_check(answer, project)
             confusion_check_observe(answer=answer, project=project)
