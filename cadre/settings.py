@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "tasks_app",
     "workforce",
     "quality",
+    "dashboards",
 ]
 
 MIDDLEWARE = [

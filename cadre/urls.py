@@ -50,6 +50,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urls)),
     path("ops/", include("quality.urls")),
+    path("ops/", include("dashboards.urls")),
     path("review/audits/", include("quality.urls_audit")),
     path("", include("workforce.urls")),
 ]

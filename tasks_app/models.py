@@ -38,7 +38,19 @@ class Project(models.Model):
         COMPLETE = "complete", "Complete"
 
     class TaskType(models.TextChoices):
+        """What an annotator produces (issue 6). ``labels`` keeps the closed label list for the
+        categorical types; ``type_config`` holds what the other types need (scale bounds, the
+        number of candidates, conversation roles, ...). Answers of every type keep a string
+        ``label`` (the canonical form the engine counts and compares) and, for the structured
+        types, the full ``value`` (JSON)."""
+
         SINGLE_CHOICE = "single_choice", "Single choice"
+        MULTI_CHOICE = "multi_choice", "Multiple choice"
+        RATING = "rating", "Rating scale"
+        TEXT = "text", "Free text / keywords"
+        BBOX = "bbox", "Bounding boxes"
+        MOST_SIMILAR = "most_similar", "Most similar of N"
+        CONVERSATION = "conversation", "Two-person conversation"
 
     class Phase(models.TextChoices):
         """Where the project is in its life (tasks_app.services.phases drives it and sets
@@ -55,6 +67,9 @@ class Project(models.Model):
     instructions = models.TextField()
     task_type = models.CharField(max_length=32, choices=TaskType.choices, default=TaskType.SINGLE_CHOICE)
     labels = models.JSONField(help_text="Ordered list of the label values an annotator can choose.")
+    type_config = models.JSONField(
+        default=dict, blank=True, help_text="Settings of the task type beyond the label list (validated per type)."
+    )
     accuracy_target = models.FloatField(help_text="Delivery accuracy the customer asked for, e.g. 0.95.")
     confidence = models.FloatField(default=0.95, help_text="Confidence level of the accuracy claim.")
     annotator_bar = models.FloatField(
@@ -117,6 +132,7 @@ class Example(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples")
     data = models.JSONField()
     label = models.CharField(max_length=200)
+    value = models.JSONField(null=True, blank=True, help_text="Structured correct answer for non-categorical types.")
     explanation = models.TextField(blank=True, default="")
     role = models.CharField(max_length=16, choices=Role.choices)
     position = models.PositiveIntegerField(default=0)
@@ -147,11 +163,13 @@ class Item(models.Model):
     data = models.JSONField()
     is_known = models.BooleanField(default=False)
     known_label = models.CharField(max_length=200, null=True, blank=True)
+    known_value = models.JSONField(null=True, blank=True, help_text="Structured known answer (non-categorical types).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     answers_wanted = models.PositiveSmallIntegerField(default=1)
     assigned = models.PositiveSmallIntegerField(default=0)
     answers_count = models.PositiveSmallIntegerField(default=0)
     label = models.CharField(max_length=200, null=True, blank=True)
+    value = models.JSONField(null=True, blank=True, help_text="Decided structured answer (non-categorical types).")
     p_correct = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -229,6 +247,7 @@ class Answer(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="answers")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answers")
     label = models.CharField(max_length=200)
+    value = models.JSONField(null=True, blank=True, help_text="Structured answer (non-categorical types); label holds its canonical form.")
     client_key = models.CharField(max_length=64)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     signals = models.JSONField(

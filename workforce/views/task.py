@@ -89,6 +89,7 @@ def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> Ht
         "client_key": uuid.uuid4().hex,
         "started": _started_token(lease.pk),
         "expires_at": lease.expires_at,
+        "widget_template": f"workforce/task_widgets/{membership.project.task_type}.html",
     }
     return render(request, "workforce/task.html", context)
 

@@ -1,0 +1,1 @@
+"""Dashboards' own records (label-error suspect reviews and the like)."""
