@@ -197,6 +197,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dashboards.staticfiles.PlotlyFinder",  # /static/vendor/plotly.min.js from the plotly wheel
+]
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start when it is missing
 
 # --- REST API -------------------------------------------------------------------------
