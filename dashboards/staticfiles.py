@@ -34,7 +34,7 @@ class _OneFileStorage(FileSystemStorage):
 class PlotlyFinder(BaseFinder):
     def find(self, path: str, find_all: bool = False, **kwargs):  # noqa: ANN003 - Django passes all/find_all
         if path != PLOTLY_URL_PATH:
-            return [] if (find_all or kwargs.get("all")) else None
+            return []  # Django's finders return an empty list for "not here", whatever find_all is
         match = str(_plotly_dir() / "plotly.min.js")
         return [match] if (find_all or kwargs.get("all")) else match
 
