@@ -240,6 +240,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cadre.schema_hooks.add_common_responses",  # 429 (throttles) and 503 (database down) everywhere
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "tasks_app.models.Project.Status",
         "ItemStatusEnum": "tasks_app.models.Item.Status",

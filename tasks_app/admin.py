@@ -1,19 +1,8 @@
 from django.contrib import admin
 
+from cadre.admin_base import ReadOnlyAdmin
+
 from .models import Answer, CustomerMember, Example, Item, Lease, Organization, Project
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by services (answers, leases): viewable, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Organization)

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from cadre.admin_base import ReadOnlyAdmin
+
 from .models import AnnotatorProfile, Appeal, Earning, Membership, PayoutBatch, ProjectPay, QualifierAttempt, StandingChange
 
 
@@ -70,19 +72,6 @@ class QualifierAttemptAdmin(admin.ModelAdmin):
 from .models import (  # noqa: E402
     AttributeValue, Audience, Invitation, ProfileFlag, StatusChange, Survey, SurveyCompletion, SurveyQuestion,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by services only (history, answers): visible, never edited here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- pay, standing history, appeals (issue 3B) ---------------------------------------------
