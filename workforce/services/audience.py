@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -284,6 +284,27 @@ def quota_allows(*, project: Project, quota: dict, person: Person) -> bool:
     if not inside and "min_share" in quota and (total - group) > (1 - quota["min_share"]) * total + 1e-9:
         return False
     return True
+
+
+# Namespace of the per-project quota lock (a fixed int4 no other advisory lock uses; quality's
+# scoring lock is 0x43414452).
+QUOTA_LOCK_NAMESPACE = 0x51554F54  # "QUOT"
+
+
+def has_quotas(project: Project) -> bool:
+    audience = _audience_of(project)
+    return bool(audience is not None and audience.quotas)
+
+
+def quota_lock(*, project: Project) -> None:
+    """Serialise the quota check and the lease it lets through, per project, until the caller's
+    transaction ends. Without it, annotators asking at the same moment all read the same counts
+    and all pass, overshooting a quota by the requests in flight. Only projects with quotas
+    pay for it; a no-op on SQLite, which runs one writer at a time anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [QUOTA_LOCK_NAMESPACE, int(project.pk)])
 
 
 def tasking_blocked(*, membership: Membership) -> bool:

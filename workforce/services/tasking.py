@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from tasks_app.models import Project
 from tasks_app import services as task_services
@@ -18,6 +19,16 @@ def task_next(*, membership: Membership, rng: random.Random | None = None):
         raise ValidationError({"membership": ["You cannot take tasks on this project."]})
     if membership.project.status != Project.Status.LIVE:
         return None
+    if audience.has_quotas(membership.project):
+        # quota check and lease in one transaction under the project's quota lock: the lease it
+        # lets through is counted by the next request's check (see audience.quota_lock)
+        with transaction.atomic():
+            audience.quota_lock(project=membership.project)
+            return _lease_if_allowed(membership, rng)
+    return _lease_if_allowed(membership, rng)
+
+
+def _lease_if_allowed(membership: Membership, rng: random.Random | None):
     if audience.tasking_blocked(membership=membership):  # account active, audience rules, quotas (issue 3a)
         return None
     return task_services.lease_next(
