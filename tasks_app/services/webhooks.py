@@ -157,9 +157,17 @@ def event_emit(*, project: Project, event: str, payload: dict[str, Any]) -> list
 def delivery_attempt(*, delivery_id: int) -> str:
     """Send one due delivery once; record the outcome and when to try again.
 
-    The row is locked (``SKIP LOCKED``: a second worker given the same id returns at once), so
-    a delivery is never sent twice at the same time; one not due yet or already finished is
-    skipped, which makes the task safe to enqueue again."""
+    Two short transactions around the HTTP call, so no row lock is held while a slow receiver
+    answers (up to ``CADRE_WEBHOOK_TIMEOUT``):
+
+    1. claim: lock the row (``SKIP LOCKED``: a second worker given the same id returns at once),
+       skip it when finished or not due, count the attempt and push ``next_attempt_at`` past the
+       call's timeout. A second worker now finds it "not due"; a worker that dies mid-call leaves
+       it pending, due again once the claim runs out.
+    2. send the signed body, outside any transaction;
+    3. record: the outcome, and the next due time of the backoff (or failed after the retry window).
+    """
+    timeout = float(getattr(settings, "CADRE_WEBHOOK_TIMEOUT", 10))
     with transaction.atomic():
         d = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -174,45 +182,41 @@ def delivery_attempt(*, delivery_id: int) -> str:
             return f"already {d.status}"
         if d.next_attempt_at and d.next_attempt_at > now:
             return "not due"
-        body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
-        ts = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Cadre-Webhooks/1",
-            "Cadre-Event": d.event,
-            "Cadre-Delivery": str(d.event_id),
-            "Cadre-Signature": f"t={ts},v1={signature(d.webhook.secret, ts, body)}",
-        }
         d.attempts += 1
-        code, error = None, ""
-        refused = private_target(d.webhook.url)
-        try:
-            if refused:
-                raise requests.ConnectionError(refused)
-            resp = requests.post(
-                d.webhook.url, data=body, headers=headers, timeout=float(getattr(settings, "CADRE_WEBHOOK_TIMEOUT", 10)),
-                allow_redirects=False,
-            )
-            code = resp.status_code
-            if not 200 <= code < 300:
-                error = f"HTTP {code}: {resp.text[:200]}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        d.last_status_code = code
-        d.last_error = error
-        if not error:
-            d.status = WebhookDelivery.Status.SUCCEEDED
-            d.delivered_at = timezone.now()
-            d.next_attempt_at = None
+        d.next_attempt_at = now + timedelta(seconds=timeout + 30)  # the claim
+        d.save(update_fields=["attempts", "next_attempt_at"])
+    body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
+    ts = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Cadre-Webhooks/1",
+        "Cadre-Event": d.event,
+        "Cadre-Delivery": str(d.event_id),
+        "Cadre-Signature": f"t={ts},v1={signature(d.webhook.secret, ts, body)}",
+    }
+    code, error = None, ""
+    refused = private_target(d.webhook.url)
+    try:
+        if refused:
+            raise requests.ConnectionError(refused)
+        resp = requests.post(d.webhook.url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        code = resp.status_code
+        if not 200 <= code < 300:
+            error = f"HTTP {code}: {resp.text[:200]}"
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    fields = {"last_status_code": code, "last_error": error}
+    if not error:
+        fields.update(status=WebhookDelivery.Status.SUCCEEDED, delivered_at=timezone.now(), next_attempt_at=None)
+    else:
+        nxt = timezone.now() + timedelta(seconds=retry_wait(d.attempts))
+        if nxt > d.created_at + timedelta(hours=retry_hours()):
+            fields.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
         else:
-            nxt = timezone.now() + timedelta(seconds=retry_wait(d.attempts))
-            if nxt > d.created_at + timedelta(hours=retry_hours()):
-                d.status = WebhookDelivery.Status.FAILED
-                d.next_attempt_at = None
-            else:
-                d.next_attempt_at = nxt
-        d.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at", "next_attempt_at"])
-        return d.status
+            fields.update(next_attempt_at=nxt)
+    # only the claim this call made: a row someone finished meanwhile is left as it is
+    WebhookDelivery.objects.filter(pk=d.pk, status=WebhookDelivery.Status.PENDING, attempts=d.attempts).update(**fields)
+    return fields.get("status", WebhookDelivery.Status.PENDING)
 
 
 def deliveries_due(*, limit: int = 500) -> list[int]:

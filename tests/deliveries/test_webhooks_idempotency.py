@@ -287,3 +287,56 @@ def test_private_addresses_are_refused_when_not_allowed(receiver, settings, djan
     assert private_target("http://10.0.0.5/x") is not None
     settings.CADRE_WEBHOOK_ALLOW_PRIVATE = True
     assert private_target(rec.url) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_row_lock_is_held_while_the_receiver_answers(monkeypatch):
+    """A slow receiver (up to CADRE_WEBHOOK_TIMEOUT) must not hold the delivery row locked: the
+    attempt claims the row, commits, then calls. Meanwhile another attempt sends nothing."""
+    from django.db import connection, transaction
+
+    from tasks_app.services import webhooks as webhooks_module
+
+    monkeypatch.setattr(webhooks_module, "task_enqueue", lambda *a, **k: None)  # attempts run by hand here
+    arrived, release, seen = threading.Event(), threading.Event(), []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            arrived.set()
+            release.wait(10)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        customer = customer_with_token()
+        project = make_project(customer.organization, n_items=1)
+        register(customer, f"http://127.0.0.1:{server.server_address[1]}/hook")
+        [d] = services.event_emit(project=project, event="delivery.ready", payload={"batch": 1})
+        result = {}
+
+        def attempt():
+            try:
+                result["status"] = services.delivery_attempt(delivery_id=d.pk)
+            finally:
+                connection.close()
+
+        t = threading.Thread(target=attempt)
+        t.start()
+        assert arrived.wait(10)
+        with transaction.atomic():  # free while the receiver holds the call: NOWAIT does not raise
+            WebhookDelivery.objects.select_for_update(nowait=True).get(pk=d.pk)
+        assert services.delivery_attempt(delivery_id=d.pk) == "not due"  # claimed: not sent twice
+        release.set()
+        t.join(15)
+        d.refresh_from_db()
+        assert result["status"] == "succeeded" and d.status == "succeeded" and d.attempts == 1 and len(seen) == 1
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
