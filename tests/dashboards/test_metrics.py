@@ -79,3 +79,16 @@ def test_metrics_access(client, seed, settings):
     client.logout()
     settings.CADRE_METRICS_TOKEN = ""  # unset: no token opens it
     assert client.get(url, HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+def test_scrape_query_count_does_not_grow_with_projects(client, seed, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("dashboards:metrics"), **headers)
+    seed_project("Another project", prefix="more")
+    with CaptureQueriesContext(connection) as two:
+        client.get(reverse("dashboards:metrics"), **headers)
+    assert len(two) == len(one) <= 9  # one grouped query per metric family

@@ -94,3 +94,22 @@ def test_pages_refused_to_anonymous_and_non_staff(client, seed, name, args):
     assert resp.status_code == 302 and resp.url.startswith("/login/")
     client.force_login(seed.users["u1"])
     assert client.get(url).status_code == 403
+
+
+def test_project_page_queries_do_not_grow_with_annotators(staff_client, seed):
+    """The annotator table reads in bulk: more annotators, the same number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests import factories
+
+    url = reverse("dashboards:project", args=[seed.project.pk])
+    staff_client.get(url)  # warm: the session, and the engine's model rows created on first read
+    with CaptureQueriesContext(connection) as before:
+        staff_client.get(url)
+    for i in range(5):
+        factories.annotator_working(seed.project, factories.annotator(username=f"extra-{i}"))
+    with CaptureQueriesContext(connection) as after:
+        staff_client.get(url)
+    assert len(after) == len(before), (len(before), len(after))
+    print(f"project dashboard: {len(before)} queries")
