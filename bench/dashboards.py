@@ -101,11 +101,13 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     lines = [
-        f"PostgreSQL, one process: one project of {len(rows):,} answers by {args.annotators} annotators "
-        f"({n_items:,} items, 100 known; {projects} project(s) in the database for the overview); "
-        f"`python bench/dashboards.py --answers {args.answers} --annotators {args.annotators}` on {dt.date.today()} "
-        f"(2-core machine shared with other jobs, load average {load:.1f}: wall seconds are upper bounds; "
-        "queries do not depend on load, CPU seconds are this process's own, the database's excluded).",
+        (
+            f"PostgreSQL, one process: one project of {len(rows):,} answers by {args.annotators} annotators "
+            f"({n_items:,} items, 100 known; {projects} project(s) in the database for the overview); "
+            f"`python bench/dashboards.py --answers {args.answers} --annotators {args.annotators}` on {dt.date.today()} "
+            f"(2-core machine shared with other jobs, load average {load:.1f}: wall seconds are upper bounds; "
+            f"queries do not depend on load, CPU seconds are this process's own, the database's excluded)."
+        ),
         "",
         "| read | queries | CPU s (Python) | wall s |",
         "|---|---:|---:|---:|",

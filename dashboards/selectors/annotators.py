@@ -35,7 +35,7 @@ class AnnotatorQuery:
     min_answers: int = 0
 
     @classmethod
-    def from_params(cls, params) -> tuple["AnnotatorQuery", dict[str, str]]:
+    def from_params(cls, params) -> tuple[AnnotatorQuery, dict[str, str]]:
         """Parse query parameters; unknown values give field errors (and the defaults)."""
         errors: dict[str, str] = {}
         raw_sort = params.get("sort", "") or DEFAULT_SORT

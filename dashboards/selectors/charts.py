@@ -8,8 +8,9 @@ The same spec is embedded in the page (``json_script``), served as JSON for the 
 as CSV, so the chart, its table and its CSV always show the same numbers."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour

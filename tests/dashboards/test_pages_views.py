@@ -37,7 +37,7 @@ def test_ops_index_and_old_project_url_redirect_to_the_dashboards(staff_client, 
 
 def test_overview_page(staff_client, seed):
     html = staff_client.get(reverse("dashboards:overview")).content.decode()
-    row = re.search(rf'<tr data-project="{seed.project.pk}">(.*?)</tr>', html, re.S).group(1)
+    row = re.search(rf'<tr data-project="{seed.project.pk}">(.*?)</tr>', html, re.DOTALL).group(1)
     assert "off track" in row and "scoring behind" in row and "Production" in row
     assert ">5</td>" in row and ">10</td>" in row and ">50%</td>" in row  # decided, items, progress
 
@@ -52,7 +52,7 @@ def test_project_page_sections(staff_client, seed):
                  reverse("workforce:ops_appeals"), reverse("audits:list"), "vendor/plotly.min.js", "dashboards/charts.js"):
         assert text in html, text
     spec = json.loads(re.search(r'<script id="chart-answers-per-hour-spec" type="application/json">(.*?)</script>',
-                                html, re.S).group(1))
+                                html, re.DOTALL).group(1))
     assert spec["rows"] == answers_per_hour(project=seed.project)["rows"]
 
 
