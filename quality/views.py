@@ -1,71 +1,29 @@
-"""Ops pages (staff only): project list with progress, and one page per project with
-throughput, the accuracy claim with its interval, annotators by standing, gating decisions."""
+"""Quality's ops pages (staff only): the expert queue and the flagged answer keys. ``/ops/`` and
+``/ops/projects/<id>/`` redirect to the dashboards app's overview and project page."""
 from __future__ import annotations
-
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from tasks_app.models import Project
-from workforce.models import Membership
 from workforce.views.staff import staff_required
 
 from . import selectors, services
 
-STANDING_ORDER = [
-    Membership.Standing.REVOKED, Membership.Standing.PAUSED, Membership.Standing.WARNED, Membership.Standing.ACTIVE,
-]
-
-
-
 
 @staff_required
 def index(request):
-    projects = list(Project.objects.select_related("organization").order_by("-created_at", "-id"))
-    rows = [
-        {"project": p, "progress": selectors.project_progress(project=p), "ban": selectors.project_ban_rate(project=p)}
-        for p in projects
-    ]
-    return render(request, "quality/index.html", {"rows": rows})
+    """``/ops/`` is the dashboards' overview of all projects (issue 7). The link is by URL name:
+    a redirect, not an import, so quality does not depend on the app above it."""
+    return redirect("dashboards:overview")
 
 
 @staff_required
 def project_dashboard(request, project_pk):
-    project = get_object_or_404(Project.objects.select_related("organization"), pk=project_pk)
-    annotators = selectors.project_annotators(project=project)
-    groups = [
-        {"label": Membership.Standing(standing).label, "members": [
-            a for a in annotators if a["standing"] == standing and (
-                standing == Membership.Standing.REVOKED or a["stage"] == Membership.Stage.WORKING)
-        ]}
-        for standing in STANDING_ORDER
-    ]
-    groups.append({"label": "In onboarding (tutorial / qualifier)", "members": [
-        a for a in annotators
-        if a["stage"] in (Membership.Stage.TUTORIAL, Membership.Stage.QUALIFIER) and a["standing"] != Membership.Standing.REVOKED
-    ]})
-    groups.append({"label": "Did not qualify", "members": [
-        a for a in annotators if a["stage"] == Membership.Stage.FAILED and a["standing"] != Membership.Standing.REVOKED
-    ]})
-    for group in groups:  # least accurate first: those are the ones to look at
-        group["members"].sort(key=lambda a: (a["accuracy"] is None, a["accuracy"] or 0.0, a["username"]))
-    return render(
-        request,
-        "quality/project.html",
-        {
-            "project": project,
-            "progress": selectors.project_progress(project=project),
-            "claim": selectors.project_claim(project=project).claim,
-            "bar": selectors.project_bar(project),
-            "throughput": selectors.project_throughput(project=project),
-            "groups": groups,
-            "decisions": selectors.project_decisions(project=project),
-            "ban": selectors.project_ban_rate(project=project),
-            "queue_size": len(selectors.expert_queue(project=project)),
-            "open_flags": len(selectors.known_flags(project=project, open_only=True)),
-        },
-    )
+    """``/ops/projects/<id>/`` (linked from appeals, pay, invitations) → the project dashboard."""
+    project = get_object_or_404(Project, pk=project_pk)
+    return redirect("dashboards:project", project_pk=project.pk)
 
 
 def _errors(exc: ValidationError) -> list[str]:

@@ -31,6 +31,7 @@ def project_annotators(*, project: Project) -> list[dict[str, Any]]:
         lo, hi = post.interval(project.confidence) if post else (None, None)
         out.append(
             {
+                "annotator_id": m.annotator_id,
                 "username": m.annotator.username,
                 "stage": m.stage,
                 "standing": m.standing,

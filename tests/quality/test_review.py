@@ -182,9 +182,9 @@ def test_ops_pages_show_ban_rate_queue_and_flags_and_resolve(client):
     Membership.objects.filter(project=project, annotator=users[0]).update(standing="revoked")
     ops = staff_user()
     client.force_login(ops)
-    page = client.get(f"/ops/projects/{project.pk}/").content.decode()
+    page = client.get(f"/ops/projects/{project.pk}/", follow=True).content.decode()  # → the dashboard
     assert "1 of 3" in page and 'id="ban-flag"' in page and "Expert queue (1)" in page
-    assert "1/3 (" in client.get("/ops/").content.decode()
+    assert "1/3 (" in client.get("/ops/", follow=True).content.decode()
     q = client.get(f"/ops/projects/{project.pk}/expert/")
     assert q.status_code == 200 and item.external_id in q.content.decode()
     bad = client.post(f"/ops/projects/{project.pk}/expert/", {"item": item.pk, "label": "zebra"})

@@ -295,8 +295,25 @@ TABLE: list[Row] = [
     Row("review/audits/<int:audit_pk>/complete/", "POST", "web", lambda w: f"/review/audits/{audit_of(w).pk}/complete/",
         web_reviewers(E(302, redirect="/review/audits/"))),
     # --- ops pages (session, staff) ---------------------------------------------------------
-    Row("ops/", "GET", "web", lambda w: reverse("ops:index"), web_ops()),
-    Row("ops/projects/<int:project_pk>/", "GET", "web", lambda w: reverse("ops:project", args=[A(w)]), web_ops()),
+    # /ops/ and /ops/projects/<id>/ lead to the dashboards (issue 7)
+    Row("ops/", "GET", "web", lambda w: reverse("ops:index"),
+        roles(**{**web_ops(), "staff": E(302, redirect="/ops/overview/"), "admin": E(302, redirect="/ops/overview/")})),
+    Row("ops/projects/<int:project_pk>/", "GET", "web", lambda w: reverse("ops:project", args=[A(w)]),
+        roles(**{**web_ops(), "staff": E(302, redirect="/ops/projects/"), "admin": E(302, redirect="/ops/projects/")})),
+    # --- issue 7: ops dashboards (session, staff) and the Prometheus endpoint -----------------
+    Row("ops/overview/", "GET", "web", lambda w: reverse("dashboards:overview"),
+        roles(**{**web_ops(), "staff": E(200, contains=("PROJECT-A-SECRET-NAME",))})),
+    Row("ops/projects/<int:project_pk>/dashboard/", "GET", "web", lambda w: reverse("dashboards:project", args=[A(w)]),
+        roles(**{**web_ops(), "staff": E(200, contains=("PROJECT-A-SECRET-NAME", "Known-answer health"))})),
+    Row("ops/projects/<int:project_pk>/charts/<slug:chart>.json", "GET", "web",
+        lambda w: reverse("dashboards:chart_json", args=[A(w), "answers-per-hour"]),
+        roles(**{**web_ops(), "staff": E(200, contains=('"rows"',))})),
+    Row("ops/projects/<int:project_pk>/charts/<slug:chart>.csv", "GET", "web",
+        lambda w: reverse("dashboards:chart_csv", args=[A(w), "accuracy-over-time"]),
+        roles(**{**web_ops(), "staff": E(200, contains=("Sample size",))})),
+    Row("ops/metrics", "GET", "web", lambda w: reverse("dashboards:metrics"),
+        roles(anonymous=E(401), annotators=E(403), customer_a=E(403), customer_b=E(403),
+              staff=E(200, contains=("cadre_answers_scored_total",)), admin=E(200))),
     Row("ops/projects/<int:project_pk>/expert/", "GET", "web", lambda w: reverse("ops:expert_queue", args=[A(w)]),
         web_ops()),
     # a POST naming no item of the project: staff get the form error (400), nothing is written
