@@ -22,21 +22,15 @@ from django.utils import timezone
 
 from tasks_app import services as task_services
 from tasks_app.models import Answer, DeliveryBatch, Item, Organization, Project
-from workforce.models import AnnotatorProfile, Audience
+from workforce.models import AnnotatorProfile
 from workforce.services import audience as audience_service
 from workforce.services.profiles import profile_update
 from workforce.services.vetting import annotator_make_active
 
+from .synthetic import TOPIC_WORDS, synthetic_headlines
+
 PUPPIES = "Puppy cuteness (demo)"
 TOPICS = "Headline topics (demo)"
-TOPIC_WORDS = {
-    "sport": "goal match team score league coach player stadium",
-    "food": "recipe bake oven flavour dinner spice sauce taste",
-    "tech": "software chip laptop code server cloud phone app",
-}
-FILLER = "the a today new big people said very".split()
-
-
 @dataclass
 class Demo:
     puppies: Project
@@ -102,13 +96,8 @@ def seed(*, organization: Organization | None = None, password: str = "cadre-dem
         topics = _project(org, TOPICS, sorted(TOPIC_WORDS),
                           [({"text": f"{w} example"}, lab) for lab, ws in TOPIC_WORDS.items() for w in ws.split()[:2]],
                           "Which topic is this headline about?")
-        rows, truth = [], {}
-        for i in range(headlines):
-            lab = sorted(TOPIC_WORDS)[i % 3]
-            words = rng.choices(TOPIC_WORDS[lab].split(), k=6) + rng.choices(FILLER, k=6)
-            rng.shuffle(words)
-            rows.append({"external_id": f"headline-{i}", "data": {"text": " ".join(words)}})
-            truth[f"headline-{i}"] = lab
+        datas, true_labels, given_labels = synthetic_headlines(headlines, flip=flip, rng=rng)
+        rows = [{"external_id": f"headline-{i}", "data": data} for i, data in enumerate(datas)]
         task_services.items_upload(project=topics, rows=rows)
         topics = task_services.project_launch(project=topics)
         everyone = people["woman"] + people["man"]
@@ -116,11 +105,10 @@ def seed(*, organization: Organization | None = None, password: str = "cadre-dem
         answers = []
         now = timezone.now()
         for item in Item.objects.filter(project=topics, is_known=False).order_by("id"):
-            true = truth[item.external_id]
-            wrong = rng.random() < flip
-            given = rng.choice([c for c in TOPIC_WORDS if c != true]) if wrong else true
-            if wrong:
-                flipped[item.external_id] = true
+            i = int(item.external_id.rsplit("-", 1)[1])
+            given = given_labels[i]
+            if given != true_labels[i]:
+                flipped[item.external_id] = true_labels[i]
             for user in rng.sample(everyone, 2):  # both answers gave the delivered label
                 answers.append(Answer(item=item, project=topics, annotator=user, label=given,
                                       client_key=f"demo-{item.pk}-{user.pk}"))

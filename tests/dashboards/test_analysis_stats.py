@@ -7,27 +7,14 @@ import numpy as np
 import pytest
 
 from dashboards.analysis import confident
+from dashboards.analysis.synthetic import synthetic_headlines, synthetic_ratings
 from dashboards.analysis.stats import Obs, categorical_test, cliffs_delta, holm, ordinal_test
 
 ALPHA = 0.05
 
 
-def ratings(rng: random.Random, *, items: int, per_group: int, shift: float, annotators: int = 12):
-    """Each item rated 1..5 by ``per_group`` women and ``per_group`` men drawn from pools of
-    ``annotators``; women's latent rating is ``shift`` higher (0 = no effect)."""
-    obs = []
-    women = list(range(1, annotators + 1))
-    men = list(range(100, 100 + annotators))
-    for item in range(items):
-        cute = rng.gauss(3, 0.8)
-        for group, pool, extra in (("woman", women, shift), ("man", men, 0.0)):
-            for a in rng.sample(pool, per_group):
-                obs.append(Obs(item, a, group, float(min(5, max(1, round(cute + extra + rng.gauss(0, 0.7)))))))
-    return obs
-
-
 def test_women_rate_the_same_puppies_cuter():
-    obs = ratings(random.Random(7), items=60, per_group=3, shift=0.5)
+    obs = synthetic_ratings(random.Random(7), items=60, per_group=3, shift=0.5)
     t = ordinal_test(obs)
     assert t.method.startswith("Wilcoxon")
     assert t.p_value < 0.001
@@ -41,7 +28,7 @@ def test_women_rate_the_same_puppies_cuter():
 def test_ordinal_null_false_positive_rate_is_near_alpha():
     rng = random.Random(2026)
     runs = 400
-    hits = sum(ordinal_test(ratings(rng, items=40, per_group=2, shift=0.0)).p_value < ALPHA for _ in range(runs))
+    hits = sum(ordinal_test(synthetic_ratings(rng, items=40, per_group=2, shift=0.0)).p_value < ALPHA for _ in range(runs))
     rate = hits / runs
     # binomial SD at alpha=0.05, n=400 is 0.011: within about 3 SD of alpha
     assert 0.015 <= rate <= 0.085, rate
@@ -103,20 +90,7 @@ def test_cliffs_delta_extremes():
 
 def planted(n=300, flip=0.08, seed=5):
     """Three topics with distinct vocabularies; ``flip`` of the labels swapped at random."""
-    rng = random.Random(seed)
-    vocab = {"sport": "goal match team score league coach player stadium",
-             "food": "recipe bake oven flavour dinner spice sauce taste",
-             "tech": "software chip laptop code server cloud phone app"}
-    common = "the a today new big people said very".split()
-    datas, true, given = [], [], []
-    for i in range(n):
-        lab = rng.choice(sorted(vocab))
-        words = rng.choices(vocab[lab].split(), k=6) + rng.choices(common, k=6)
-        rng.shuffle(words)
-        datas.append({"text": " ".join(words)})
-        true.append(lab)
-        given.append(rng.choice([c for c in vocab if c != lab]) if rng.random() < flip else lab)
-    return datas, true, given
+    return synthetic_headlines(n, flip=flip, rng=random.Random(seed))
 
 
 def test_confident_learning_finds_planted_label_errors():
