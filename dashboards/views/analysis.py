@@ -114,8 +114,8 @@ def suspects(request, project_pk: int):
     """GET: batches and runs. POST (batch): start a run over that batch."""
     project = get_object_or_404(Project, pk=project_pk)
     if request.method == "POST":
-        batch = DeliveryBatch.objects.filter(project=project, pk=request.POST.get("batch") or 0).first() \
-            if str(request.POST.get("batch", "")).isdigit() else None
+        raw = request.POST.get("batch", "")
+        batch = DeliveryBatch.objects.filter(project=project, pk=int(raw)).first() if raw.isdigit() else None
         if batch is None:
             messages.error(request, "Choose one of this project's delivery batches.")
             return redirect("dashboards:suspects", project_pk=project.pk)
@@ -127,7 +127,9 @@ def suspects(request, project_pk: int):
         return HttpResponse(status=405)
     batches = list(DeliveryBatch.objects.filter(project=project).order_by("-number")[:50])
     runs = suspect_svc.runs_for(project=project)
-    return render(request, "dashboards/analysis/suspects.html", {"project": project, "batches": batches, "runs": runs})
+    return render(request, "dashboards/analysis/suspects.html", {
+        "project": project, "batches": batches, "runs": runs,
+        "pending": any(r.status == SuspectRun.Status.PENDING for r in runs)})
 
 
 def _run_or_404(project_pk: int, run_pk: int) -> SuspectRun:

@@ -60,3 +60,13 @@ def test_suspects_flow_through_the_pages(staff_client, django_capture_on_commit_
     first = next(csv.DictReader(io.StringIO(text)))
     assert first["rank"] == "1" and first["outcome"] == "corrected" and first["reviewed_by"] == "ops-v"
     assert staff_client.get(f"/ops/projects/{d.puppies.pk}/suspects/runs/{run.pk}/").status_code == 404
+
+
+def test_a_pending_run_is_shown_and_the_page_reloads_until_done(staff_client):
+    d = demo.seed(photos=5, headlines=30)
+    url = f"/ops/projects/{d.topics.pk}/suspects/"
+    staff_client.post(url, {"batch": d.batch.pk})  # the task is sent after commit: never here
+    assert staff_client.post(url, {"batch": d.batch.pk}, follow=True).content.count(b"already waiting") == 1
+    page = staff_client.get(url).content.decode()
+    assert "reloads every 5 seconds" in page and "window.location.reload" in page
+    assert SuspectRun.objects.get().status == "pending"
