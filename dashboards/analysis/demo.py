@@ -68,8 +68,11 @@ def seed(*, organization: Organization | None = None, password: str = "cadre-dem
     people = {"woman": [], "man": [], "non_binary": []}
     for g, n in (("woman", 12), ("man", 12), ("non_binary", 3)):
         for i in range(n):
+            # women and men alike in age and country, so only gender carries the effect; the three
+            # non-binary annotators (a group under 5, never shown) are all 60+, a band too small to show
+            age = 61 + i if g == "non_binary" else 20 + (i * 7) % 40
             people[g].append(_annotator(f"demo_{g}_{i}", password, {
-                "gender": g, "age": 20 + (i * 7) % 40, "country": ["DE", "FR", "GB"][i % 3], "languages": ["en"]}))
+                "gender": g, "age": age, "country": ["DE", "FR", "GB"][i % 3], "languages": ["en"]}))
     with transaction.atomic():
         puppies = _project(org, PUPPIES, ["1", "2", "3", "4", "5"],
                            [({"image": f"puppy-example-{i}.jpg"}, str(1 + i % 5)) for i in range(5)],
@@ -86,7 +89,7 @@ def seed(*, organization: Organization | None = None, password: str = "cadre-dem
         for item in Item.objects.filter(project=puppies, is_known=False).order_by("id"):
             cute = rng.gauss(3.0, 0.8)
             raters = [(u, shift) for u in rng.sample(people["woman"], 3)] + [(u, 0.0) for u in rng.sample(people["man"], 3)]
-            raters += [(people["non_binary"][item.pk % 3], shift / 2)]
+            raters += [(people["non_binary"][item.pk % 3], shift / 2)]  # between: no band is tilted by them
             for user, extra in raters:
                 r = min(5, max(1, round(cute + extra + rng.gauss(0, 0.6))))
                 answers.append(Answer(item=item, project=puppies, annotator=user, label=str(r), value=r,

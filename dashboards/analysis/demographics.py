@@ -118,6 +118,11 @@ def _answers(project: Project, kind: str) -> list[tuple[int, int, str | float]]:
     return out
 
 
+def _text(value) -> str:
+    """A label as shown: ratings without a needless ".0"."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def label_differences(*, project: Project, keys=GROUPING, today: date | None = None) -> Differences:
     kind = analysis_kind(project)
     if kind is None:
@@ -127,7 +132,7 @@ def label_differences(*, project: Project, keys=GROUPING, today: date | None = N
     rows = _answers(project, kind)
     annotators = {a for _, a, _ in rows}
     attrs = _attributes_of(annotators, keys, today)
-    labels = sorted({str(v) for _, _, v in rows}, key=lambda v: (float(v), v) if kind == "ordinal" else (0, v))
+    labels = sorted({_text(v) for _, _, v in rows}, key=lambda v: (float(v), v) if kind == "ordinal" else (0, v))
     results: list[AttributeResult] = []
     for key in keys:
         group_of = attrs.get(key, {})
@@ -144,7 +149,7 @@ def label_differences(*, project: Project, keys=GROUPING, today: date | None = N
             row = {"group": g, "annotators": len({o.annotator for o in by_group[g]}), "answers": len(by_group[g])}
             if kind == "ordinal":
                 row["mean"] = round(sum(float(o.value) for o in by_group[g]) / len(by_group[g]), 4)
-            counts = Counter(str(o.value) for o in by_group[g])
+            counts = Counter(_text(o.value) for o in by_group[g])
             row["counts"] = {lab: counts.get(lab, 0) for lab in labels}
             row["shares"] = {lab: round(counts.get(lab, 0) / len(by_group[g]), 4) for lab in labels}
             res.groups.append(row)

@@ -42,7 +42,9 @@ def test_categorical_project_uses_chi_square_and_audience_mix_counts():
     assert quota["attribute"] == "gender" and quota["answers"] == 20 * 3
     assert quota["share"] == round(60 / 140, 4) and quota["met"] is False  # asked ≥ 50 %, got 43 %
     age_rule = mix["rules"][0]
-    assert age_rule["attribute"] == "age" and age_rule["passing"] == 27
+    # the three demo annotators aged 61+ are outside the requested 18-60: shown, with their answers
+    assert age_rule["attribute"] == "age" and (age_rule["passing"], age_rule["annotators"]) == (24, 27)
+    assert age_rule["answers_passing"] == 20 * 6
     gender_rows = {g["group"]: g for b in mix["breakdown"] if b["attribute"] == "gender" for g in b["groups"]}
     assert set(gender_rows) == {"woman", "man"} and gender_rows["man"]["answers"] == 60
 
