@@ -11,6 +11,7 @@ from dashboards.models import Suspect, SuspectRun
 from quality.models import AnnotatorAuditRecord, AnnotatorQuality
 from tasks_app import services as task_services
 from tasks_app.models import Answer, DeliveryBatch, DeliveryBatchItem, Item
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +111,14 @@ def test_a_batch_too_small_fails_with_a_reason(ops):
     run = svc.suspect_run_compute(run_id=run.pk)
     assert run.status == SuspectRun.Status.FAILED and "at least 10" in run.error
     assert svc.suspect_run_compute(run_id=run.pk).status == SuspectRun.Status.FAILED  # idempotent
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_run_is_computed_by_a_real_worker(celery_worker):
+    d = demo.seed(photos=5, headlines=60)
+    run, _ = svc.suspect_run_start(batch=d.batch)  # committed: the task goes to Redis after commit
+    wait_for(lambda: SuspectRun.objects.get(pk=run.pk).status != SuspectRun.Status.PENDING, timeout=60,
+             message="the worker to compute the suspect run")
+    assert SuspectRun.objects.get(pk=run.pk).status == SuspectRun.Status.DONE
+    assert "dashboards.suspects_run" in celery_worker["log"].read_text()
