@@ -83,7 +83,7 @@ def main() -> int:
         "three synthetic vocabularies do not overlap (one topic word decides the class): real item text with "
         "shared vocabulary will give lower precision than this.",
         "",
-        "Paired per-item Wilcoxon test (rating projects) on 40 photos rated by 2 women and 2 men each "
+        "Paired per-item comparison (rating projects; p by permuting annotators between groups) on 40 photos rated by 2 women and 2 men each "
         "(ratings 1–5, item cuteness SD 0.8, rating noise SD 0.7): false-positive rate with no effect, "
         "power with women's latent rating shifted up:",
         "",

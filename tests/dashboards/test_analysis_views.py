@@ -30,7 +30,7 @@ def test_demographics_page_and_csv(staff_client):
     page = staff_client.get(f"/ops/projects/{d.puppies.pk}/demographics/")
     assert page.status_code == 200
     body = page.content.decode()
-    assert "Labels differ by gender" in body and "Wilcoxon signed-rank" in body
+    assert "Labels differ by gender" in body and "permuting annotators" in body and "Wilcoxon signed-rank p" in body
     assert 'id="chart-gender"' in body and 'id="chart-mix"' in body and "non_binary" not in body
     rows = list(csv.DictReader(io.StringIO(staff_client.get(f"/ops/projects/{d.puppies.pk}/demographics.csv").content.decode())))
     women = [r for r in rows if r["section"] == "labels" and r["attribute"] == "gender" and r["group"] == "woman"]
