@@ -29,15 +29,18 @@ def synthetic_headlines(n: int, *, flip: float, rng: random.Random, topic_words:
     return datas, true, given
 
 
-def synthetic_ratings(rng: random.Random, *, items: int, per_group: int, shift: float, annotators: int = 12):
+def synthetic_ratings(rng: random.Random, *, items: int, per_group: int, shift: float, annotators: int = 12,
+                      offset_sd: float = 0.0):
     """Each item rated 1..5 by ``per_group`` women and ``per_group`` men drawn from pools of
-    ``annotators``; women's latent rating is ``shift`` higher (0 = no effect)."""
+    ``annotators``; women's latent rating is ``shift`` higher (0 = no effect); each annotator
+    has a personal offset with SD ``offset_sd`` (how generously they use the scale)."""
     obs = []
     women = list(range(1, annotators + 1))
     men = list(range(100, 100 + annotators))
+    offset = {a: rng.gauss(0, offset_sd) if offset_sd else 0.0 for a in women + men}
     for item in range(items):
         cute = rng.gauss(3, 0.8)
         for group, pool, extra in (("woman", women, shift), ("man", men, 0.0)):
             for a in rng.sample(pool, per_group):
-                obs.append(Obs(item, a, group, float(min(5, max(1, round(cute + extra + rng.gauss(0, 0.7)))))))
+                obs.append(Obs(item, a, group, float(min(5, max(1, round(cute + extra + offset[a] + rng.gauss(0, 0.7)))))))
     return obs
