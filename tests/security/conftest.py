@@ -226,6 +226,8 @@ def world(db) -> World:
 
 
 def snapshot() -> dict[str, Any]:
+    from dashboards.models import Suspect, SuspectRun
+
     """Row counts and projects' states: what a refused request must leave as it was."""
     return {
         "users": User.objects.count(),
@@ -260,6 +262,9 @@ def snapshot() -> dict[str, Any]:
         "payout_batches": PayoutBatch.objects.count(),
         "project_pay": sorted(ProjectPay.objects.values_list("project_id", "per_answer", "currency")),
         "standing_changes": StandingChange.objects.count(),
+        # issue 7: label-error suspects
+        "suspect_runs": SuspectRun.objects.count(),
+        "suspect_reviews": Suspect.objects.exclude(outcome="").count(),
     }
 
 

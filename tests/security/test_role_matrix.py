@@ -158,6 +158,21 @@ def audit_of(w):
     return Audit.objects.filter(batch=batch).first() or audit_create(batch=batch, margin=0.3, min_per_class=3)
 
 
+def suspect_run_of(w):
+    """A computed label-error suspect run over batch 1 (issue 7) with one suspect to review."""
+    from dashboards.analysis import suspects as suspect_svc
+    from dashboards.models import Suspect, SuspectRun
+
+    run = SuspectRun.objects.filter(project=w.project).first()
+    if run is None:
+        run, _ = suspect_svc.suspect_run_start(batch=batch_of(w))
+        run = suspect_svc.suspect_run_compute(run_id=run.pk)
+        item = batch_of(w).items.order_by("item_id").first().item
+        Suspect.objects.create(run=run, item=item, rank=1, given_label="cat", suggested_label="dog",
+                               self_confidence=0.2, suggested_confidence=0.8, margin=-0.6)
+    return run
+
+
 def hook_of(w):
     from tasks_app.models import Webhook
 
@@ -327,6 +342,22 @@ TABLE: list[Row] = [
         roles(**{**web_ops(), "staff": E(400, contains=("not a flag of this project",)),
                  "admin": E(400, contains=("not a flag of this project",))}),
         body=lambda w, role: {"flag": "0", "action": "keep"}),
+    # --- issue 7: demographic analysis and label-error suspects (staff) ---------------------------
+    Row("ops/projects/<int:project_pk>/demographics/", "GET", "web",
+        lambda w: reverse("dashboards:demographics", args=[A(w)]), web_ops()),
+    Row("ops/projects/<int:project_pk>/demographics.csv", "GET", "web",
+        lambda w: reverse("dashboards:demographics_csv", args=[A(w)]), web_ops()),
+    Row("ops/projects/<int:project_pk>/suspects/", "GET", "web", lambda w: reverse("dashboards:suspects", args=[A(w)]),
+        web_ops()),
+    Row("ops/projects/<int:project_pk>/suspects/", "POST", "web", lambda w: reverse("dashboards:suspects", args=[A(w)]),
+        ops_post(), body=lambda w, role: {"batch": batch_of(w).pk}),
+    Row("ops/projects/<int:project_pk>/suspects/runs/<int:run_pk>/", "GET", "web",
+        lambda w: reverse("dashboards:suspect_run", args=[A(w), suspect_run_of(w).pk]), web_ops()),
+    Row("ops/projects/<int:project_pk>/suspects/runs/<int:run_pk>.csv", "GET", "web",
+        lambda w: reverse("dashboards:suspect_run_csv", args=[A(w), suspect_run_of(w).pk]), web_ops()),
+    Row("ops/suspects/<int:suspect_pk>/review/", "POST", "web",
+        lambda w: reverse("dashboards:suspect_review", args=[suspect_run_of(w).suspects.get().pk]), ops_post(),
+        body=lambda w, role: {"outcome": "kept"}),
     # --- annotator web app (session) ------------------------------------------------------
     # Home lists live projects and creates nothing: any signed-in account may read it (ops land
     # here after logging in; the nav links them to /ops/).

@@ -1,0 +1,87 @@
+"""The analysis pages in Debian's Chromium (Playwright) with seeded demo data: charts render
+with the numbers of the analysis, and an ops person finds, corrects and keeps suspects."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import Page, expect
+
+from dashboards.analysis import demo, demographics
+from dashboards.models import Suspect, SuspectRun
+from tasks_app.models import Item
+from tests.web.helpers import login
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM is safe here (as in tests/web)
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PASSWORD = "a-long-ops-pass-phrase"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {"executable_path": os.environ.get("CADRE_CHROMIUM", "/usr/bin/chromium"), "args": ["--no-sandbox", "--disable-gpu"]}
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def ops_page(page: Page, live_server):
+    get_user_model().objects.create_user("ops-browser", password=PASSWORD, is_staff=True)
+    login(page, live_server.url, "ops-browser", PASSWORD)
+    return page
+
+
+def chart_data(page: Page, chart_id: str):
+    page.wait_for_selector(f"#{chart_id}[data-rendered='1']")
+    assert page.locator(f"#{chart_id} .main-svg").count() >= 1  # plotly drew an SVG
+    return page.evaluate(f"() => document.getElementById('{chart_id}').data.map(t => ({{x: t.x, y: t.y}}))")
+
+
+def test_demographics_page_shows_the_puppy_effect(ops_page: Page, live_server):
+    d = demo.seed(photos=30, headlines=12)
+    diff = demographics.label_differences(project=d.puppies)
+    gender = next(a for a in diff.attributes if a.key == "gender")
+    ops_page.goto(f"{live_server.url}/ops/projects/{d.puppies.pk}/demographics/")
+    expect(ops_page.locator("#attr-gender .verdict")).to_contain_text("Labels differ by gender")
+    expect(ops_page.locator("#attr-country .verdict")).to_contain_text("No significant difference")
+    traces = chart_data(ops_page, "chart-gender")
+    assert traces[0]["x"] == ["man", "woman"]
+    assert traces[0]["y"] == [g["mean"] for g in gender.groups]
+    table = ops_page.locator("table.groups[data-attribute='gender'] td.mean").all_inner_texts()
+    assert table == [f"{g['mean']:.3f}" for g in gender.groups]
+    mix = chart_data(ops_page, "chart-mix")
+    assert mix[0]["y"] == [round(90 / 210, 4)] and mix[1]["y"] == [0.5]
+    expect(ops_page.locator("table.quotas td.share")).to_have_text(f"{90 / 210:.3f}")
+    expect(ops_page.get_by_role("link", name="Download all tables (CSV)")).to_be_visible()
+
+
+def test_ops_find_correct_and_keep_suspects(ops_page: Page, live_server):
+    d = demo.seed(photos=5, headlines=150)
+    ops_page.goto(f"{live_server.url}/ops/projects/{d.topics.pk}/suspects/")
+    ops_page.get_by_role("button", name=f"Find suspects in batch {d.batch.number}").click()
+    expect(ops_page.locator(".messages")).to_contain_text("started")
+    run = SuspectRun.objects.get()
+    assert run.status == "done"
+    ops_page.get_by_role("link", name="Review").click()
+    n = run.suspects_count
+    pairs = chart_data(ops_page, "chart-pairs")
+    assert sum(pairs[0]["y"]) == n
+    assert chart_data(ops_page, "chart-outcomes")[0]["y"] == [n, 0, 0]
+    first, second = Suspect.objects.filter(run=run).order_by("rank")[:2]
+    row = ops_page.locator(f"#suspect-{first.pk}")
+    row.get_by_label(f"right label for {first.item.external_id}").select_option(first.suggested_label)
+    row.get_by_role("button", name="Correct").click()
+    expect(ops_page.locator(f"#suspect-{first.pk} td.outcome")).to_contain_text(f"Corrected: {first.suggested_label}")
+    ops_page.locator(f"#suspect-{second.pk}").get_by_role("button", name=f"Keep {second.given_label}").click()
+    expect(ops_page.locator(f"#suspect-{second.pk} td.outcome")).to_contain_text(f"Kept: {second.given_label}")
+    expect(ops_page.locator("#summary .n-corrected")).to_have_text("1")
+    expect(ops_page.locator("#summary .n-kept")).to_have_text("1")
+    assert chart_data(ops_page, "chart-outcomes")[0]["y"] == [n - 2, 1, 1]
+    assert Item.objects.get(pk=first.item_id).label == first.suggested_label
+    assert Item.objects.get(pk=second.item_id).label == second.given_label

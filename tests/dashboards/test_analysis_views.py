@@ -1,0 +1,72 @@
+"""The analysis pages through Django's test client on PostgreSQL (browser checks: tests/dashboards/test_analysis_browser.py)."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from dashboards.analysis import demo
+from dashboards.models import Suspect, SuspectRun
+from tasks_app.models import Item
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(get_user_model().objects.create_user("ops-v", password="x", is_staff=True))
+    return client
+
+
+def test_demographics_page_and_csv(staff_client):
+    d = demo.seed(photos=30, headlines=12)
+    page = staff_client.get(f"/ops/projects/{d.puppies.pk}/demographics/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Labels differ by gender" in body and "permuting annotators" in body and "Wilcoxon signed-rank p" in body
+    assert 'id="chart-gender"' in body and 'id="chart-mix"' in body and "non_binary" not in body
+    rows = list(csv.DictReader(io.StringIO(staff_client.get(f"/ops/projects/{d.puppies.pk}/demographics.csv").content.decode())))
+    women = [r for r in rows if r["section"] == "labels" and r["attribute"] == "gender" and r["group"] == "woman"]
+    assert len(women) == 5 and sum(int(r["count"]) for r in women) == 90
+    quota = next(r for r in rows if r["section"] == "quota")
+    assert quota["effect_value"] == "False" and quota["answers"] == "90"
+
+
+def test_suspects_flow_through_the_pages(staff_client, django_capture_on_commit_callbacks):
+    d = demo.seed(photos=5, headlines=120)
+    url = f"/ops/projects/{d.topics.pk}/suspects/"
+    assert staff_client.get(url).status_code == 200
+    assert staff_client.post(url, {"batch": "nope"}).status_code == 302
+    assert not SuspectRun.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.post(url, {"batch": d.batch.pk}).status_code == 302
+    run = SuspectRun.objects.get()
+    assert run.status == "done" and run.suspects_count > 0
+    review = staff_client.get(f"/ops/projects/{d.topics.pk}/suspects/runs/{run.pk}/")
+    assert review.status_code == 200 and b"Ranked suspects" in review.content
+    s = Suspect.objects.get(run=run, rank=1)
+    bad = staff_client.post(f"/ops/suspects/{s.pk}/review/", {"outcome": "corrected", "label": "nonsense"}, follow=True)
+    assert b"Choose one of this project" in bad.content
+    ok = staff_client.post(f"/ops/suspects/{s.pk}/review/", {"outcome": "corrected", "label": s.suggested_label}, follow=True)
+    assert b"corrected" in ok.content and Item.objects.get(pk=s.item_id).label == s.suggested_label
+    text = staff_client.get(f"/ops/projects/{d.topics.pk}/suspects/runs/{run.pk}.csv").content.decode()
+    first = next(csv.DictReader(io.StringIO(text)))
+    assert first["rank"] == "1" and first["outcome"] == "corrected" and first["reviewed_by"] == "ops-v"
+    assert staff_client.get(f"/ops/projects/{d.puppies.pk}/suspects/runs/{run.pk}/").status_code == 404
+
+
+def test_a_pending_run_is_shown_and_the_page_reloads_until_done(staff_client):
+    d = demo.seed(photos=5, headlines=30)
+    url = f"/ops/projects/{d.topics.pk}/suspects/"
+    staff_client.post(url, {"batch": d.batch.pk})  # the task is sent after commit: never here
+    assert staff_client.post(url, {"batch": d.batch.pk}, follow=True).content.count(b"already waiting") == 1
+    page = staff_client.get(url).content.decode()
+    assert "reloads every 5 seconds" in page and "window.location.reload" in page
+    assert SuspectRun.objects.get().status == "pending"
