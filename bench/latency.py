@@ -180,10 +180,14 @@ def _redis_flush(url: str) -> None:
     redis.Redis.from_url(url).delete("celery")
 
 
-def inprocess(n: int) -> dict:
-    """``answer_score`` called directly, one answer after another (no broker, no worker): the
-    scoring transaction's own wall time and this process's CPU time per answer. Answers are
-    stored without enqueueing (the worker never sees them)."""
+def inprocess(n: int, backlog: int = 0) -> dict:
+    """``answer_score`` called directly (no broker, no worker) on ``n`` stored, unscored answers:
+    one after another (``backlog`` 0), or as a worker that is behind scores them (each call
+    takes the oldest unscored answer and up to ``backlog`` more of the project in one
+    transaction). Reports wall ms per call, this process's CPU ms and SQL statements per
+    answer. Answers are stored without enqueueing (the worker never sees them)."""
+    from django.db import connection
+
     from quality.services import answer_score
     from tasks_app.models import Answer, Item, Lease
 
@@ -195,14 +199,24 @@ def inprocess(n: int) -> dict:
     Lease.objects.filter(pk__in=list(leases)).update(state="submitted")
     Item.objects.filter(project=project).update(answers_count=1)
     ids = list(Answer.objects.filter(project=project).order_by("id").values_list("id", flat=True))
-    wall, cpu = [], []
-    for aid in ids:
-        w0, c0 = time.perf_counter(), time.process_time()
-        answer_score(answer_id=aid)
-        wall.append((time.perf_counter() - w0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    wall, calls = [], 0
+    c0 = time.process_time()
+    with connection.execute_wrapper(count):
+        for aid in ids:
+            w0 = time.perf_counter()
+            if answer_score(answer_id=aid, backlog=backlog).scored:
+                calls += 1
+                wall.append((time.perf_counter() - w0) * 1000)
+    cpu = (time.process_time() - c0) * 1000
     assert not Answer.objects.filter(project=project, scored_at__isnull=True).exists()
-    return {"n": len(ids), "wall_p50": pct(wall, 0.5), "wall_p99": pct(wall, 0.99), "cpu_mean": sum(cpu) / len(cpu)}
+    return {"n": len(ids), "backlog": backlog, "calls": calls, "wall_p50": pct(wall, 0.5), "wall_p99": pct(wall, 0.99),
+            "cpu_mean": cpu / len(ids), "statements": statements[0] / len(ids)}
 
 
 def main() -> int:

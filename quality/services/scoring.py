@@ -3,8 +3,10 @@ idempotent (an answer already scored is skipped, so a retried or duplicated task
 
 Batches (issue 9): when answers of the same project are waiting unscored (the worker is behind),
 the task scores up to ``backlog`` of them with its own, in id order, in the same transaction —
-each one exactly as alone (gating and acceptance after every answer), but the transaction, the
-advisory lock, the project's state row and the ``scored_at`` writes are paid once per batch.
+each one exactly as alone (gating and acceptance after every answer, the class prior written
+after every decided item: ``tests/quality/test_scoring_hot_path.py`` checks the outcome equals
+scoring one by one), but the transaction, the advisory lock, the answer count on the project's
+state row and the ``scored_at`` writes are paid once per batch.
 Their own tasks find them scored and skip. A batch takes the project's advisory lock
 *exclusively*: its answers touch many items and annotators' rows, and with the lock no other
 scoring of the project interleaves with it (no lock-order cycles); a single answer keeps the
@@ -63,6 +65,9 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
             outcomes[a.pk] = outcome = _score_one(a, project)
             if outcome.class_post is not None:
                 posts.append(outcome.class_post)
+                if a is not batch[-1]:  # the next answers' items are decided under the new class prior
+                    model_state_count(project, scored=0, posts=posts)
+                    posts = []
             a.scored_at = timezone.now()
         if len(batch) == 1:
             answer.save(update_fields=["scored_at", "correct"])
