@@ -2,7 +2,8 @@
 (``platform/services.sh`` with ``CADRE_VAR_DIR=<tmp>`` on other ports), ``manage.py migrate``, real
 gunicorn (``platform/gunicorn.conf.py``) and ``celery -A cadre worker`` processes.
 
-Used by ``bench/load.py``; self-contained (no import from the other benchmarks)."""
+Used by ``bench/load.py``, ``bench/faults.py`` and ``bench/latency.py`` (``throwaway_stack`` is the
+start-up and the teardown they share); self-contained (no import from the other benchmarks)."""
 from __future__ import annotations
 
 import os
@@ -11,9 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +107,53 @@ class Proc:
 
     def log_text(self) -> str:
         return self.log_file.read_text(errors="replace")
+
+
+@dataclass
+class Stack:
+    """What ``throwaway_stack`` yields: the temporary directory, where processes log, the services,
+    and the processes to stop at the end (append what you start)."""
+
+    tmp: Path
+    log_dir: Path
+    svc: Services | None  # None: servers the benchmark did not start (bench/latency.py --use-running)
+    procs: list[Proc] = field(default_factory=list)
+    env: dict = field(default_factory=dict)  # set by the caller when it has no services of its own
+
+
+@contextmanager
+def throwaway_stack(prefix: str, pg_port: int, redis_port: int, *, keep: bool = False, services=Services,
+                    tag: str = "bench"):
+    """Start throwaway PostgreSQL + Redis (``services``: ``Services`` or a subclass) in a temporary
+    directory; at the end, whatever happened: stop the processes in ``Stack.procs`` (SIGTERM to
+    their groups), close this process's database connections, stop the services and remove the
+    directory (``keep``: leave it, with the logs, and say where)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    log_dir = tmp / "logs"
+    log_dir.mkdir()
+    st = Stack(tmp, log_dir, services(tmp / "var", pg_port, redis_port))
+    try:
+        st.svc.start()
+        log(f"services: {st.svc.urls} (data {st.svc.pgdata})", tag)
+        yield st
+    finally:
+        for p in st.procs:
+            p.stop(signal.SIGTERM)
+        if "django" in sys.modules:
+            try:
+                from django.db import connections
+
+                connections.close_all()
+            except Exception:  # noqa: BLE001 - Django may not be set up yet
+                pass
+        try:
+            st.svc.stop()
+        except Exception as exc:  # noqa: BLE001
+            log(f"services stop failed: {exc}", tag)
+        if keep:
+            log(f"kept {tmp}", tag)
+        else:
+            st.svc.remove()
 
 
 def migrate(env: dict) -> None:
