@@ -39,7 +39,9 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
     ('exhausted': the expert queue's input). A decided item feeds its posterior back into its
     annotators' rows (incremental Dawid-Skene); the periodic re-estimate is scheduled from here.
     Queries: O(answers on the item) <= the project's cap."""
-    item = Item.objects.select_for_update().get(pk=answer.item_id)
+    # FOR NO KEY UPDATE: excludes other scorings of the item, not the foreign-key checks of
+    # answers and leases being inserted for it (FOR UPDATE made those wait for this commit)
+    item = Item.objects.select_for_update(no_key=True).get(pk=answer.item_id)
     if item.status != Item.Status.OPEN:
         return ScoreOutcome(True, "item", f"item already {item.status}")
     answers = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label"))

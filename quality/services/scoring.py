@@ -1,16 +1,21 @@
 """answer_score: the one entry point of the real-time path. One transaction per scoring task,
 idempotent (an answer already scored is skipped, so a retried or duplicated task changes nothing).
 
-Batches (issue 9): when answers of the same project are waiting unscored (the worker is behind),
-the task scores up to ``backlog`` of them with its own, in id order, in the same transaction —
-each one exactly as alone (gating and acceptance after every answer, the class prior written
-after every decided item: ``tests/quality/test_scoring_hot_path.py`` checks the outcome equals
-scoring one by one), but the transaction, the advisory lock, the answer count on the project's
-state row and the ``scored_at`` writes are paid once per batch.
-Their own tasks find them scored and skip. A batch takes the project's advisory lock
+Batches (issue 9): when answers on regular items of the same project are waiting unscored (the
+worker is behind), the task of a regular answer scores up to ``backlog`` of them with its own, in
+id order, in the same transaction — each one exactly as alone (acceptance after every answer, the
+class prior written after every decided item: ``tests/quality/test_scoring_hot_path.py`` checks
+the outcome equals scoring them one by one in that order), but the transaction, the advisory
+lock, the answer count on the project's state row and the ``scored_at`` writes are paid once per
+batch. Their own tasks find them scored and skip. A batch takes the project's advisory lock
 *exclusively*: its answers touch many items and annotators' rows, and with the lock no other
 scoring of the project interleaves with it (no lock-order cycles); a single answer keeps the
 shared lock, so scorings of one project still run side by side when there is no backlog.
+Hidden checks are never batched: gating can pause an annotator and release their leases, and a
+transaction holding item rows that then waits for a lease a web submit holds, while that submit
+waits for one of those items, would deadlock; alone, a check locks no item. (The first load run
+with batches had 32 deadlocks of another kind, now fixed in ``checks.py``: the membership lock
+also locked the joined project and user rows FOR UPDATE, against web submits' foreign-key checks.)
 """
 from __future__ import annotations
 
@@ -28,8 +33,9 @@ from .model import confusion_check_observe, model_state_count
 
 
 def _locked(qs, *, skip_locked: bool = False):
-    # the annotator is read by the check path (their quality row): one join, not one query
-    return qs.select_for_update(of=("self",), skip_locked=skip_locked).select_related("annotator")
+    # the answer row only (FOR NO KEY UPDATE); the annotator is read by the check path (their
+    # quality row): one join, not one query
+    return qs.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked).select_related("annotator")
 
 
 def _score_one(answer: Answer, project: Project) -> ScoreOutcome:
@@ -53,8 +59,8 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
         batch = [answer]
-        if backlog > 0 and connection.vendor == "postgresql":  # SQLite has no SKIP LOCKED
-            waiting = Answer.objects.filter(project_id=project.pk, scored_at__isnull=True).exclude(pk=answer.pk)
+        if backlog > 0 and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
+            waiting = Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False).exclude(pk=answer.pk)
             batch += list(_locked(waiting, skip_locked=True).order_by("id")[:backlog])
         # before any item, confusion or state row; exclusive for a batch (module docstring)
         project_lock(project.pk, exclusive=len(batch) > 1)

@@ -94,21 +94,35 @@ def _strip(snap: dict, prefix: str) -> dict:
 @requires_postgres
 @pytest.mark.django_db
 def test_a_backlog_scored_in_one_transaction_decides_exactly_as_one_by_one():
+    """Regular answers waiting unscored go in one transaction with the first one's own; hidden
+    checks are scored by their own tasks (never batched). The same answers scored one by one in
+    that order end in exactly the same state."""
     one, batch = setup_project(n_items=6, n_known=12), setup_project(n_items=6, n_known=12)
     _play(one, seed=7)
     _play(batch, seed=7)
-    for aid in Answer.objects.filter(project=one).order_by("id").values_list("id", flat=True):
+
+    def in_order(project):  # what the worker does: the regular backlog first, then each check
+        rows = Answer.objects.filter(project=project).order_by("id")
+        return [a.pk for a in rows if not a.is_check] + [a.pk for a in rows if a.is_check]
+
+    for aid in in_order(one):
         quality_services.answer_score(answer_id=aid)
-    ids = list(Answer.objects.filter(project=batch).order_by("id").values_list("id", flat=True))
+    ids = in_order(batch)
+    regular = Answer.objects.filter(project=batch, is_check=False).count()
     n, sql = _statements(ids[0], backlog=len(ids))
-    assert not Answer.objects.filter(project=batch, scored_at__isnull=True).exists()
+    assert Answer.objects.filter(project=batch, scored_at__isnull=True).count() == len(ids) - regular
+    assert not Answer.objects.filter(project=batch, scored_at__isnull=True, is_check=False).exists()
     assert sum("pg_advisory_xact_lock(" in s for s in sql) == 1  # exclusive: nothing else of the project interleaves
     assert sum("UPDATE \"tasks_app_answer\"" in s for s in sql) == 1  # every scored_at in one statement
-    assert n < 12 * len(ids)
+    assert n < 12 * regular
+    # their own tasks come later and find them scored; each check is scored alone (shared lock)
+    assert quality_services.answer_score(answer_id=ids[regular - 1], backlog=10).detail == "already scored"
+    for aid in ids[regular:]:
+        n, sql = _statements(aid, backlog=10)
+        assert sum("pg_advisory_xact_lock_shared(" in s for s in sql) == 1
     assert _strip(_snapshot(one), f"p{one.pk}-") == _strip(_snapshot(batch), f"p{batch.pk}-")
-    assert Item.objects.filter(project=batch).exclude(status=Item.Status.OPEN).exists()  # decisions were made
-    # their own tasks come later and find them scored
-    assert quality_services.answer_score(answer_id=ids[-1], backlog=10).detail == "already scored"
+    assert Item.objects.filter(project=batch, is_known=False).exclude(status=Item.Status.OPEN).exists()  # decisions made
+    assert GatingState.objects.filter(project=batch).exists()
 
 
 @requires_postgres
@@ -117,7 +131,8 @@ def test_a_batch_stays_inside_its_project_and_its_size():
     a, b = setup_project(n_items=6), setup_project(n_items=6)
     _play(a, seed=1)
     _play(b, seed=2)
-    first = Answer.objects.filter(project=a).order_by("id").first()
+    first = Answer.objects.filter(project=a, is_check=False).order_by("id").first()
     quality_services.answer_score(answer_id=first.pk, backlog=3)
     assert Answer.objects.filter(project=a, scored_at__isnull=False).count() == 4
+    assert not Answer.objects.filter(project=a, scored_at__isnull=False, is_check=True).exists()
     assert not Answer.objects.filter(project=b, scored_at__isnull=False).exists()
