@@ -248,6 +248,14 @@ def inprocess(n: int, backlog: int = 0) -> dict:
             "cpu_mean": cpu / len(ids), "statements": statements[0] / len(ids)}
 
 
+def _per_answer(r: dict) -> str:
+    """CPU ms per submitted answer by kind of process (load-insensitive, unlike the latencies)."""
+    by = r.get("by_kind") or {}
+    n = max(r["answers"], 1)
+    names = {"celery": "Celery worker (scoring)", "postgres": "PostgreSQL", "client": "this script (setup + submits)", "redis": "Redis"}
+    return ", ".join(f"{names.get(k, k)} {v * 1000 / n:.1f} ms" for k, v in sorted(by.items()) if v > 0)
+
+
 def _how(backlog: int) -> str:
     return "one by one" if backlog == 0 else f"as a backlog: 1 + up to {backlog} per transaction"
 
@@ -323,7 +331,8 @@ first {args.warmup:g} s not counted.
 
 Goal p99 ≤ 50 ms: **{'met' if ok else 'not met'}** on this run. The machine: 2 cores, load average
 {r['load_before']:.1f} before and {r['load_after']:.1f} after the run — {'SHARED: other engineers' + chr(39) + ' test suites and benchmarks were running, so these figures are far from what the code does on a quiet machine' if max(r['load_before'], r['load_after']) > 2.5 else 'quiet'}.
-CPU of our processes (producers, worker{', our PostgreSQL and Redis' if not args.use_running else ''}): {r['ours_cores']:.2f} cores. The producers share the
+CPU of our processes (producers, worker{', our PostgreSQL and Redis' if not args.use_running else ''}): {r['ours_cores']:.2f} cores;
+per answer: {_per_answer(r)}. The producers share the
 same 2 cores with the worker and the database. Errors: submissions refused because gating
 paused their annotator meanwhile (their leases released), as designed.
 {inproc}"""

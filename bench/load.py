@@ -565,6 +565,16 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
             f"| {f(r['cpu'].get('ours_cores', float('nan')) * r['elapsed'] * 1000 / max(r['loops'], 1), 1)} "
             f"| {r['loadavg'][0]:.1f} / {r['loadavg'][1]:.1f} |"
         )
+    kinds = ("gunicorn", "celery", "postgres", "redis", "client")
+    if any(r["cpu"].get("by_kind") for r in runs):
+        lines += ["", "Stack CPU per annotation by process (ms; /proc times of each kind of process over the run, divided "
+                  "by the annotations; `celery` is the scoring worker, `client` this script's annotator threads):", "",
+                  "| protocol | annotators | " + " | ".join(kinds) + " | total |", "|---|---|" + "---|" * (len(kinds) + 1)]
+        for r in runs:
+            by = r["cpu"].get("by_kind") or {}
+            per = {k: by.get(k, 0.0) * 1000 / max(r["loops"], 1) for k in kinds}
+            lines.append(f"| {r['protocol']} | {r['annotators']} | " + " | ".join(f"{per[k]:.1f}" for k in kinds)
+                         + f" | **{sum(per.values()):.1f}** |")
     peer = _peer_rate()
     if peer and runs:
         best = max(runs, key=lambda r: r["rate"])

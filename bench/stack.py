@@ -246,19 +246,44 @@ class CpuMeter:
     def __init__(self, roots_fn):
         self.roots_fn = roots_fn  # () -> set of root pids that are ours
 
-    def _snap(self) -> tuple[float, float]:
+    def _snap(self) -> tuple[float, float, dict[str, float]]:
         table = _proc_table()
         mine = _descendants(table, self.roots_fn())
         tick = os.sysconf("SC_CLK_TCK")
         ours = sum(t for pid, (_, t) in table.items() if pid in mine) / tick
         total = sum(t for _, t in table.values()) / tick
-        return ours, total - ours
+        by: dict[str, float] = {}
+        for pid in mine:
+            if pid in table:
+                kind = _kind(pid)
+                by[kind] = by.get(kind, 0.0) + table[pid][1] / tick
+        return ours, total - ours, by
 
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.a = self._snap()
 
     def stop(self) -> dict:
+        """Cores used on average (ours, others), and CPU seconds of ours by kind of process
+        (``by_kind``: gunicorn, celery, postgres, redis, client = this script)."""
         b = self._snap()
         el = time.monotonic() - self.t0
-        return {"ours_cores": (b[0] - self.a[0]) / el, "others_cores": max(0.0, (b[1] - self.a[1]) / el)}
+        by = {k: v - self.a[2].get(k, 0.0) for k, v in b[2].items()}
+        return {"ours_cores": (b[0] - self.a[0]) / el, "others_cores": max(0.0, (b[1] - self.a[1]) / el),
+                "by_kind": by}
+
+
+_kinds: dict[int, str] = {}
+
+
+def _kind(pid: int) -> str:
+    """Which part of the stack a process is, from its command line (cached per pid)."""
+    kind = _kinds.get(pid)
+    if kind is None:
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            cmd = ""
+        kind = next((k for k in ("gunicorn", "celery", "postgres", "redis") if k in cmd), "client")
+        _kinds[pid] = kind
+    return kind
