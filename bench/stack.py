@@ -213,7 +213,12 @@ def write_section(section: str, path: Path, start: str, end: str) -> None:
 # --- CPU accounting: what our processes used, and what the rest of the machine did meanwhile -------
 
 def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, utime + stime in clock ticks)."""
+    """pid -> (ppid, CPU clock ticks: its own utime + stime and its reaped children's cutime + cstime).
+
+    Counting the reaped children makes processes that end between two snapshots count in their
+    parent: a PostgreSQL backend closed by ``CONN_MAX_AGE`` or by a thread that is done, a Celery
+    pool child replaced. Their time before the first snapshot is counted in both snapshots (as
+    their own, then in the parent's), so it cancels out of a difference."""
     out = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -222,7 +227,7 @@ def _proc_table() -> dict[int, tuple[int, int]]:
             st = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[int(p)] = (int(st[1]), int(st[11]) + int(st[12]))
+        out[int(p)] = (int(st[1]), int(st[11]) + int(st[12]) + int(st[13]) + int(st[14]))
     return out
 
 
@@ -277,13 +282,20 @@ _kinds: dict[int, str] = {}
 
 
 def _kind(pid: int) -> str:
-    """Which part of the stack a process is, from its command line (cached per pid)."""
+    """Which part of the stack a process is, from its command line (cached per pid): the program,
+    or for Python the module run with ``-m`` (``celery``, ``gunicorn``); anything else is the client."""
     kind = _kinds.get(pid)
     if kind is None:
         try:
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace").split("\0")
         except OSError:
-            cmd = ""
-        kind = next((k for k in ("gunicorn", "celery", "postgres", "redis") if k in cmd), "client")
+            argv = []
+        prog = Path(argv[0]).name if argv and argv[0] else ""
+        module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+        kind = "client"
+        for k in ("gunicorn", "celery", "postgres", "redis"):
+            if prog.startswith(k) or module == k or (argv and argv[0].startswith(k)):
+                kind = k
+                break
         _kinds[pid] = kind
     return kind
