@@ -235,17 +235,29 @@ def inprocess(n: int, backlog: int = 0) -> dict:
         return execute(sql, params, many, context)
 
     wall, calls = [], 0
-    c0 = time.process_time()
+    c0, p0 = time.process_time(), _backend_cpu()
+    kw = {"backlog": backlog} if backlog else {}  # (a tree from before issue 9's batches has no backlog)
     with connection.execute_wrapper(count):
         for aid in ids:
             w0 = time.perf_counter()
-            if answer_score(answer_id=aid, backlog=backlog).scored:
+            if answer_score(answer_id=aid, **kw).scored:
                 calls += 1
                 wall.append((time.perf_counter() - w0) * 1000)
-    cpu = (time.process_time() - c0) * 1000
+    cpu, pg = (time.process_time() - c0) * 1000, (_backend_cpu() - p0) * 1000
     assert not Answer.objects.filter(project=project, scored_at__isnull=True).exists()
     return {"n": len(ids), "backlog": backlog, "calls": calls, "wall_p50": pct(wall, 0.5), "wall_p99": pct(wall, 0.99),
-            "cpu_mean": cpu / len(ids), "statements": statements[0] / len(ids)}
+            "cpu_mean": cpu / len(ids), "pg_cpu_mean": pg / len(ids), "statements": statements[0] / len(ids)}
+
+
+def _backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend so far (same machine: /proc)."""
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT pg_backend_pid()")
+        pid = c.fetchone()[0]
+    st = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _per_answer(r: dict) -> str:
@@ -305,16 +317,16 @@ def main() -> int:
     ip = r.get("inprocess")
     rows = "\n".join(
         f"| {_how(x['backlog'])} | {x['n']} | {x['calls']} | {x['wall_p50']:.1f} / {x['wall_p99']:.1f} "
-        f"| {x['statements']:.1f} | **{x['cpu_mean']:.2f}** |"
+        f"| {x['statements']:.1f} | **{x['cpu_mean']:.2f}** | {x['pg_cpu_mean']:.2f} |"
         for x in ip or []
     )
     inproc = (f"""
 The scoring service alone (`answer_score` called in-process on stored, unscored answers, same
-mix; no broker): statements and this process's CPU per answer are what the busy machine does not
-blur (PostgreSQL's own CPU is not in them).
+mix; no broker): statements and CPU per answer (this process's, and its PostgreSQL backend's from
+/proc) are what the busy machine does not blur.
 
-| how | answers | scoring transactions | wall p50 / p99 per transaction, ms | SQL statements per answer | Python CPU ms per answer |
-|---|---|---|---|---|---|
+| how | answers | scoring transactions | wall p50 / p99 per transaction, ms | SQL statements per answer | Python CPU ms per answer | PostgreSQL CPU ms per answer |
+|---|---|---|---|---|---|---|
 {rows}
 """ if ip else "")
     body = f"""## Answer → decision latency (real Celery worker on Redis)
