@@ -256,7 +256,7 @@ def _backend_cpu() -> float:
     with connection.cursor() as c:
         c.execute("SELECT pg_backend_pid()")
         pid = c.fetchone()[0]
-    st = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -567,8 +567,8 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
         )
     kinds = ("gunicorn", "celery", "postgres", "redis", "client")
     if any(r["cpu"].get("by_kind") for r in runs):
-        lines += ["", "Stack CPU per annotation by process (ms; /proc times of each kind of process over the run, divided "
-                  "by the annotations; `celery` is the scoring worker, `client` this script's annotator threads):", "",
+        lines += ["", ("Stack CPU per annotation by process (ms; /proc times of each kind of process over the run, divided "
+                       "by the annotations; `celery` is the scoring worker, `client` this script's annotator threads):"), "",
                   "| protocol | annotators | " + " | ".join(kinds) + " | total |", "|---|---|" + "---|" * (len(kinds) + 1)]
         for r in runs:
             by = r["cpu"].get("by_kind") or {}

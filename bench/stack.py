@@ -287,7 +287,7 @@ def _kind(pid: int) -> str:
     kind = _kinds.get(pid)
     if kind is None:
         try:
-            argv = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace").split("\0")
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             argv = []
         prog = Path(argv[0]).name if argv and argv[0] else ""

@@ -9,7 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from quality import services as quality_services
-from quality.models import AnnotatorConfusion, AnnotatorQuality, GatingState, ProjectModelState
+from quality.models import (
+    AnnotatorConfusion,
+    AnnotatorQuality,
+    GatingState,
+    ProjectModelState,
+)
 from tasks_app.models import Answer, Item
 from tests.conftest import requires_postgres
 from tests.quality.test_scoring import answer, setup_project, worker
