@@ -344,7 +344,7 @@ def scenario_pg(data: Data, down: float, svc: Services, env: dict, log_dir: Path
     port = sock.getsockname()[1]
     sock.close()
     web_env = dict(env, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", LOG_LEVEL="INFO", DB_CONN_MAX_AGE="60")
-    web = Proc("gunicorn", [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "platform/gunicorn.conf.py", "cadre.wsgi:application"],
+    web = Proc("gunicorn", [PY, "-m", "gunicorn", "-c", "platform/gunicorn.conf.py", "cadre.wsgi:application"],
                web_env, log_dir, ready="Listening at")
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
