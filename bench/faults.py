@@ -25,12 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -39,7 +37,7 @@ import uuid
 from pathlib import Path
 
 import stack  # bench/stack.py: the throwaway stack shared with bench/load.py
-from stack import pct
+from stack import Proc, pct, throwaway_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -87,38 +85,6 @@ class Services(stack.Services):
 
 
 # --- worker and web processes ----------------------------------------------------------------
-
-class Proc:
-    def __init__(self, name: str, cmd: list[str], env: dict, log_dir: Path, ready: str):
-        self.name = name
-        self.log_file = log_dir / f"{name}.log"
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(self.log_file, "w"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{self.log_file.read_text()[-3000:]}")
-            if ready in self.log_file.read_text():
-                return
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"{name} did not start:\n{self.log_file.read_text()[-3000:]}")
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the whole process group (the main process and its children)."""
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def log_text(self) -> str:
-        return self.log_file.read_text(errors="replace")
-
 
 def worker(n: int, env: dict, log_dir: Path) -> Proc:
     return Proc(
@@ -247,7 +213,7 @@ def scenario_kill(data: Data, n: int, env: dict, log_dir: Path, svc: Services) -
     for i in range(n):
         if i == kill_at:
             scored_before_kill = len(ids) - unscored()
-            w1.kill(signal.SIGKILL)
+            w1.stop(signal.SIGKILL)
             t_kill = time.monotonic()
             log(f"kill -9 worker1 after {i} answers ({scored_before_kill} scored)")
         aid, dt = data.submit_one()
@@ -378,7 +344,7 @@ def scenario_pg(data: Data, down: float, svc: Services, env: dict, log_dir: Path
     port = sock.getsockname()[1]
     sock.close()
     web_env = dict(env, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", LOG_LEVEL="INFO", DB_CONN_MAX_AGE="60")
-    web = Proc("gunicorn", [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "platform/gunicorn.conf.py", "cadre.wsgi:application"],
+    web = Proc("gunicorn", [PY, "-m", "gunicorn", "-c", "platform/gunicorn.conf.py", "cadre.wsgi:application"],
                web_env, log_dir, ready="Listening at")
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -444,7 +410,7 @@ def scenario_pg(data: Data, down: float, svc: Services, env: dict, log_dir: Path
     stop.set()
     th.join()
     web_log = web.log_text()
-    web.kill(signal.SIGTERM)
+    web.stop(signal.SIGTERM)
 
     before = [r for r in results if r[0] < t_stop0]
     during = [r for r in results if t_stop0 <= r[0] < t_started]
@@ -561,29 +527,19 @@ def main() -> int:
         f" --{k} {v}" for k, v in (("answers", args.answers), ("redis-down", int(args.redis_down)), ("pg-down", int(args.pg_down)))
     )
 
-    tmp = Path(tempfile.mkdtemp(prefix="cadre-faults-"))
-    log_dir = tmp / "logs"
-    log_dir.mkdir()
-    svc = Services(tmp / "var", args.pg_port, args.redis_port)
-    procs: list[Proc] = []
-    try:
-        svc.start()
-        log(f"services: {svc.urls} (data {svc.pgdata})")
+    with throwaway_stack("cadre-faults-", args.pg_port, args.redis_port, keep=args.keep, services=Services,
+                         tag="faults") as st:
+        svc, log_dir = st.svc, st.log_dir
         env = dict(os.environ, DATABASE_URL=svc.urls["DATABASE_URL"], REDIS_URL=svc.urls["REDIS_URL"], PYTHONPATH=str(ROOT))
-        subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-        os.environ.update(DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"], LOG_LEVEL="WARNING",
-                          DJANGO_SETTINGS_MODULE="cadre.settings")
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        stack.migrate(env)
+        stack.django_setup(env)
         import logging
 
         logging.getLogger("tasks_app.services").setLevel(logging.ERROR)  # one warning per answer while Redis is down
         data = Data(n_items=max(60, args.answers // 4), n_known=max(60, args.answers // 4), n_annotators=10)
 
         k, w2 = scenario_kill(data, args.answers, env, log_dir, svc)
-        procs.append(w2)
+        st.procs.append(w2)
         log(f"kill -9: {json.dumps(k, default=str)}")
         r = scenario_redis(data, args.redis_down, svc, w2)
         log(f"redis: {json.dumps(r, default=str)}")
@@ -597,26 +553,6 @@ def main() -> int:
             log(f"wrote {args.out}")
         ok = k["check"]["ok"] and r["check"]["ok"] and p["check"]["ok"] and r["failures"] == 0 and p["n500"] == 0
         return 0 if ok else 1
-    finally:
-        for pr in procs:
-            pr.kill(signal.SIGTERM)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001
-            pass
-        try:
-            svc.stop()
-        except Exception as exc:  # noqa: BLE001
-            log(f"services stop failed: {exc}")
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-            # as root, services.sh keeps the cluster outside the var dir (/tmp/cadre-pg-<sum>)
-            if svc.pgdata and Path(svc.pgdata).parent.name.startswith("cadre-pg-"):
-                shutil.rmtree(Path(svc.pgdata).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,6 @@ import os
 import http.client
 import random
 import re
-import shutil
-import signal
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -43,7 +40,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import ROOT, CpuMeter, Proc, Services, celery_worker, django_setup, gunicorn, log, migrate, pct, write_section
+from stack import (ROOT, CpuMeter, Proc, celery_worker, django_setup, gunicorn, log, migrate, pct, throwaway_stack,
+                   write_section)
 
 START, END = "<!-- load:start -->", "<!-- load:end -->"
 # the size comparison and the scoring cost: a section of their own, so the quick default run does not erase them
@@ -567,6 +565,16 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
             f"| {f(r['cpu'].get('ours_cores', float('nan')) * r['elapsed'] * 1000 / max(r['loops'], 1), 1)} "
             f"| {r['loadavg'][0]:.1f} / {r['loadavg'][1]:.1f} |"
         )
+    kinds = ("gunicorn", "celery", "postgres", "redis", "client")
+    if any(r["cpu"].get("by_kind") for r in runs):
+        lines += ["", ("Stack CPU per annotation by process (ms; /proc times of each kind of process over the run, divided "
+                       "by the annotations; `celery` is the scoring worker, `client` this script's annotator threads):"), "",
+                  "| protocol | annotators | " + " | ".join(kinds) + " | total |", "|---|---|" + "---|" * (len(kinds) + 1)]
+        for r in runs:
+            by = r["cpu"].get("by_kind") or {}
+            per = {k: by.get(k, 0.0) * 1000 / max(r["loops"], 1) for k in kinds}
+            lines.append(f"| {r['protocol']} | {r['annotators']} | " + " | ".join(f"{per[k]:.1f}" for k in kinds)
+                         + f" | **{sum(per.values()):.1f}** |")
     peer = _peer_rate()
     if peer and runs:
         best = max(runs, key=lambda r: r["rate"])
@@ -683,19 +691,13 @@ def main() -> int:
            f" --workers {workers_arg} --protocol {args.protocol} --profile {args.profile}"
            + (f" --think {args.think}" if args.think else "") + (f" --big-items {args.big_items} --big-seconds {args.big_seconds:g} --big-annotators {args.big_annotators}" if args.big_items else "")
            + (f" --score-history {args.score_history}" if args.score_history else ""))
-    tmp = Path(tempfile.mkdtemp(prefix="cadre-load-"))
-    log_dir = tmp / "logs"
-    log_dir.mkdir()
-    svc = Services(tmp / "var", args.pg_port, args.redis_port)
-    procs: list[Proc] = []
-    try:
-        svc.start()
-        log(f"services: {svc.urls}")
+    with throwaway_stack("cadre-load-", args.pg_port, args.redis_port, keep=args.keep) as st:
+        svc, log_dir = st.svc, st.log_dir
         env = dict(svc.env, DATABASE_URL=svc.urls["DATABASE_URL"], REDIS_URL=svc.urls["REDIS_URL"], PYTHONPATH=str(ROOT),
                    DB_CONN_MAX_AGE="60")
         migrate(env)
         django_setup(env)
-        procs.append(celery_worker(env, log_dir, concurrency=args.celery_concurrency))
+        st.procs.append(celery_worker(env, log_dir, concurrency=args.celery_concurrency))
         users = make_annotators(args.annotators)
         meter = CpuMeter(lambda: {os.getpid()} | svc.root_pids())
         protocols = [x.strip() for x in args.protocol.split(",") if x.strip()]
@@ -784,25 +786,6 @@ def main() -> int:
                 write_section(text, Path(args.out), start, end)
                 log(f"wrote {args.out} ({start})")
         return 0
-    finally:
-        for p in procs:
-            p.stop(signal.SIGTERM)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001
-            pass
-        try:
-            svc.stop()
-        except Exception as exc:  # noqa: BLE001
-            log(f"services stop failed: {exc}")
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if svc.pgdata and Path(svc.pgdata).parent.name.startswith("cadre-pg-"):
-                shutil.rmtree(Path(svc.pgdata).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

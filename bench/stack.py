@@ -2,7 +2,8 @@
 (``platform/services.sh`` with ``CADRE_VAR_DIR=<tmp>`` on other ports), ``manage.py migrate``, real
 gunicorn (``platform/gunicorn.conf.py``) and ``celery -A cadre worker`` processes.
 
-Used by ``bench/load.py``; self-contained (no import from the other benchmarks)."""
+Used by ``bench/load.py``, ``bench/faults.py`` and ``bench/latency.py`` (``throwaway_stack`` is the
+start-up and the teardown they share); self-contained (no import from the other benchmarks)."""
 from __future__ import annotations
 
 import os
@@ -11,9 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +109,53 @@ class Proc:
         return self.log_file.read_text(errors="replace")
 
 
+@dataclass
+class Stack:
+    """What ``throwaway_stack`` yields: the temporary directory, where processes log, the services,
+    and the processes to stop at the end (append what you start)."""
+
+    tmp: Path
+    log_dir: Path
+    svc: Services | None  # None: servers the benchmark did not start (bench/latency.py --use-running)
+    procs: list[Proc] = field(default_factory=list)
+    env: dict = field(default_factory=dict)  # set by the caller when it has no services of its own
+
+
+@contextmanager
+def throwaway_stack(prefix: str, pg_port: int, redis_port: int, *, keep: bool = False, services=Services,
+                    tag: str = "bench"):
+    """Start throwaway PostgreSQL + Redis (``services``: ``Services`` or a subclass) in a temporary
+    directory; at the end, whatever happened: stop the processes in ``Stack.procs`` (SIGTERM to
+    their groups), close this process's database connections, stop the services and remove the
+    directory (``keep``: leave it, with the logs, and say where)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    log_dir = tmp / "logs"
+    log_dir.mkdir()
+    st = Stack(tmp, log_dir, services(tmp / "var", pg_port, redis_port))
+    try:
+        st.svc.start()
+        log(f"services: {st.svc.urls} (data {st.svc.pgdata})", tag)
+        yield st
+    finally:
+        for p in st.procs:
+            p.stop(signal.SIGTERM)
+        if "django" in sys.modules:
+            try:
+                from django.db import connections
+
+                connections.close_all()
+            except Exception:  # noqa: BLE001 - Django may not be set up yet
+                pass
+        try:
+            st.svc.stop()
+        except Exception as exc:  # noqa: BLE001
+            log(f"services stop failed: {exc}", tag)
+        if keep:
+            log(f"kept {tmp}", tag)
+        else:
+            st.svc.remove()
+
+
 def migrate(env: dict) -> None:
     subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
 
@@ -162,7 +213,12 @@ def write_section(section: str, path: Path, start: str, end: str) -> None:
 # --- CPU accounting: what our processes used, and what the rest of the machine did meanwhile -------
 
 def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, utime + stime in clock ticks)."""
+    """pid -> (ppid, CPU clock ticks: its own utime + stime and its reaped children's cutime + cstime).
+
+    Counting the reaped children makes processes that end between two snapshots count in their
+    parent: a PostgreSQL backend closed by ``CONN_MAX_AGE`` or by a thread that is done, a Celery
+    pool child replaced. Their time before the first snapshot is counted in both snapshots (as
+    their own, then in the parent's), so it cancels out of a difference."""
     out = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -171,7 +227,7 @@ def _proc_table() -> dict[int, tuple[int, int]]:
             st = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[int(p)] = (int(st[1]), int(st[11]) + int(st[12]))
+        out[int(p)] = (int(st[1]), int(st[11]) + int(st[12]) + int(st[13]) + int(st[14]))
     return out
 
 
@@ -195,19 +251,51 @@ class CpuMeter:
     def __init__(self, roots_fn):
         self.roots_fn = roots_fn  # () -> set of root pids that are ours
 
-    def _snap(self) -> tuple[float, float]:
+    def _snap(self) -> tuple[float, float, dict[str, float]]:
         table = _proc_table()
         mine = _descendants(table, self.roots_fn())
         tick = os.sysconf("SC_CLK_TCK")
         ours = sum(t for pid, (_, t) in table.items() if pid in mine) / tick
         total = sum(t for _, t in table.values()) / tick
-        return ours, total - ours
+        by: dict[str, float] = {}
+        for pid in mine:
+            if pid in table:
+                kind = _kind(pid)
+                by[kind] = by.get(kind, 0.0) + table[pid][1] / tick
+        return ours, total - ours, by
 
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.a = self._snap()
 
     def stop(self) -> dict:
+        """Cores used on average (ours, others), and CPU seconds of ours by kind of process
+        (``by_kind``: gunicorn, celery, postgres, redis, client = this script)."""
         b = self._snap()
         el = time.monotonic() - self.t0
-        return {"ours_cores": (b[0] - self.a[0]) / el, "others_cores": max(0.0, (b[1] - self.a[1]) / el)}
+        by = {k: v - self.a[2].get(k, 0.0) for k, v in b[2].items()}
+        return {"ours_cores": (b[0] - self.a[0]) / el, "others_cores": max(0.0, (b[1] - self.a[1]) / el),
+                "by_kind": by}
+
+
+_kinds: dict[int, str] = {}
+
+
+def _kind(pid: int) -> str:
+    """Which part of the stack a process is, from its command line (cached per pid): the program,
+    or for Python the module run with ``-m`` (``celery``, ``gunicorn``); anything else is the client."""
+    kind = _kinds.get(pid)
+    if kind is None:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            argv = []
+        prog = Path(argv[0]).name if argv and argv[0] else ""
+        module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+        kind = "client"
+        for k in ("gunicorn", "celery", "postgres", "redis"):
+            if prog.startswith(k) or module == k or (argv and argv[0].startswith(k)):
+                kind = k
+                break
+        _kinds[pid] = kind
+    return kind

@@ -105,6 +105,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # PostgreSQL backend per scored answer (bench/load.py measured ~1 connection per answer). Reuse it
 # for up to 1000 tasks; Django's CONN_HEALTH_CHECKS still replaces a broken one.
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
+# A scoring task also scores up to this many other unscored answers of its project when the
+# worker is behind, in one transaction (quality/services/scoring.py); 0 = one answer per task.
+CADRE_SCORING_BATCH = int(os.environ.get("CADRE_SCORING_BATCH", "8"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # The test suite's worker listens on its own queue (tests/conftest.py sets CELERY_TEST_QUEUE): tasks
 # that a task enqueues (batch certified → webhook sent) must go there too, not to the default queue.

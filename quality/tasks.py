@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from . import services
 
 
 @shared_task(name="quality.score_answer", acks_late=True, max_retries=5, default_retry_delay=2)
 def score_answer(answer_id: int) -> str:
-    """Score one answer. Idempotent (skips answers already scored), so retrying it after a
-    database error or a redelivery after a worker crash is safe."""
+    """Score one answer, and with it up to ``CADRE_SCORING_BATCH`` other answers of its project
+    waiting unscored (a backlog). Idempotent (skips answers already scored), so retrying it
+    after a database error or a redelivery after a worker crash is safe."""
     try:
-        return services.answer_score(answer_id=answer_id).detail
+        return services.answer_score(answer_id=answer_id, backlog=settings.CADRE_SCORING_BATCH).detail
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
         raise score_answer.retry(exc=exc)
 

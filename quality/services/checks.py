@@ -21,7 +21,10 @@ def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
         return ScoreOutcome(True, "check", "held: answer key under audit")
     answer.correct = answer.label == known_label
     membership = (
-        Membership.objects.select_for_update().select_related("project", "annotator")
+        # the membership row only, and FOR NO KEY UPDATE: locking the joined project and user rows
+        # FOR UPDATE blocked every answer/lease insert's foreign-key check on them until this
+        # scoring committed, and deadlocked with web submits (bench/load.py, issue 9)
+        Membership.objects.select_for_update(of=("self",), no_key=True).select_related("project", "annotator")
         .filter(project=project, annotator_id=answer.annotator_id).first()
     )
     aq = _quality_row(project, answer.annotator, membership, lock=True)

@@ -75,3 +75,4 @@ class ScoreOutcome:
     scored: bool
     kind: str  # "check" | "item" | "skipped"
     detail: str = ""
+    class_post: dict | None = None  # a decided item's posterior, for the project's class prior

@@ -6,7 +6,7 @@ from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
 from .. import engine
-from ..engine.em import calibrate_posterior, refresh_due
+from ..engine.em import calibrate_posterior
 from ..models import AnnotatorConfusion, AnnotatorQuality
 from . import model as model_services
 from .common import ScoreOutcome, _prior, posterior_of
@@ -39,7 +39,9 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
     ('exhausted': the expert queue's input). A decided item feeds its posterior back into its
     annotators' rows (incremental Dawid-Skene); the periodic re-estimate is scheduled from here.
     Queries: O(answers on the item) <= the project's cap."""
-    item = Item.objects.select_for_update().get(pk=answer.item_id)
+    # FOR NO KEY UPDATE: excludes other scorings of the item, not the foreign-key checks of
+    # answers and leases being inserted for it (FOR UPDATE made those wait for this commit)
+    item = Item.objects.select_for_update(no_key=True).get(pk=answer.item_id)
     if item.status != Item.Status.OPEN:
         return ScoreOutcome(True, "item", f"item already {item.status}")
     answers = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label"))
@@ -79,8 +81,6 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
     task_services.item_decision_apply(
         item=item, status=status, label=decision.label, p_correct=p_correct, answers_wanted=wanted
     )
-    # last statement of the transaction: the project row is locked only until commit
-    state = model_services.model_state_count(project, post if decision.status != "more" else None)
-    if refresh_due(state.answers_scored, state.answers_at_refresh):
-        task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
-    return ScoreOutcome(True, "item", decision.status)
+    # a decided item's posterior goes into the class prior: the caller (``answer_score``) writes
+    # it with the count, last in the transaction, once per batch
+    return ScoreOutcome(True, "item", decision.status, class_post=post if decision.status != "more" else None)

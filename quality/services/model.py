@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -26,30 +26,51 @@ from .common import _prior, project_lock
 
 def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
     k = len(project.labels)
-    state, _ = ProjectModelState.objects.get_or_create(
-        project=project, defaults={"log_prior": [-math.log(k)] * k, "class_counts": [1.0] * k}
-    )
-    if lock:
-        state = ProjectModelState.objects.select_for_update().get(pk=state.pk)
+    qs = ProjectModelState.objects.filter(project=project)
+    state = (qs.select_for_update() if lock else qs).first()  # one statement, locked or not
+    if state is None:
+        state, _ = ProjectModelState.objects.get_or_create(
+            project=project, defaults={"log_prior": [-math.log(k)] * k, "class_counts": [1.0] * k}
+        )
+        if lock:
+            state = qs.select_for_update().get()
     if len(state.log_prior) != k:  # labels changed with a spec revision: start the prior afresh
         state.log_prior, state.class_counts = [-math.log(k)] * k, [1.0] * k
     return state
 
 
-def model_state_count(project: Project, post: dict | None = None) -> ProjectModelState:
-    """One more scored answer (and, for a decided item, its posterior into the class prior).
-    Locks the project's state row: call it last in the scoring transaction."""
+def model_state_count(project: Project, *, scored: int, posts: list[dict] = ()) -> tuple[int, int]:
+    """``scored`` more scored answers and the posteriors of the items they decided (into the
+    class prior), for one scoring transaction (one answer or a batch). Call it last in that
+    transaction: it row-locks the project's state until commit. Returns (answers scored,
+    answers at the last re-estimate) after the write, for ``engine.em.refresh_due``.
+
+    Without a decided item it is one ``UPDATE … RETURNING`` (the count is added in SQL, so
+    concurrent scorings need no read first); with one, the class prior is read-modify-write:
+    the row is locked, then written."""
+    if not posts:
+        table = ProjectModelState._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET answers_scored = answers_scored + %s WHERE project_id = %s "
+                "RETURNING answers_scored, answers_at_refresh",
+                [scored, project.pk],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0]), int(row[1])
     state = model_state(project, lock=True)
+    state.answers_scored += scored
     fields = ["answers_scored"]
-    state.answers_scored += 1
-    if post is not None:
+    if posts:
         counts = state.class_counts or [1.0] * len(project.labels)
-        counts = [c + post.get(lab, 0.0) for c, lab in zip(counts, project.labels)]
+        for post in posts:
+            counts = [c + post.get(lab, 0.0) for c, lab in zip(counts, project.labels)]
         state.class_counts = counts
         state.log_prior = [math.log(c / sum(counts)) for c in counts]
         fields += ["class_counts", "log_prior"]
     state.save(update_fields=fields)
-    return state
+    return state.answers_scored, state.answers_at_refresh
 
 
 def annotator_prior(project: Project, annotator_id: int, membership: Membership | None) -> Confusion:
@@ -65,8 +86,8 @@ def annotator_prior(project: Project, annotator_id: int, membership: Membership 
 def confusions(project: Project, annotator_ids: list[int], *, lock: bool = False) -> dict[int, AnnotatorConfusion]:
     """Rows for these annotators, created from their prior where missing."""
     qs = AnnotatorConfusion.objects.filter(project=project, annotator_id__in=annotator_ids)
-    if lock:
-        qs = qs.select_for_update()
+    if lock:  # in annotator order: two scorings locking overlapping rows cannot deadlock
+        qs = qs.select_for_update().order_by("annotator_id")
     rows = {r.annotator_id: r for r in qs}
     missing = [a for a in annotator_ids if a not in rows]
     if missing:
@@ -90,7 +111,6 @@ def confusion_check_observe(*, answer: Answer, project: Project) -> None:
     conf.observe(known_label, answer.label)
     row.rows = conf.to_json()
     row.save(update_fields=["rows", "updated_at"])
-    model_state_count(project)
 
 
 def project_model_refresh(*, project_id: int) -> int:

@@ -1,0 +1,143 @@
+"""The scoring hot path (issue 9): exact statement budgets per scored answer, and a backlog scored
+in one transaction decides exactly what scoring the same answers one by one decides."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from quality import services as quality_services
+from quality.models import (
+    AnnotatorConfusion,
+    AnnotatorQuality,
+    GatingState,
+    ProjectModelState,
+)
+from tasks_app.models import Answer, Item
+from tests.conftest import requires_postgres
+from tests.quality.test_scoring import answer, setup_project, worker
+
+
+def _statements(answer_id: int, **kw) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as ctx:
+        outcome = quality_services.answer_score(answer_id=answer_id, **kw)
+    assert outcome.scored
+    sql = [q["sql"] for q in ctx.captured_queries]
+    return len(sql), sql
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_statement_budgets_per_scored_answer():
+    """Savepoint (BEGIN in production), lock the answer (+ project, annotator), the project's
+    advisory lock, the path's own statements, the answer's UPDATE, ONE state-row statement
+    (count added in SQL), release (COMMIT). Before issue 9's rework: 20 / 14 / 15."""
+    project = setup_project(n_items=6, n_known=12, max_answers=3)
+    u1, u2 = worker(project, "hp1"), worker(project, "hp2")
+    known = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    items = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    for u in (u1, u2):  # warm: quality, gating and confusion rows exist, the state row too
+        quality_services.answer_score(answer_id=answer(project, u, known[0], known[0].known_label).pk)
+        quality_services.answer_score(answer_id=answer(project, u, items[0], "a").pk)
+
+    # hidden check: item key, membership, quality row + write, gating row + write, the two
+    # membership writes, the key again + confusion row + write
+    n, sql = _statements(answer(project, u1, known[1], known[1].known_label).pk)
+    assert n == 17, sql
+    assert sum("projectmodelstate" in s for s in sql) == 1 and "answers_scored + 1" in sql[-2]
+    # regular item, one answer: item lock, its answers, revoked?, confusion rows, state read, item write
+    n, sql = _statements(answer(project, u1, items[1], "a").pk)
+    assert n == 12, sql
+    # the second agreeing answer decides it: + the confusion rows' write, the class prior read-modify-write
+    n, sql = _statements(answer(project, u2, items[1], "a").pk)
+    assert n == 14, sql
+    assert Item.objects.get(pk=items[1].pk).status == Item.Status.ACCEPTED
+
+
+def _play(project, seed: int) -> None:
+    """The same answers, stored unscored (the test's transaction never commits, so nothing is enqueued)."""
+    rng = random.Random(seed)
+    users = [worker(project, f"p{project.pk}-w{i}", qualifier=(2, 2) if i else (1, 2)) for i in range(4)]
+    known = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    items = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    for step in range(3):
+        for i, u in enumerate(users):
+            k = known[(step * 4 + i) % len(known)]
+            good = i > 0 or rng.random() < 0.3  # the first annotator mostly wrong
+            answer(project, u, k, k.known_label if good else ("a" if k.known_label == "b" else "b"))
+            it = items[(step * 2 + i // 2) % len(items)]
+            if not Answer.objects.filter(item=it, annotator=u).exists():
+                answer(project, u, it, rng.choice("ab") if i == 0 else "a")
+
+
+def _snapshot(project) -> dict:
+    return {
+        "items": list(Item.objects.filter(project=project).order_by("id").values_list(
+            "status", "label", "p_correct", "answers_wanted")),
+        "quality": sorted(AnnotatorQuality.objects.filter(project=project).values_list(
+            "annotator__username", "alpha", "beta", "checks", "checks_correct")),
+        "gating": sorted(GatingState.objects.filter(project=project).values_list("annotator__username", "llr", "standing")),
+        "confusion": sorted(AnnotatorConfusion.objects.filter(project=project).values_list("annotator__username", "rows")),
+        "state": ProjectModelState.objects.filter(project=project).values_list("answers_scored", "class_counts").get(),
+        "correct": list(Answer.objects.filter(project=project).order_by("id").values_list("correct", flat=True)),
+    }
+
+
+def _strip(snap: dict, prefix: str) -> dict:
+    """Usernames carry the project id; compare without it."""
+    def fix(v):
+        if isinstance(v, str) and v.startswith(prefix):
+            return v[len(prefix):]
+        if isinstance(v, (list, tuple)):
+            return type(v)(fix(x) for x in v)
+        return v
+    return {k: fix(v) for k, v in snap.items()}
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_a_backlog_scored_in_one_transaction_decides_exactly_as_one_by_one():
+    """Regular answers waiting unscored go in one transaction with the first one's own; hidden
+    checks are scored by their own tasks (never batched). The same answers scored one by one in
+    that order end in exactly the same state."""
+    one, batch = setup_project(n_items=6, n_known=12), setup_project(n_items=6, n_known=12)
+    _play(one, seed=7)
+    _play(batch, seed=7)
+
+    def in_order(project):  # what the worker does: the regular backlog first, then each check
+        rows = Answer.objects.filter(project=project).order_by("id")
+        return [a.pk for a in rows if not a.is_check] + [a.pk for a in rows if a.is_check]
+
+    for aid in in_order(one):
+        quality_services.answer_score(answer_id=aid)
+    ids = in_order(batch)
+    regular = Answer.objects.filter(project=batch, is_check=False).count()
+    n, sql = _statements(ids[0], backlog=len(ids))
+    assert Answer.objects.filter(project=batch, scored_at__isnull=True).count() == len(ids) - regular
+    assert not Answer.objects.filter(project=batch, scored_at__isnull=True, is_check=False).exists()
+    assert sum("pg_advisory_xact_lock(" in s for s in sql) == 1  # exclusive: nothing else of the project interleaves
+    assert sum("UPDATE \"tasks_app_answer\"" in s for s in sql) == 1  # every scored_at in one statement
+    assert n < 12 * regular
+    # their own tasks come later and find them scored; each check is scored alone (shared lock)
+    assert quality_services.answer_score(answer_id=ids[regular - 1], backlog=10).detail == "already scored"
+    for aid in ids[regular:]:
+        n, sql = _statements(aid, backlog=10)
+        assert sum("pg_advisory_xact_lock_shared(" in s for s in sql) == 1
+    assert _strip(_snapshot(one), f"p{one.pk}-") == _strip(_snapshot(batch), f"p{batch.pk}-")
+    assert Item.objects.filter(project=batch, is_known=False).exclude(status=Item.Status.OPEN).exists()  # decisions made
+    assert GatingState.objects.filter(project=batch).exists()
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_a_batch_stays_inside_its_project_and_its_size():
+    a, b = setup_project(n_items=6), setup_project(n_items=6)
+    _play(a, seed=1)
+    _play(b, seed=2)
+    first = Answer.objects.filter(project=a, is_check=False).order_by("id").first()
+    quality_services.answer_score(answer_id=first.pk, backlog=3)
+    assert Answer.objects.filter(project=a, scored_at__isnull=False).count() == 4
+    assert not Answer.objects.filter(project=a, scored_at__isnull=False, is_check=True).exists()
+    assert not Answer.objects.filter(project=b, scored_at__isnull=False).exists()
