@@ -2,6 +2,7 @@
 show, the lease id and form values; a hidden known-answer item is rendered by exactly the same code path."""
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from datetime import datetime, timezone as dt_timezone
@@ -93,8 +94,9 @@ def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> Ht
         "client_key": uuid.uuid4().hex,
         "started": _started_token(lease.pk),
         "expires_at": lease.expires_at,
-        # the countdown starts from the server's clock, so a wrong clock on the phone does not matter
-        "seconds_left": max(0, int((lease.expires_at - timezone.now()).total_seconds())),
+        # the countdown starts from the server's clock, so a wrong clock on the phone does not matter;
+        # rounded up, so the page never says "time is up" while the lease still runs
+        "seconds_left": max(0, math.ceil((lease.expires_at - timezone.now()).total_seconds())),
         "skip_reasons": Lease.SkipReason.choices,
         "widget_template": f"workforce/task_widgets/{membership.project.task_type}.html",
     }

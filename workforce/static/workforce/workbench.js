@@ -100,6 +100,18 @@
     }
     if (typing(e.target)) return;
     var t = e.target;
+    /* 1-9: the answer marked with that key (a radio is chosen, a checkbox toggled); the task
+       page's widgets and the tutorial mark theirs with data-key. */
+    if (/^[1-9]$/.test(e.key)) {
+      var choice = document.querySelector('input[data-key="' + e.key + '"]');
+      if (choice) {
+        if (choice.type === "checkbox") choice.checked = !choice.checked; else choice.checked = true;
+        choice.dispatchEvent(new Event("change", { bubbles: true }));
+        choice.focus();
+        e.preventDefault();
+        return;
+      }
+    }
     if (e.key === "Enter" && form && !(t.tagName === "BUTTON" || t.tagName === "A")) { actions.submit(); e.preventDefault(); return; }
     if (e.key === "?") { actions.help(); e.preventDefault(); return; }
     if (e.key === "i" || e.key === "I") { actions.instructions(); e.preventDefault(); return; }
