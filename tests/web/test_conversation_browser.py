@@ -57,6 +57,8 @@ def test_two_annotators_hold_a_conversation_and_it_is_then_labelled(browser: Bro
     buyer.goto(f"{base}/projects/{talks.pk}/conversation/")
     expect(buyer.get_by_role("heading", name="You are the Buyer")).to_be_visible()
     expect(buyer.get_by_text("You want flowers for a friend's birthday.")).to_be_visible()
+    width = buyer.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], width  # no sideways scrolling on a 390 px phone
     expect(buyer.get_by_role("status")).to_have_text("Waiting for the Flower seller to write…")
     # the seller's page learns of the pairing by polling
     expect(seller.get_by_role("status")).to_have_text("Your turn (Flower seller).")
