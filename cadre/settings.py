@@ -125,6 +125,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks_app.expire_leases",
         "schedule": timedelta(seconds=60),
     },
+    # issue 6: two-person conversations whose partner's page stopped polling
+    "conversations-expire": {
+        "task": "tasks_app.conversations_expire",
+        "schedule": timedelta(seconds=30),
+    },
     # issue 5: phases (pilot done, batch every N, complete), webhook retries, old idempotency keys
     "phases-advance": {
         "task": "tasks_app.phases_advance",

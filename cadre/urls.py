@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from quality import api as quality_api
 from tasks_app import api as tasks_api
+from tasks_app import api_conversations as conversations_api
 from tasks_app import api_deliveries as deliveries_api
 from workforce import api as workforce_api
 
@@ -31,6 +32,8 @@ api_urls = [
     path("projects/<int:project_pk>/deliveries/<int:number>/items/", deliveries_api.DeliveryItemsView.as_view(), name="delivery-items"),
     path("projects/<int:project_pk>/deliveries/<int:number>/export/", deliveries_api.DeliveryExportView.as_view(), name="delivery-export"),
     path("projects/<int:project_pk>/deliveries/<int:number>/audit/", quality_api.BatchAuditView.as_view(), name="delivery-audit"),
+    path("projects/<int:project_pk>/conversations/", conversations_api.ConversationsView.as_view(),
+         name="project-conversations"),
     path("sample-size/", quality_api.SampleSizeView.as_view(), name="sample-size"),
     path("webhooks/", deliveries_api.WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<int:pk>/", deliveries_api.WebhookDetailView.as_view(), name="webhook-detail"),

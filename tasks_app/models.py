@@ -219,6 +219,16 @@ class Lease(models.Model):
         SUBMITTED = "submitted", "Submitted"
         RELEASED = "released", "Released"
         EXPIRED = "expired", "Expired"
+        SKIPPED = "skipped", "Skipped by the annotator"
+
+    class SkipReason(models.TextChoices):
+        """Why an annotator skipped (the task page's list; ``other`` comes with a note)."""
+
+        UNCLEAR = "unclear", "The instructions do not cover this item"
+        BROKEN = "broken", "The item is broken or does not load"
+        OFFENSIVE = "offensive", "The content is offensive or upsetting"
+        LANGUAGE = "language", "I do not know the language well enough"
+        OTHER = "other", "Other (say why)"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases")
@@ -226,16 +236,25 @@ class Lease(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
+    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True, default="")
+    skip_note = models.CharField(max_length=200, blank=True, default="", help_text="The annotator's words when the reason is 'other'.")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["item", "annotator"], condition=Q(state="active"), name="lease_one_active_per_item_annotator"
             ),
+            # A skip always says why: a reason from the list, and words when it is "other".
+            models.CheckConstraint(
+                condition=~Q(state="skipped") | (~Q(skip_reason="") & (~Q(skip_reason="other") | ~Q(skip_note=""))),
+                name="lease_skip_has_reason",
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "annotator", "state"], name="lease_annotator_idx"),
             models.Index(fields=["state", "expires_at"], name="lease_expiry_idx"),
+            # skips per project and reason for ops (only skipped rows are in it)
+            models.Index(fields=["project", "skip_reason"], condition=Q(state="skipped"), name="lease_skip_idx"),
         ]
 
 
@@ -270,6 +289,78 @@ class Answer(models.Model):
             models.Index(fields=["item", "id"], name="answer_item_idx"),
             models.Index(fields=["project", "annotator"], name="answer_annotator_idx"),
             models.Index(fields=["created_at"], name="answer_unscored_idx", condition=Q(scored_at__isnull=True)),
+        ]
+
+
+class Conversation(models.Model):
+    """A two-person conversation (task type ``conversation``, issue 6): two annotators paired on
+    one scenario item, role 0 (``first``) and role 1 (``second``) of the project's
+    ``type_config["roles"]``, taking turns. ``tasks_app.services.conversations`` writes it.
+
+    waiting (one person, looking for a partner) → active (paired) → finished (a complete
+    dialogue; it may become an item of the labelling project, ``labelling_item``) or abandoned
+    (a partner left or timed out: its turns are deleted, the scenario goes back to the pool).
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for a partner"
+        ACTIVE = "active", "In progress"
+        FINISHED = "finished", "Finished"
+        ABANDONED = "abandoned", "Abandoned"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="conversations")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="conversations")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    first = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations_first")
+    second = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="conversations_second"
+    )
+    first_seen_at = models.DateTimeField(help_text="Last time role 0's page asked for news (presence).")
+    second_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paired_at = models.DateTimeField(null=True, blank=True)
+    last_turn_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True, default="")
+    labelling_item = models.OneToOneField(
+        Item, on_delete=models.SET_NULL, null=True, blank=True, related_name="source_conversation",
+        help_text="The finished dialogue as an item of the labelling project the spec names.",
+    )
+
+    class Meta:
+        constraints = [
+            # A scenario has at most one conversation that is live or finished.
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(state__in=["waiting", "active", "finished"]), name="conversation_one_per_item"
+            ),
+            models.CheckConstraint(condition=~Q(first=F("second")), name="conversation_two_people"),
+            models.CheckConstraint(
+                condition=Q(state="waiting", second__isnull=True) | (~Q(state="waiting") & Q(paired_at__isnull=False))
+                | Q(state="abandoned"),
+                name="conversation_paired_unless_waiting",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "id"], condition=Q(state="waiting"), name="conversation_waiting_idx"),
+            models.Index(fields=["project", "id"], condition=Q(state="finished"), name="conversation_finished_idx"),
+        ]
+
+
+class Turn(models.Model):
+    """One turn of a conversation: ``position`` 0, 1, 2, … alternating roles (role = position % 2)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    position = models.PositiveSmallIntegerField()
+    role = models.PositiveSmallIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="turns")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "position"], name="turn_position_unique"),
+            models.CheckConstraint(condition=Q(role__in=[0, 1]), name="turn_role_0_or_1"),
         ]
 
 

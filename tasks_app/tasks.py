@@ -42,3 +42,9 @@ def webhooks_retry() -> int:
 @shared_task(name="tasks_app.idempotency_keys_purge")
 def idempotency_keys_purge() -> int:
     return services.idempotency_keys_purge()
+
+
+@shared_task(name="tasks_app.conversations_expire")
+def conversations_expire() -> int:
+    """Periodic: abandon two-person conversations whose partner left or that went quiet."""
+    return services.conversations.conversations_expire()

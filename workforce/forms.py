@@ -35,6 +35,18 @@ class TaskForm(forms.Form):
     label = forms.CharField(max_length=200, required=False)
 
 
+class SkipForm(forms.Form):
+    """A skip from the workbench: the reason is checked by the skip service."""
+
+    lease_id = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(max_length=16, required=False)
+    note = forms.CharField(max_length=400, required=False)
+
+
+class TurnForm(forms.Form):
+    text = forms.CharField(required=False, max_length=4000, strip=False)
+
+
 # --- issue 3a: profile, surveys (shape only: services/profiles.py and surveys.py validate) ------
 
 class EmailForm(forms.Form):

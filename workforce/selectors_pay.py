@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncWeek
+from django.utils import timezone
 
 from tasks_app.models import Answer, Item, Project
 
@@ -239,3 +240,27 @@ def payout_rows(*, batch: PayoutBatch):
 
 def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
+
+
+def workbench_progress(*, annotator, project_id: int, since=None) -> dict:
+    """The workbench's progress line: answers on this project today (UTC) and since ``since``
+    (the browser tab's session start, when given and within the last 24 hours), and today's
+    earnings from the pay ledger by currency (every project: the ledger is what gets paid).
+    Two queries."""
+    now = timezone.now()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if since is not None and not now - dt.timedelta(hours=24) <= since <= now:
+        since = None
+    session_start = since if since is not None else day
+    counts = Answer.objects.filter(annotator=annotator, project_id=project_id, created_at__gte=min(day, session_start)).aggregate(
+        today=Count("id", filter=Q(created_at__gte=day)), session=Count("id", filter=Q(created_at__gte=session_start))
+    )
+    earned = (
+        Earning.objects.filter(annotator=annotator, created_at__gte=day)
+        .values("currency").annotate(total=Sum("amount")).order_by("currency")
+    )
+    return {
+        "answers_today": counts["today"],
+        "answers_session": counts["session"] if since is not None else None,
+        "earnings_today": [{"currency": r["currency"], "amount": f"{r['total']:.2f}"} for r in earned],
+    }

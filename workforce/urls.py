@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import ratelimit, views
-from .views import ops_people, people
+from .views import conversation, ops_people, people, skips
 
 app_name = "workforce"
 urlpatterns = [
@@ -15,6 +15,20 @@ urlpatterns = [
     path("projects/<int:project_id>/qualifier/", views.qualifier, name="qualifier"),
     path("projects/<int:project_id>/qualifier/attempts/<int:number>/", views.qualifier_result, name="qualifier_result"),
     path("projects/<int:project_id>/task/", views.task, name="task"),
+    # issue 6: the workbench (skip, progress line, instructions) and two-person conversations
+    path("projects/<int:project_id>/task/skip/", views.task_skip, name="task_skip"),
+    path("projects/<int:project_id>/task/progress/", views.task_progress, name="task_progress"),
+    path("projects/<int:project_id>/instructions/", views.task_instructions, name="task_instructions"),
+    path("projects/<int:project_id>/conversation/", conversation.conversation, name="conversation"),
+    path("projects/<int:project_id>/conversation/<int:conversation_id>/state/", conversation.conversation_state,
+         name="conversation_state"),
+    path("projects/<int:project_id>/conversation/<int:conversation_id>/turns/", conversation.conversation_turn,
+         name="conversation_turn"),
+    path("projects/<int:project_id>/conversation/<int:conversation_id>/end/", conversation.conversation_end,
+         name="conversation_end"),
+    path("projects/<int:project_id>/conversation/<int:conversation_id>/leave/", conversation.conversation_leave,
+         name="conversation_leave"),
+    path("ops/skips/", skips.ops_skips, name="ops_skips"),
     # issue 3a: vetting, profile, surveys, invitations (annotators) ...
     path("account/", people.account, name="account"),
     path("verify-email/<str:token>/", people.verify_email, name="verify_email"),

@@ -5,7 +5,8 @@ answer starts scoring by enqueueing the Celery task ``quality.score_answer`` by 
 after commit (``enqueue.task_enqueue``). Callers import from ``tasks_app.services``;
 the modules below are how the code is kept, not a public surface of their own.
 """
-from . import idempotency
+from . import conversations, idempotency
+from .skips import lease_skip, skip_reason_clean
 from .answers import SIGNAL_BOUNDS, answer_signals_clean, answer_submit, item_decision_apply
 from .enqueue import BROKER_ERRORS, SCORE_TASK, task_enqueue
 from .items import MAX_UPLOAD_ERRORS, UploadResult, data_shape, describe_shapes, items_upload
@@ -22,6 +23,8 @@ __all__ = [
     "SIGNAL_BOUNDS", "answer_signals_clean", "answer_submit", "data_shape", "describe_shapes", "example_roles_split", "item_decision_apply",
     "items_upload", "lease_next", "leases_expire", "leases_release", "project_create", "project_launch",
     "task_enqueue",
+    # workbench skips and two-person conversations (issue 6)
+    "conversations", "lease_skip", "skip_reason_clean",
     # deliveries, phases, webhooks, exports, idempotency (issue 5)
     "EXPORT_FORMATS", "batch_certificate_set", "batch_cut", "batch_export", "batch_request", "deliveries_due",
     "delivery_attempt", "event_emit", "fingerprint", "idempotency_begin", "idempotency_finish",

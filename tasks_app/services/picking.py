@@ -16,7 +16,7 @@ _PICK_SQL = """
 SELECT {cols} FROM {item} i
 WHERE i.project_id = %s AND i.is_known = %s AND i.status = 'open' {extra}
   AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %s)
-  AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active')
+  AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state IN ('active', 'skipped'))
   AND i.id {op} %s {low}
 ORDER BY i.id LIMIT 1 {lock}
 """
@@ -31,7 +31,7 @@ _PICK_KNOWN_SQL = """
 SELECT {cols} FROM {item} i
 WHERE i.project_id = %s AND i.is_known AND i.status = 'open'
   AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %s)
-  AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state = 'active')
+  AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %s AND l.state IN ('active', 'skipped'))
 ORDER BY i.assigned, random() LIMIT 1 {lock}
 """
 # Regular items: those still wanting someone (assigned < answers_wanted), in progress first, then
@@ -67,7 +67,7 @@ _TAKE_LEG = """{name} AS MATERIALIZED (
   SELECT i.id FROM {item} i
   WHERE i.project_id = %(project)s AND {known} i.is_known AND i.status = 'open' {extra}
     AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s)
-    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state = 'active')
+    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state IN ('active', 'skipped'))
     {where}
   ORDER BY {order} LIMIT 1 FOR UPDATE OF i SKIP LOCKED)"""
 _TAKE_SQL = """WITH {legs},

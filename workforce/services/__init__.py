@@ -12,7 +12,7 @@ from .onboarding import (
 )
 from .pay import earning_record, earnings_accrue, earnings_accrue_all, payout_create, project_pay_set
 from .standing import membership_check_rate_set, membership_standing_set
-from .tasking import task_next, task_submit
+from .tasking import conversation_next, task_next, task_skip, task_submit
 # issue 3a: vetting, profiles, surveys, audience, invitations, ranking (modules of their own)
 from .audience import audience_set
 from .invitations import invitation_respond, invitations_send, invitations_widen
@@ -32,5 +32,5 @@ __all__ = [
     "payout_create", "profile_flag_resolve", "profile_update", "project_pay_set", "project_requalify",
     "qualifier_draw", "qualifier_submit", "qualifier_wait_remaining", "standing_change_record",
     "survey_completions_unpaid", "survey_create", "survey_open_set", "survey_question_add", "survey_submit",
-    "task_next", "task_submit", "tutorial_complete",
+    "conversation_next", "task_next", "task_skip", "task_submit", "tutorial_complete",
 ]

@@ -51,3 +51,20 @@ def task_submit(
         annotator=membership.annotator, lease_id=lease_id, label=label, client_key=client_key, duration_ms=duration_ms,
         signals=signals,
     )
+
+
+def task_skip(*, membership: Membership, lease_id: int, reason: str, note: str = ""):
+    """Give the task back with a reason (workbench): the item is not offered to them again."""
+    if not membership.can_work:
+        raise ValidationError({"membership": ["You cannot take tasks on this project."]})
+    return task_services.lease_skip(annotator=membership.annotator, lease_id=lease_id, reason=reason, note=note)
+
+
+def conversation_next(*, membership: Membership):
+    """The annotator's conversation on a conversation project (paired, waiting, or None when
+    no scenario is free), under the same rules as any next task."""
+    if not membership.can_work:
+        raise ValidationError({"membership": ["You cannot take tasks on this project."]})
+    if membership.project.status != Project.Status.LIVE or audience.tasking_blocked(membership=membership):
+        return None
+    return task_services.conversations.conversation_join(project=membership.project, annotator=membership.annotator)

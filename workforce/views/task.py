@@ -2,22 +2,25 @@
 show, the lease id and form values; a hidden known-answer item is rendered by exactly the same code path."""
 from __future__ import annotations
 
+import math
 import time
 import uuid
+from datetime import datetime, timezone as dt_timezone
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tasks_app.models import Lease, Project
 
-from .. import services
-from ..forms import TaskForm
+from .. import selectors, selectors_pay, services
+from ..forms import SkipForm, TaskForm
 from ..models import Membership
 from .common import _content, _label_keys, _membership, _message_errors
 
@@ -72,6 +75,8 @@ def _task_membership(request: HttpRequest, project_id: int) -> Membership:
 def task(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = _task_membership(request, project_id)
     project = membership.project
+    if project.task_type == Project.TaskType.CONVERSATION:  # paired live work: its own page (issue 6)
+        return redirect("workforce:conversation", project.pk)
     url = reverse("workforce:task", args=[project.pk])
     if request.method == "POST":
         return _task_post(request, membership, url)
@@ -89,6 +94,10 @@ def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> Ht
         "client_key": uuid.uuid4().hex,
         "started": _started_token(lease.pk),
         "expires_at": lease.expires_at,
+        # the countdown starts from the server's clock, so a wrong clock on the phone does not matter;
+        # rounded up, so the page never says "time is up" while the lease still runs
+        "seconds_left": max(0, math.ceil((lease.expires_at - timezone.now()).total_seconds())),
+        "skip_reasons": Lease.SkipReason.choices,
         "widget_template": f"workforce/task_widgets/{membership.project.task_type}.html",
     }
     return render(request, "workforce/task.html", context)
@@ -142,3 +151,56 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
     if request.POST.get("then") == "next":
         return _next_task_response(request, membership)
     return redirect(url)
+
+
+# --- workbench: skip, progress, instructions (issue 6) --------------------------------------
+
+@login_required
+@require_POST
+def task_skip(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Give the task back with a reason; answers with the next task (as a submit does)."""
+    membership = _task_membership(request, project_id)
+    url = reverse("workforce:task", args=[membership.project.pk])
+    form = SkipForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That skip was incomplete; here is your task again.")
+        return redirect(url)
+    try:
+        services.task_skip(membership=membership, lease_id=form.cleaned_data["lease_id"],
+                           reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
+    except ValidationError as exc:
+        _message_errors(request, exc)
+        return redirect(url)
+    messages.info(request, "Task skipped; you will not be shown it again. Here is the next one.")
+    if request.POST.get("then") == "next":
+        return _next_task_response(request, membership)
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def task_progress(request: HttpRequest, project_id: int) -> JsonResponse:
+    """The workbench's progress line (answers this session and today, earnings today), read by
+    the page's script after it loads, so the task request itself stays at its query budget.
+    ``since``: the tab's session start in epoch milliseconds (optional)."""
+    membership = _task_membership(request, project_id)
+    since = None
+    raw = request.GET.get("since", "")
+    if raw:
+        if not raw.isdigit() or len(raw) > 15:
+            return JsonResponse({"since": ["Give the session start as epoch milliseconds."]}, status=400)
+        since = datetime.fromtimestamp(int(raw) / 1000, tz=dt_timezone.utc)
+    return JsonResponse(selectors_pay.workbench_progress(annotator=request.user, project_id=membership.project.pk, since=since))
+
+
+@login_required
+@require_GET
+def task_instructions(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's full instructions with the tutorial's worked examples (never the qualifier's
+    or the hidden checks'). ``?part=1``: only the examples, for the workbench's dialog."""
+    membership = _task_membership(request, project_id)
+    context = {"project": membership.project, "examples": selectors.tutorial_examples(project=membership.project)}
+    for ex in context["examples"]:
+        ex.shown = _content(ex.data)
+    template = "workforce/_task_examples.html" if request.GET.get("part") == "1" else "workforce/task_instructions.html"
+    return render(request, template, context)
