@@ -20,8 +20,9 @@ from workforce.models import Membership
 
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.em import refit
+from ..engine.gating import evidence_withheld
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
-from .common import _prior, project_lock
+from .common import _prior, posterior_of, project_bar, project_lock
 
 
 def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
@@ -93,6 +94,24 @@ def confusion_check_observe(*, answer: Answer, project: Project) -> None:
     model_state_count(project)
 
 
+def weightless_annotators(project: Project, annotator_ids: list[int] | None = None) -> set[int]:
+    """Annotators whose answers carry no weight in item posteriors and re-estimates: revoked
+    ones, and those whose accuracy is credibly below the bar now
+    (``engine.gating.evidence_withheld``, reversible; the crowd replay applies the same rule).
+    ``annotator_ids=None``: the whole project. Two queries."""
+    members = Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED)
+    quality = AnnotatorQuality.objects.filter(project=project, checks__gt=0)
+    if annotator_ids is not None:
+        members = members.filter(annotator_id__in=annotator_ids)
+        quality = quality.filter(annotator_id__in=annotator_ids)
+    out = set(members.values_list("annotator_id", flat=True))
+    bar = project_bar(project)
+    for aq in quality:
+        if evidence_withheld(posterior_of(aq), bar=bar):
+            out.add(aq.annotator_id)
+    return out
+
+
 def project_model_refresh(*, project_id: int) -> int:
     """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature), in one
     transaction. Returns the number of answers it used."""
@@ -100,9 +119,7 @@ def project_model_refresh(*, project_id: int) -> int:
         project_lock(project_id, exclusive=True)  # first: scorings in flight finish, new ones wait
         project = Project.objects.get(pk=project_id)
         state = model_state(project, lock=True)
-        revoked = set(
-            Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list("annotator_id", flat=True)
-        )
+        revoked = weightless_annotators(project)  # revoked, or evidence withheld (below the bar now)
         rows = list(
             Answer.objects.filter(project=project, scored_at__isnull=False)
             .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id")
