@@ -46,7 +46,8 @@ from quality.engine import (
 from quality.engine.acceptance import best_label, decide_confusion
 from quality.engine.confusion import Confusion, confusion_prior
 from quality.engine.gating import evidence_withheld
-from quality.engine.em import refit, refresh_due, tempered_distribution
+from quality.engine.delivery import cross_fitted_outcomes, shadow_run
+from quality.engine.em import refit, refresh_due
 from quality.engine.estimate import SHADOW_DESIGN_EFFECT, stratified_claim
 from quality.engine.sprt import SprtDesign, WalkState, design_for, gate_step
 
@@ -199,11 +200,9 @@ def run_replay(
         if not any(weightless(x) for x, _, _ in used):
             return sh.decision.status, used
         kept = [a for a in sh.answers if not weightless(a[0])]
-        for n in range(1, len(kept) + 1):
-            dec, _ = decide(kept[:n], [shadow_conf(x, it, lab) for x, lab, _ in kept[:n]])
-            if dec.status != "more":
-                return dec.status, kept[:n]
-        return "exhausted", kept
+        status, n = shadow_run(labels, model["log_prior"], [(lab, shadow_conf(x, it, lab)) for x, lab, _ in kept],
+                               target=target, cap=cap)
+        return status, kept[:n]
 
     def shadow_used() -> dict[str, list[tuple[str, str]]]:
         return {it: [(w, lab) for w, lab, _ in shadow_outcome(it, sh)[1]] for it, sh in shadows.items()}
@@ -315,7 +314,6 @@ def run_replay(
     # --- run over: final re-estimate, labels and probabilities ---------------------------------
     fit = refit(labels, live_rows(), known, shadow_used(), {}, prior_arr, iters=50, cross_iters=30)
     tau, eps = fit.tau, fit.eps
-    per_item = fit.shadow
     res = fit.result
     final_post = res.tempered(tau, eps)
     pos = {it: j for j, it in enumerate(res.items)}
@@ -324,11 +322,11 @@ def run_replay(
         return best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
 
     shadow: list[tuple[str, float, bool]] = []
-    for it, sh in shadows.items():
-        if it not in per_item:
-            continue
-        lab, p = label_p(tempered_distribution(*per_item[it], tau, eps))
-        status = shadow_outcome(it, sh)[0]
+    shadow_answers = 0
+    for it, (lab, p) in cross_fitted_outcomes(labels, fit.shadow, known, tau, eps).items():
+        sh = shadows[it]
+        status, used = shadow_outcome(it, sh)
+        shadow_answers += len(used)
         shadow.append((status, p, lab == known[it]))
 
     delivered: list[dict] = []
@@ -370,6 +368,7 @@ def run_replay(
         "claim_n": claim.n,
         "claim_correct": claim.correct,
         "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method} by decision status, design effect {deff:.2f}",
+        "shadow_answers_per_item": round(shadow_answers / len(shadow), 4) if shadow else None,
         "shadow_by_status": {
             st: {"n": sum(1 for s in shadow if s[0] == st), "correct": sum(1 for s in shadow if s[0] == st and s[2])}
             for st in sorted({s[0] for s in shadow})
