@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from replay_all import crowdkit_baselines, read_csv  # noqa: E402
+from replay_all import crowdkit_baselines, read_csv
 
-from quality.replay import run_replay  # noqa: E402
+from quality.replay import run_replay
 
 
 def one_set(folder: Path, splits: int) -> dict:

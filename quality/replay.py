@@ -39,16 +39,16 @@ from quality.engine import (
     choose_item,
     default_bar,
     known_check_rate,
-    shadow_eligible,
     posterior_update,
     prior_from_qualifier,
+    shadow_eligible,
 )
 from quality.engine.acceptance import best_label, decide_confusion
 from quality.engine.confusion import Confusion, confusion_prior
-from quality.engine.gating import evidence_withheld
 from quality.engine.delivery import cross_fitted_outcomes, shadow_run
 from quality.engine.em import refit, refresh_due
 from quality.engine.estimate import SHADOW_DESIGN_EFFECT, stratified_claim
+from quality.engine.gating import evidence_withheld
 from quality.engine.sprt import SprtDesign, WalkState, design_for, gate_step
 
 # Replay cap on answers per item (Cadre projects set their own max_answers). The cap only binds on

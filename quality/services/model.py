@@ -18,8 +18,8 @@ from django.utils import timezone
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
-from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.annotator import posterior_update
+from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.delivery import cross_fitted_outcomes, shadow_run
 from ..engine.em import refit
 from ..engine.gating import evidence_withheld
