@@ -84,12 +84,16 @@ class _Item:
 
 
 class _Worker:
-    __slots__ = ("active", "conf", "items", "known", "post", "walk")
+    __slots__ = ("active", "conf", "eligible", "items", "known", "post", "rate", "walk", "withheld")
 
     def __init__(self, post: AnnotatorPosterior, conf: Confusion) -> None:
         self.post = post
         self.conf = conf
         self.walk = WalkState()
+        # functions of the posterior, recomputed when it changes (at each check)
+        self.withheld = False  # engine.gating.evidence_withheld
+        self.rate = 1.0  # engine.policy.known_check_rate
+        self.eligible = True  # engine.policy.shadow_eligible
         self.items: list[str] = []  # regular items not yet given
         self.known: list[str] = []  # known items not yet given
         self.active = True
@@ -148,6 +152,7 @@ def run_replay(
     workers: dict[str, _Worker] = {}
     for w in worker_order:
         ws = _Worker(prior, conf_prior.copy())
+        ws.rate, ws.eligible = known_check_rate(prior, bar=bar), shadow_eligible(prior, bar=bar)
         for it in workers_items[w]:
             (ws.known if it in known else ws.items).append(it)
         workers[w] = ws
@@ -162,7 +167,7 @@ def run_replay(
 
     def weightless(w: str) -> bool:
         ws = workers[w]
-        return ws.walk.standing == "revoked" or evidence_withheld(ws.post, bar=bar)
+        return ws.withheld or ws.walk.standing == "revoked"
 
     def conf_of(w: str) -> Confusion | None:
         return None if weightless(w) else workers[w].conf
@@ -237,11 +242,9 @@ def run_replay(
             if not ws.active:
                 continue
             # --- assignment policy -------------------------------------------------------
-            rate = known_check_rate(ws.post, bar=bar)
             # a shadow delivery takes only answers a regular item could have received: from an
-            # annotator the policy would also give regular items at this moment
-            regular_eligible = shadow_eligible(ws.post, bar=bar)
-            want_check = rng.random() < rate
+            # annotator the policy would also give regular items at this moment (ws.eligible)
+            want_check = rng.random() < ws.rate
             task: tuple[str, str] | None = None
             for kind in (("known", "item") if want_check else ("item", "known")):
                 if kind == "known" and ws.known:
@@ -272,7 +275,7 @@ def run_replay(
                 correct = label == known[it]
                 sh = shadows[it]
                 sh.given += 1
-                if not regular_eligible:
+                if not ws.eligible:
                     pass
                 elif not sh.done:
                     sh.answers.append((w, label, seq))
@@ -288,6 +291,9 @@ def run_replay(
                     sh.answers.append((w, label, seq))
                 ws.conf.observe(known[it], label)
                 ws.post = posterior_update(ws.post, correct)
+                ws.withheld = evidence_withheld(ws.post, bar=bar)
+                ws.rate = known_check_rate(ws.post, bar=bar)
+                ws.eligible = shadow_eligible(ws.post, bar=bar)
                 ws.walk = _gate(design, ws.walk, ws.post, correct)
                 if ws.walk.standing == "warned":
                     warned_ever.add(w)
