@@ -156,6 +156,11 @@ class ProjectModelState(models.Model):
     answer_watermark = models.BigIntegerField(default=0, help_text="Highest answer id the last re-estimate saw.")
     refreshes = models.PositiveIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    shadow = models.JSONField(
+        default=dict, blank=True,
+        help_text="Claim sample from the last re-estimate: known item id -> [shadow decision status, "
+        "cross-fitted label equals the known label].",
+    )
 # --- issue 4 part B: gating state, expert queue, known-answer audit, answer-quality model ----------
 
 class GatingState(models.Model):

@@ -38,15 +38,18 @@ from quality.engine import (
     ItemDecision,
     choose_item,
     default_bar,
-    gate,
     known_check_rate,
     posterior_update,
     prior_from_qualifier,
+    shadow_eligible,
 )
 from quality.engine.acceptance import best_label, decide_confusion
 from quality.engine.confusion import Confusion, confusion_prior
-from quality.engine.em import refit, refresh_due, tempered_distribution
+from quality.engine.delivery import cross_fitted_outcomes, shadow_run
+from quality.engine.em import refit, refresh_due
 from quality.engine.estimate import SHADOW_DESIGN_EFFECT, stratified_claim
+from quality.engine.gating import evidence_withheld
+from quality.engine.sprt import SprtDesign, WalkState, design_for, gate_step
 
 # Replay cap on answers per item (Cadre projects set their own max_answers). The cap only binds on
 # items still uncertain after several answers; easy items stop at 2-3.
@@ -61,28 +64,36 @@ def _rows(rows: Iterable[Any], keys: Sequence[str]) -> Iterable[tuple[str, ...]]
             yield tuple(str(v) for v in r)
 
 
-def _gate(post: AnnotatorPosterior, bar: float, standing: str) -> str:
-    """The one adapter to the production gating function (its owner may change its signature)."""
-    return gate(post, bar=bar, standing=standing).standing
+def _gate(design: SprtDesign, walk: WalkState, post: AnnotatorPosterior, correct: bool) -> WalkState:
+    """The production gate (``quality.services.gating.annotator_gate`` runs the same walk and
+    decision): one check through the SPRT. The replay has no tutorial, so a pause is followed at
+    once by the return to work (the walk is kept, as in production)."""
+    walk, _ = gate_step(design, walk, correct, post, resume_after_pause=True)
+    return walk
 
 
 class _Item:
-    __slots__ = ("answers", "decision", "done", "used")
+    __slots__ = ("answers", "decision", "done", "given", "used")
 
     def __init__(self) -> None:
         self.answers: list[tuple[str, str, int]] = []  # (worker, label, seq) in arrival order
+        self.given = 0  # known items: checks given (rotation), shadow-eligible or not
         self.decision: ItemDecision | None = None
         self.done = False
         self.used = 0  # shadow: answers the decision used
 
 
 class _Worker:
-    __slots__ = ("active", "conf", "items", "known", "post", "standing")
+    __slots__ = ("active", "conf", "eligible", "items", "known", "post", "rate", "walk", "withheld")
 
     def __init__(self, post: AnnotatorPosterior, conf: Confusion) -> None:
         self.post = post
         self.conf = conf
-        self.standing = "active"
+        self.walk = WalkState()
+        # functions of the posterior, recomputed when it changes (at each check)
+        self.withheld = False  # engine.gating.evidence_withheld
+        self.rate = 1.0  # engine.policy.known_check_rate
+        self.eligible = True  # engine.policy.shadow_eligible
         self.items: list[str] = []  # regular items not yet given
         self.known: list[str] = []  # known items not yet given
         self.active = True
@@ -133,6 +144,7 @@ def run_replay(
     n_labels = len(labels)
     lab_ix = {lab: i for i, lab in enumerate(labels)}
     bar = default_bar(n_labels)
+    design = design_for(bar, n_labels)
     prior = prior_from_qualifier(None, None, n_labels)
     conf_prior = confusion_prior(labels, prior)
     prior_arr = np.array(conf_prior.counts)
@@ -140,6 +152,7 @@ def run_replay(
     workers: dict[str, _Worker] = {}
     for w in worker_order:
         ws = _Worker(prior, conf_prior.copy())
+        ws.rate, ws.eligible = known_check_rate(prior, bar=bar), shadow_eligible(prior, bar=bar)
         for it in workers_items[w]:
             (ws.known if it in known else ws.items).append(it)
         workers[w] = ws
@@ -152,9 +165,12 @@ def run_replay(
     class_counts = [1.0] * n_labels
     log_answers: list[tuple[str, str, str]] = []  # (item, worker, label) in arrival order, all kinds
 
-    def conf_of(w: str) -> Confusion | None:
+    def weightless(w: str) -> bool:
         ws = workers[w]
-        return None if ws.standing == "revoked" else ws.conf
+        return ws.withheld or ws.walk.standing == "revoked"
+
+    def conf_of(w: str) -> Confusion | None:
+        return None if weightless(w) else workers[w].conf
 
     def shadow_conf(x: str, it: str, lab: str) -> Confusion | None:
         c = conf_of(x)
@@ -177,15 +193,27 @@ def run_replay(
         tot = sum(class_counts)
         model["log_prior"] = [math.log(c / tot) for c in class_counts]
 
+    def shadow_outcome(it: str, sh: _Item) -> tuple[str, list[tuple[str, str, int]]]:
+        """(status, answers used) of a known item's shadow delivery. An answer whose author now
+        carries no weight is taken out, and the decision is re-run on what remains in arrival
+        order, as a regular item would have asked for the next answer instead (annotators get
+        checks only while calibrating or probably below the bar, so regular items seldom saw
+        such answers; a shadow merely truncated would be measured on a worse crowd)."""
+        if not sh.done:
+            return "exhausted", [a for a in sh.answers if not weightless(a[0])]
+        used = sh.answers[: sh.used]
+        if not any(weightless(x) for x, _, _ in used):
+            return sh.decision.status, used
+        kept = [a for a in sh.answers if not weightless(a[0])]
+        status, n = shadow_run(labels, model["log_prior"], [(lab, shadow_conf(x, it, lab)) for x, lab, _ in kept],
+                               target=target, cap=cap)
+        return status, kept[:n]
+
     def shadow_used() -> dict[str, list[tuple[str, str]]]:
-        out = {}
-        for it, sh in shadows.items():
-            used = sh.answers[: sh.used] if (sh.done and sh.used) else sh.answers
-            out[it] = [(w, lab) for w, lab, _ in used if workers[w].standing != "revoked"]
-        return out
+        return {it: [(w, lab) for w, lab, _ in shadow_outcome(it, sh)[1]] for it, sh in shadows.items()}
 
     def live_rows() -> list[tuple[str, str, str]]:
-        return [(it, w, lab) for it, w, lab in log_answers if workers[w].standing != "revoked"]
+        return [(it, w, lab) for it, w, lab in log_answers if not weightless(w)]
 
     def refresh() -> None:
         fit = refit(labels, live_rows(), known, shadow_used(), {}, prior_arr, iters=20)
@@ -214,11 +242,13 @@ def run_replay(
             if not ws.active:
                 continue
             # --- assignment policy -------------------------------------------------------
-            want_check = rng.random() < known_check_rate(ws.post, bar=bar)
+            # a shadow delivery takes only answers a regular item could have received: from an
+            # annotator the policy would also give regular items at this moment (ws.eligible)
+            want_check = rng.random() < ws.rate
             task: tuple[str, str] | None = None
             for kind in (("known", "item") if want_check else ("item", "known")):
                 if kind == "known" and ws.known:
-                    c = choose_item([Candidate(it, -len(shadows[it].answers)) for it in ws.known], rng)
+                    c = choose_item([Candidate(it, -shadows[it].given) for it in ws.known], rng)
                     ws.known.remove(c.item)
                     task = ("known", c.item)
                     break
@@ -244,7 +274,10 @@ def run_replay(
                 known_checks += 1
                 correct = label == known[it]
                 sh = shadows[it]
-                if not sh.done:
+                sh.given += 1
+                if not ws.eligible:
+                    pass
+                elif not sh.done:
                     sh.answers.append((w, label, seq))
                     # leave-one-out: earlier answerers' rows without this item's check; this
                     # worker's check is not in its rows yet
@@ -258,10 +291,13 @@ def run_replay(
                     sh.answers.append((w, label, seq))
                 ws.conf.observe(known[it], label)
                 ws.post = posterior_update(ws.post, correct)
-                ws.standing = _gate(ws.post, bar, ws.standing)
-                if ws.standing == "warned":
+                ws.withheld = evidence_withheld(ws.post, bar=bar)
+                ws.rate = known_check_rate(ws.post, bar=bar)
+                ws.eligible = shadow_eligible(ws.post, bar=bar)
+                ws.walk = _gate(design, ws.walk, ws.post, correct)
+                if ws.walk.standing == "warned":
                     warned_ever.add(w)
-                if ws.standing == "revoked":
+                if ws.walk.standing == "revoked":
                     revoked += 1
                     ws.active = False
             else:
@@ -282,12 +318,8 @@ def run_replay(
             )
 
     # --- run over: final re-estimate, labels and probabilities ---------------------------------
-    for sh in shadows.values():
-        if sh.answers and not sh.done:
-            sh.used = len(sh.answers)
     fit = refit(labels, live_rows(), known, shadow_used(), {}, prior_arr, iters=50, cross_iters=30)
     tau, eps = fit.tau, fit.eps
-    per_item = fit.shadow
     res = fit.result
     final_post = res.tempered(tau, eps)
     pos = {it: j for j, it in enumerate(res.items)}
@@ -296,11 +328,11 @@ def run_replay(
         return best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
 
     shadow: list[tuple[str, float, bool]] = []
-    for it, sh in shadows.items():
-        if it not in per_item:
-            continue
-        lab, p = label_p(tempered_distribution(*per_item[it], tau, eps))
-        status = sh.decision.status if (sh.decision is not None and sh.done) else "exhausted"
+    shadow_answers = 0
+    for it, (lab, p) in cross_fitted_outcomes(labels, fit.shadow, known, tau, eps).items():
+        sh = shadows[it]
+        status, used = shadow_outcome(it, sh)
+        shadow_answers += len(used)
         shadow.append((status, p, lab == known[it]))
 
     delivered: list[dict] = []
@@ -342,6 +374,7 @@ def run_replay(
         "claim_n": claim.n,
         "claim_correct": claim.correct,
         "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method} by decision status, design effect {deff:.2f}",
+        "shadow_answers_per_item": round(shadow_answers / len(shadow), 4) if shadow else None,
         "shadow_by_status": {
             st: {"n": sum(1 for s in shadow if s[0] == st), "correct": sum(1 for s in shadow if s[0] == st and s[2])}
             for st in sorted({s[0] for s in shadow})

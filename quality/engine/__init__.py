@@ -37,7 +37,7 @@ from .calibration import Calibration, fit_calibration
 from .estimate import SHADOW_DESIGN_EFFECT, DeliveryClaim, clopper_pearson, delivery_claim, stratified_claim, wilson
 from .delivery import ShadowClaim, ShadowOutcome, claim_from_shadow, shadow_decision
 from .gating import GateDecision, gate
-from .policy import Candidate, choose_item, known_check_rate
+from .policy import Candidate, choose_item, known_check_rate, shadow_eligible
 
 __all__ = [
     "SHADOW_DESIGN_EFFECT",
@@ -45,5 +45,5 @@ __all__ = [
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
     "accept", "best_label", "decide_confusion", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",
-    "known_check_rate", "posterior_update", "prior_from_qualifier", "stratified_claim", "wilson",
+    "known_check_rate", "posterior_update", "shadow_eligible", "prior_from_qualifier", "stratified_claim", "wilson",
 ]

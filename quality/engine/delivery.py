@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .acceptance import ItemDecision, decide_item
+from .acceptance import ItemDecision, best_label, decide_confusion, decide_item
 from .calibration import Calibration, fit_calibration
+from .em import tempered_distribution
 from .estimate import DeliveryClaim, stratified_claim
 
 
@@ -72,3 +73,38 @@ def claim_from_shadow(
         {st: [s.correct for s in v] for st, v in groups.items()}, delivered, confidence=confidence, target=target
     )
     return ShadowClaim(claim=claim, overall=overall, by_status=by_status)
+
+
+def shadow_run(
+    labels: Sequence[str],
+    log_prior: Sequence[float],
+    answers: Sequence[tuple[str, object]],
+    *,
+    target: float,
+    cap: int,
+) -> tuple[str, int]:
+    """A shadow delivery under the per-class model: (label, leave-one-out ``Confusion`` or None)
+    answers in arrival order through ``decide_confusion`` until the decision is not 'more'.
+    Returns (status, answers used); 'exhausted' with all of them when they run out first. The
+    replay (re-deciding a shadow after some answers lost their weight) and the production
+    re-estimate (``quality.services.model``) both call it."""
+    for n in range(1, len(answers) + 1):
+        dec, _ = decide_confusion(labels, log_prior, answers[:n], tau=1.0, target=target, cap=cap)
+        if dec.status != "more":
+            return dec.status, n
+    return "exhausted", len(answers)
+
+
+def cross_fitted_outcomes(
+    labels: Sequence[str], shadow_fit: Mapping, known: Mapping, tau: float, eps: float
+) -> dict:
+    """Known item -> (label, calibrated P) from the re-estimate's cross-fitted (log prior,
+    evidence) pairs (``engine.em.refit(...).shadow``: fits that did not see the item's known
+    label). The claim compares this label with the known one, in the replay and in production."""
+    out = {}
+    for it, (log_prior, evidence) in shadow_fit.items():
+        if it not in known:
+            continue
+        dist = tempered_distribution(log_prior, evidence, tau, eps)
+        out[it] = best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
+    return out

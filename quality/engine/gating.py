@@ -69,3 +69,17 @@ def gate(post: AnnotatorPosterior, *, bar: float, standing: str) -> GateDecision
         f"In good standing: {facts}." if standing == "active" else f"Warning lifted: {facts}.",
         standing != "active",
     )
+
+
+def evidence_withheld(post: AnnotatorPosterior, *, bar: float) -> bool:
+    """Whether an annotator's answers are withheld from item posteriors (weight 0, as a revoked
+    annotator's) while their accuracy is credibly below the bar: P(accuracy < bar) >= ``REVOKE_P``
+    after at least ``MIN_CHECKS_TO_REVOKE`` checks.
+
+    This runs alongside the SPRT gate (``engine.sprt``), which decides standing with stated error
+    rates and therefore needs more checks (a pause, then a revocation) before it removes anyone:
+    meanwhile a spammer's answers would count as evidence on items. Withholding is not a sanction
+    and is reversible: as soon as the posterior recovers, the answers count again. The assignment
+    policy already gives such annotators checks only (``engine.policy.known_check_rate``).
+    """
+    return post.checks >= MIN_CHECKS_TO_REVOKE and post.prob_below(bar) >= REVOKE_P

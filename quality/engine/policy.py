@@ -54,6 +54,17 @@ def known_check_rate(
     return max(floor, min(1.0, floor + (ceiling - floor) * uncertainty))
 
 
+def shadow_eligible(post: AnnotatorPosterior, *, bar: float = 0.75) -> bool:
+    """Whether this annotator's next check answer may enter its known item's *shadow delivery*
+    (the claim's sample, ``engine.delivery`` / ``engine.estimate``). A shadow delivery must see
+    the crowd a regular item sees. Everyone passes through calibration, so those answers come
+    from the same population as later regular answers and are kept; but an annotator past
+    calibration who is probably below the bar (P(accuracy < bar) >= 1/2) gets checks only
+    (``known_check_rate`` = 1): their answers reach no regular item and must not reach a shadow
+    either, or the claim is measured on a worse crowd than the delivery's."""
+    return post.checks < CALIBRATION_CHECKS or post.prob_below(bar) < 0.5
+
+
 @dataclass(frozen=True)
 class Candidate:
     item: Hashable

@@ -7,7 +7,6 @@ from typing import Any
 from django.db.models import Count
 
 from tasks_app.models import Answer, Item, Project
-from workforce.models import Membership
 
 from .. import engine
 from ..services import model as model_services
@@ -16,36 +15,54 @@ from ..services import model as model_services
 def project_claim(*, project: Project) -> engine.ShadowClaim:
     """The project's accuracy claim from *shadow deliveries* on its known-answer items.
 
-    Each known item's answers are taken in arrival order and run through the same acceptance
-    rule as real items (``engine.decide_confusion`` with the project's class prior and
-    temperature), each annotator's confusion rows leaving that item's own check out; the label
-    it would have delivered is compared with the known answer. Those outcomes, split by decision
-    status and weighted by the delivery's own mix of statuses, give the claim
+    Computed as the crowd replay computes it: each periodic re-estimate
+    (``services.model.project_model_refresh``) runs every known item's shadow (its check answers
+    in arrival order through the acceptance rule, confusion rows leaving its own check out) and
+    stores, per item, the shadow's status and whether the label from a fit blind to the item's
+    known label (5-fold cross-fitting) equals it. Known items whose key is under audit are left
+    out. Before the first re-estimate, the shadows are decided online instead. Those outcomes,
+    split by decision status and weighted by the delivery's own mix of statuses, give the claim
     (``engine.stratified_claim``, Clopper-Pearson with the shadow design effect) — the call the
     crowd replay makes. Items' ``p_correct`` is already the tempered (calibrated) model value,
     so the per-item map is the identity.
     """
+    state = model_services.model_state(project)
+    open_known = set(Item.objects.filter(project=project, is_known=True, status=Item.Status.OPEN).values_list("id", flat=True))
+    shadow: dict[str, list[bool]] = defaultdict(list)
+    if state.shadow:  # the last re-estimate's cross-fitted shadows: the crowd replay's method
+        for item_id, (status, correct) in state.shadow.items():
+            if int(item_id) in open_known:  # a key under audit since then is left out
+                shadow[status].append(bool(correct))
+    else:
+        _online_shadows(project, state, open_known, shadow)
+    delivered = dict(
+        Item.objects.filter(project=project, is_known=False)
+        .exclude(status=Item.Status.OPEN)
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    claim = engine.stratified_claim(shadow, delivered, confidence=project.confidence, target=project.accuracy_target)
+    return engine.ShadowClaim(claim=claim, overall=engine.Calibration())
+
+
+def _online_shadows(project: Project, state, open_known: set[int], shadow: dict[str, list[bool]]) -> None:
+    """Before the first re-estimate: shadows decided online (confusion rows leaving the item's
+    own check out, label from that decision). Known items under audit are left out."""
     rows = list(
-        Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False)
+        Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False, item_id__in=open_known)
         .order_by("item_id", "id")
         .values_list("item_id", "annotator_id", "label")
     )
     ids = sorted({r[1] for r in rows})
     confs = {a: model_services.confusion_of(r, project) for a, r in model_services.confusions(project, ids).items()}
-    revoked = set(
-        Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list(
-            "annotator_id", flat=True
-        )
-    )
-    state = model_services.model_state(project)
+    weightless = model_services.weightless_annotators(project, ids)
     known = dict(Item.objects.filter(pk__in={r[0] for r in rows}).values_list("id", "known_label"))
     by_item: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for item_id, annotator_id, label in rows:
         by_item[item_id].append((annotator_id, label))
-    shadow: dict[str, list[bool]] = defaultdict(list)
     for item_id, answers in by_item.items():
         truth = known[item_id]
-        loo = [(label, None if a in revoked else confs[a].without(truth, label)) for a, label in answers]
+        loo = [(label, None if a in weightless else confs[a].without(truth, label)) for a, label in answers]
         decision = None
         for n in range(1, len(loo) + 1):
             decision, _ = engine.decide_confusion(
@@ -56,14 +73,6 @@ def project_claim(*, project: Project) -> engine.ShadowClaim:
                 break
         status = "exhausted" if decision.status == "more" else decision.status
         shadow[status].append(decision.label == truth)
-    delivered = dict(
-        Item.objects.filter(project=project, is_known=False)
-        .exclude(status=Item.Status.OPEN)
-        .values_list("status")
-        .annotate(n=Count("id"))
-    )
-    claim = engine.stratified_claim(shadow, delivered, confidence=project.confidence, target=project.accuracy_target)
-    return engine.ShadowClaim(claim=claim, overall=engine.Calibration())
 
 
 def project_delivery(*, project: Project) -> dict[str, Any]:

@@ -46,17 +46,14 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
         return ScoreOutcome(True, "item", f"item already {item.status}")
     answers = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label"))
     ids = sorted({a for _, a, _ in answers})
-    revoked = set(
-        Membership.objects.filter(project=project, annotator_id__in=ids, standing=Membership.Standing.REVOKED)
-        .values_list("annotator_id", flat=True)
-    )
+    weightless = model_services.weightless_annotators(project, ids)  # revoked or evidence withheld
     rows = model_services.confusions(project, ids, lock=True)
     confs = {a: model_services.confusion_of(rows[a], project) for a in ids}
     state = model_services.model_state(project)  # read unlocked; written last (short row lock)
     decision, post = engine.decide_confusion(
         project.labels,
         state.log_prior,
-        [(label, None if a in revoked else confs[a]) for _, a, label in answers],
+        [(label, None if a in weightless else confs[a]) for _, a, label in answers],
         tau=1.0,
         target=project.accuracy_target,
         cap=project.max_answers,
@@ -69,7 +66,7 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
     else:
         changed = set()
         for answer_id, a, label in answers:
-            if answer_id > state.answer_watermark and a not in revoked:
+            if answer_id > state.answer_watermark and a not in weightless:
                 confs[a].observe(post, label)
                 changed.add(a)
         for a in changed:

@@ -18,10 +18,14 @@ from django.utils import timezone
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
+from ..engine.annotator import posterior_update
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
+from ..engine.delivery import cross_fitted_outcomes, shadow_run
 from ..engine.em import refit
+from ..engine.gating import evidence_withheld
+from ..engine.policy import shadow_eligible
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
-from .common import _prior, project_lock
+from .common import _prior, posterior_of, project_bar, project_lock
 
 
 def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
@@ -113,6 +117,54 @@ def confusion_check_observe(*, answer: Answer, project: Project) -> None:
     row.save(update_fields=["rows", "updated_at"])
 
 
+def weightless_annotators(project: Project, annotator_ids: list[int] | None = None) -> set[int]:
+    """Annotators whose answers carry no weight in item posteriors and re-estimates: revoked
+    ones, and those whose accuracy is credibly below the bar now
+    (``engine.gating.evidence_withheld``, reversible; the crowd replay applies the same rule).
+    ``annotator_ids=None``: the whole project. Two queries."""
+    members = Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED)
+    quality = AnnotatorQuality.objects.filter(project=project, checks__gt=0)
+    if annotator_ids is not None:
+        members = members.filter(annotator_id__in=annotator_ids)
+        quality = quality.filter(annotator_id__in=annotator_ids)
+    out = set(members.values_list("annotator_id", flat=True))
+    bar = project_bar(project)
+    for aq in quality:
+        if evidence_withheld(posterior_of(aq), bar=bar):
+            out.add(aq.annotator_id)
+    return out
+
+
+def _shadows(project, state, rows, known, audited, revoked, stored, members) -> tuple[dict, dict]:
+    """Shadow deliveries of the known items, as the crowd replay runs them: each item's check
+    answers in arrival order, only those whose author could have been given regular items when
+    answering (``engine.shadow_eligible``, from their check record up to then) and who carries
+    weight now, through the acceptance rule with leave-one-out confusion rows
+    (``engine.delivery.shadow_run``). Known items whose key is under audit get none.
+    Returns (item -> status, item -> answers used as (annotator, label))."""
+    bar = project_bar(project)
+    post = {}
+    eligible: dict[str, list[tuple[int, str]]] = {}
+    for i, a, lab, is_check, _, correct in rows:
+        it = str(i)
+        if not is_check or it not in known:
+            continue
+        if a not in post:
+            post[a] = _prior(project, members.get(a))
+        if it not in audited and a not in revoked and shadow_eligible(post[a], bar=bar):
+            eligible.setdefault(it, []).append((a, lab))
+        if correct is not None:
+            post[a] = posterior_update(post[a], bool(correct))
+    status: dict[str, str] = {}
+    used: dict[str, list[tuple[str, str]]] = {}
+    for it, answers in eligible.items():
+        loo = [(lab, confusion_of(stored[a], project).without(known[it], lab)) for a, lab in answers]
+        status[it], n = shadow_run(project.labels, state.log_prior, loo, target=project.accuracy_target,
+                                   cap=project.max_answers)
+        used[it] = [(str(a), lab) for a, lab in answers[:n]]
+    return status, used
+
+
 def project_model_refresh(*, project_id: int) -> int:
     """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature), in one
     transaction. Returns the number of answers it used."""
@@ -120,19 +172,15 @@ def project_model_refresh(*, project_id: int) -> int:
         project_lock(project_id, exclusive=True)  # first: scorings in flight finish, new ones wait
         project = Project.objects.get(pk=project_id)
         state = model_state(project, lock=True)
-        revoked = set(
-            Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list("annotator_id", flat=True)
-        )
+        revoked = weightless_annotators(project)  # revoked, or evidence withheld (below the bar now)
         rows = list(
             Answer.objects.filter(project=project, scored_at__isnull=False)
-            .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id")
+            .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id", "correct")
         )
-        known = {str(i): lab for i, lab in Item.objects.filter(project=project, is_known=True).values_list("id", "known_label")}
+        known_rows = Item.objects.filter(project=project, is_known=True).values_list("id", "known_label", "status")
+        known = {str(i): lab for i, lab, _ in known_rows}
+        audited = {str(i) for i, _, st in known_rows if st != Item.Status.OPEN}  # key under audit: no shadow
         answers = [(str(i), str(a), lab) for i, a, lab, *_ in rows if a not in revoked]
-        shadow_used: dict[str, list[tuple[str, str]]] = {}
-        for i, a, lab, *_ in rows:
-            if str(i) in known and len(shadow_used.setdefault(str(i), [])) < project.max_answers and a not in revoked:
-                shadow_used[str(i)].append((str(a), lab))
         ids = sorted({r[1] for r in rows})
         stored = confusions(project, ids, lock=True)
         priors = {}
@@ -140,6 +188,7 @@ def project_model_refresh(*, project_id: int) -> int:
         for a in ids:
             priors[str(a)] = np.array(annotator_prior(project, a, members.get(a)).counts)
         default = np.array(confusion_prior(project.labels, _prior(project, None)).counts)
+        shadow_status, shadow_used = _shadows(project, state, rows, known, audited, revoked, stored, members)
         fit = refit(project.labels, answers, known, shadow_used, priors, default)
         for a in ids:
             counts = fit.result.counts.get(str(a))
@@ -150,6 +199,9 @@ def project_model_refresh(*, project_id: int) -> int:
         state.class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
         state.tau = fit.tau
         state.eps = fit.eps
+        outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
+        # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?)
+        state.shadow = {it: [shadow_status[it], lab == known[it]] for it, (lab, _) in outcomes.items()}
         state.answers_at_refresh = len(rows)
         state.answers_scored = max(state.answers_scored, len(rows))
         state.answer_watermark = max((r[4] for r in rows), default=0)

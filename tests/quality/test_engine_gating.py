@@ -56,3 +56,35 @@ def test_reason_carries_the_numbers():
     p = posterior_update(p, False)
     d = gate(p, bar=0.75, standing="active")
     assert "1 of 3" in d.reason and "75%" in d.reason and "interval" in d.reason
+
+
+def test_evidence_is_withheld_only_while_accuracy_is_credibly_below_the_bar():
+    from quality.engine.gating import evidence_withheld
+
+    p = default_prior(4)
+    for _ in range(4):
+        p = posterior_update(p, False)
+    assert not evidence_withheld(p, bar=0.625)  # too few checks to say anything
+    p = posterior_update(p, False)
+    assert evidence_withheld(p, bar=0.625)
+    for _ in range(30):  # reversible: it is not a sanction
+        p = posterior_update(p, True)
+    assert not evidence_withheld(p, bar=0.625)
+    good = default_prior(4)
+    for ok in [True, True, False, True, True, True, True, False, True, True]:
+        good = posterior_update(good, ok)
+    assert not evidence_withheld(good, bar=0.625)
+
+
+def test_shadow_takes_calibration_answers_but_not_those_of_checks_only_annotators():
+    from quality.engine import shadow_eligible
+
+    p = default_prior(2)
+    assert shadow_eligible(p, bar=0.75)  # calibrating: everyone passes through it
+    for _ in range(3):
+        p = posterior_update(p, False)
+    assert p.prob_below(0.75) >= 0.5 and not shadow_eligible(p, bar=0.75)
+    q = default_prior(2)
+    for _ in range(8):
+        q = posterior_update(q, True)
+    assert shadow_eligible(q, bar=0.75)

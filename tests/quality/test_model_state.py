@@ -71,3 +71,31 @@ def test_refresh_reestimates_rows_and_calibration():
     assert decided.exists()
     for item in decided:  # labels and calibrated probabilities come from the re-estimate now
         assert item.label == "a" and 0.5 < item.p_correct <= 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_stores_cross_fitted_shadows_and_the_claim_uses_them_without_keys_under_audit():
+    from quality.selectors.delivery import project_claim
+
+    project = setup_project(n_items=6, n_known=12, max_answers=3)
+    users = [worker(project, f"u{i}") for i in range(3)]
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    trap = knowns[-1]  # everyone contradicts its key: the key goes under audit and leaves the sample
+    for u in users:
+        for item in knowns:
+            label = item.known_label if item != trap else ("a" if item.known_label == "b" else "b")
+            answer(project, u, item, label)
+    trap.refresh_from_db()
+    assert trap.status != Item.Status.OPEN
+    assert not ProjectModelState.objects.get(project=project).shadow
+    online = project_claim(project=project).claim  # before any re-estimate: decided online
+    assert online.n == len(knowns) - 1
+    quality_services.project_model_refresh(project_id=project.pk)
+    state = ProjectModelState.objects.get(project=project)
+    assert set(state.shadow) == {str(i.pk) for i in knowns[:-1]}
+    assert all(status in ("accepted", "exhausted") and ok is True for status, ok in state.shadow.values())
+    claim = project_claim(project=project).claim
+    assert claim.n == len(knowns) - 1 and claim.correct == len(knowns) - 1
+    Item.objects.filter(pk=knowns[0].pk).update(status=Item.Status.EXHAUSTED)  # another key goes under audit
+    claim = project_claim(project=project).claim
+    assert claim.n == len(knowns) - 2 and claim.correct == len(knowns) - 2

@@ -161,3 +161,30 @@ def test_annotator_leaning_below_the_bar_gets_only_checks():
     assert engine.known_check_rate(leaning_bad, bar=0.75) == 1.0
     proven = engine.AnnotatorPosterior(alpha=60, beta=2, checks=60, correct=59)
     assert 0 < engine.known_check_rate(proven, bar=0.75) <= 0.2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_of_an_annotator_credibly_below_the_bar_carry_no_weight():
+    from quality.services.model import weightless_annotators
+
+    project = setup_project(max_answers=4, target=0.9)
+    good = [worker(project, f"g{i}") for i in range(2)]
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    for u in good:
+        for item in knowns[:6]:
+            answer(project, u, item, item.known_label)
+    poor = worker(project, "poor")
+    # 1 of 12 checks right: credibly below the bar, though the SPRT has not removed them (active)
+    AnnotatorQuality.objects.create(project=project, annotator=poor, alpha=2.0, beta=12.0, checks=12, checks_correct=1)
+    assert weightless_annotators(project) == {poor.pk}
+    assert weightless_annotators(project, [good[0].pk]) == set()
+    item = Item.objects.filter(project=project, is_known=False).first()
+    answer(project, poor, item, "a")
+    answer(project, good[0], item, "a")
+    item.refresh_from_db()
+    assert item.status == Item.Status.OPEN  # two agreeing answers, but one of them counts for nothing
+    answer(project, good[1], item, "a")
+    item.refresh_from_db()
+    assert item.status == Item.Status.ACCEPTED and item.label == "a"
+    Membership.objects.filter(project=project, annotator=good[1]).update(standing=Membership.Standing.REVOKED)
+    assert weightless_annotators(project) == {poor.pk, good[1].pk}
