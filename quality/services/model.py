@@ -12,13 +12,13 @@ import math
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
-from ..engine.annotator import posterior_update
+from ..engine.annotator import AnnotatorPosterior, posterior_update
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.delivery import cross_fitted_outcomes, shadow_run
 from ..engine.em import refit
@@ -121,17 +121,25 @@ def weightless_annotators(project: Project, annotator_ids: list[int] | None = No
     """Annotators whose answers carry no weight in item posteriors and re-estimates: revoked
     ones, and those whose accuracy is credibly below the bar now
     (``engine.gating.evidence_withheld``, reversible; the crowd replay applies the same rule).
-    ``annotator_ids=None``: the whole project. Two queries."""
-    members = Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED)
-    quality = AnnotatorQuality.objects.filter(project=project, checks__gt=0)
+    ``annotator_ids=None``: the whole project. One statement (the scoring hot path's budget,
+    ``tests/quality/test_scoring_hot_path.py``): each membership with its quality row's counts."""
+    aq = AnnotatorQuality.objects.filter(project=project, annotator_id=OuterRef("annotator_id"))
+    members = Membership.objects.filter(project=project)
     if annotator_ids is not None:
         members = members.filter(annotator_id__in=annotator_ids)
-        quality = quality.filter(annotator_id__in=annotator_ids)
-    out = set(members.values_list("annotator_id", flat=True))
+    rows = members.annotate(
+        q_alpha=Subquery(aq.values("alpha")[:1]), q_beta=Subquery(aq.values("beta")[:1]),
+        q_checks=Subquery(aq.values("checks")[:1]), q_correct=Subquery(aq.values("checks_correct")[:1]),
+    ).values_list("annotator_id", "standing", "q_alpha", "q_beta", "q_checks", "q_correct")
+    out: set[int] = set()
     bar = project_bar(project)
-    for aq in quality:
-        if evidence_withheld(posterior_of(aq), bar=bar):
-            out.add(aq.annotator_id)
+    for annotator_id, standing, alpha, beta, checks, correct in rows:
+        if standing == Membership.Standing.REVOKED:
+            out.add(annotator_id)
+        elif checks and evidence_withheld(
+            AnnotatorPosterior(alpha=alpha, beta=beta, checks=checks, correct=correct), bar=bar
+        ):
+            out.add(annotator_id)
     return out
 
 
