@@ -25,7 +25,7 @@ from ..engine.em import refit
 from ..engine.gating import evidence_withheld
 from ..engine.policy import shadow_eligible
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
-from .common import _prior, posterior_of, project_bar, project_lock
+from .common import _prior, project_bar, project_lock
 
 
 def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
@@ -134,11 +134,10 @@ def weightless_annotators(project: Project, annotator_ids: list[int] | None = No
     out: set[int] = set()
     bar = project_bar(project)
     for annotator_id, standing, alpha, beta, checks, correct in rows:
-        if standing == Membership.Standing.REVOKED:
-            out.add(annotator_id)
-        elif checks and evidence_withheld(
+        withheld = bool(checks) and evidence_withheld(
             AnnotatorPosterior(alpha=alpha, beta=beta, checks=checks, correct=correct), bar=bar
-        ):
+        )
+        if withheld or standing == Membership.Standing.REVOKED:
             out.add(annotator_id)
     return out
 
