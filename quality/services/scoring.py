@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from tasks_app import task_types
 from tasks_app.models import Answer
 
 from .checks import _score_check
 from .common import ScoreOutcome, project_lock
 from .items import _score_item_answer
 from .model import confusion_check_observe
+from .structured import structured_answer_score
 
 
 def answer_score(*, answer_id: int) -> ScoreOutcome:
@@ -29,11 +31,15 @@ def answer_score(*, answer_id: int) -> ScoreOutcome:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
         project_lock(project.pk, exclusive=False)  # before any item, confusion or state row
-        if answer.is_check:
+        kind = task_types.scoring_kind(project.task_type, project.type_config)  # issue 6: structured types
+        if answer.is_check and kind in (task_types.CATEGORICAL, task_types.AGREEMENT):
             outcome = _score_check(answer, project)
-            confusion_check_observe(answer=answer, project=project)
-        else:
+            if kind == task_types.CATEGORICAL:  # structured labels are not classes of the confusion model
+                confusion_check_observe(answer=answer, project=project)
+        elif kind == task_types.CATEGORICAL:
             outcome = _score_item_answer(answer, project)
+        else:
+            outcome = structured_answer_score(answer, project, kind)
         answer.scored_at = timezone.now()
         answer.save(update_fields=["scored_at", "correct"])
     return outcome

@@ -2,6 +2,7 @@
 show, the lease id and form values; a hidden known-answer item is rendered by exactly the same code path."""
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -14,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from tasks_app import task_types
 from tasks_app.models import Lease, Project
 
 from .. import services
@@ -90,6 +92,10 @@ def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> Ht
         "started": _started_token(lease.pk),
         "expires_at": lease.expires_at,
         "widget_template": f"workforce/task_widgets/{membership.project.task_type}.html",
+        # what the type's widget shows besides the labels (image URL, scale, candidates): item content only
+        "widget": task_types.widget_context(
+            membership.project.task_type, membership.project.type_config, membership.project.labels, lease.item.data
+        ),
     }
     return render(request, "workforce/task.html", context)
 
@@ -116,8 +122,14 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
         messages.error(request, "That submission was incomplete; here is your task again.")
         return redirect(url)
     data = form.cleaned_data
-    if not data["label"]:
-        messages.error(request, "Choose a label before submitting.")
+    if not data["label"] and not data["value"]:
+        messages.error(request, "Choose a label before submitting." if membership.project.task_type == "single_choice"
+                       else "Give your answer before submitting.")
+        return redirect(url)
+    try:
+        value = json.loads(data["value"]) if data["value"] else None  # the type's widget writes JSON (issue 6)
+    except ValueError:
+        messages.error(request, "Your answer could not be read; here is your task again.")
         return redirect(url)
     try:
         _, created = services.task_submit(
@@ -127,6 +139,7 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
             client_key=data["client_key"],
             duration_ms=_duration_ms(data["started"], data["lease_id"]),
             signals={k: request.POST.get(k) for k in SIGNAL_FIELDS},
+            value=value,
         )
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {}
