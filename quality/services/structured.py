@@ -63,7 +63,7 @@ def structured_answer_score(answer: Answer, project: Project, kind: str) -> Scor
     if kind == task_types.REVIEW:
         status, label, value, p = Item.Status.EXHAUSTED, rows[0][1], rows[0][2], None
     elif kind == task_types.SUBJECTIVE:
-        values = [float(label) if t == task_types.RATING else int(label) for _, label, _ in rows]
+        values = [int(float(label)) if float(label).is_integer() else float(label) for _, label, _ in rows]
         summary = similarity.subjective_summary(t, values)
         if len(rows) >= min(SUBJECTIVE_OVERLAP, cap):
             status = Item.Status.ACCEPTED
