@@ -412,3 +412,74 @@ def answer_matches(task_type: str, config: dict, label: str, value: Any, known_l
             value = text_normalise(value or "")
         return similarity.matches(task_type, config, value, known_value)
     return label == known_label
+
+
+# --- form responses (tutorial, qualifier) ------------------------------------------------------
+
+def response_parse(task_type: str, config: dict, labels: list[str], raw: str, *, field: str = "value") -> tuple[str, Any]:
+    """A form's answer as ``(label, value)``: the label itself for single choice, else the JSON
+    the type's widget wrote. ValidationError when it cannot be read or does not fit the type."""
+    if task_type in (SINGLE, CONVERSATION):
+        return answer_clean(task_type, config, labels, raw, None, field=field)
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        _fail(field, "The answer could not be read.")
+    return answer_clean(task_type, config, labels, None, value, field=field)
+
+
+def response_store(task_type: str, label: str, value: Any) -> str:
+    """How a graded form answer is kept (a qualifier attempt's responses): the label for single
+    choice, the value's JSON otherwise (read back by ``response_parse``)."""
+    return label if task_type in (SINGLE, CONVERSATION) else json.dumps(value)
+
+
+def response_review(task_type: str, config: dict, labels: list[str], raw: str | None, known_label: str,
+                    known_value: Any) -> tuple[str | None, bool]:
+    """A kept form answer for the review page: (its reading, whether it matched the known answer)."""
+    if raw is None:
+        return None, False
+    try:
+        label, value = response_parse(task_type, config, labels, raw)
+    except ValidationError:
+        return raw, False
+    return describe(task_type, label, value), answer_matches(task_type, config, label, value, known_label, known_value)
+
+
+def feedback_notes(task_type: str, config: dict, value: Any, known_value: Any) -> list[str]:
+    """What the tutorial says beyond right / wrong: which parts of a structured answer matched."""
+    from . import similarity
+
+    if task_type == MULTI:
+        chosen, right = set(value), set(known_value)
+        notes = []
+        if chosen & right:
+            notes.append("Right: " + ", ".join(sorted(chosen & right)) + ".")
+        if right - chosen:
+            notes.append("Missed: " + ", ".join(sorted(right - chosen)) + ".")
+        if chosen - right:
+            notes.append("Not in the answer: " + ", ".join(sorted(chosen - right)) + ".")
+        notes.append(f"Overlap {similarity.jaccard(value, known_value):.0%} (needed {config['threshold']:.0%}).")
+        return notes
+    if task_type == TEXT and isinstance(known_value, list):
+        text = f" {text_normalise(value)} "
+        found = [k for k in known_value if f" {k} " in text]
+        missing = [k for k in known_value if k not in found]
+        notes = [f"Keywords found: {', '.join(found) or 'none'}."]
+        if missing:
+            notes.append(f"Missing: {', '.join(missing)}.")
+        return notes
+    if task_type == TEXT:
+        return [f"Compared after normalising case, spaces and punctuation: “{text_normalise(value)}” "
+                f"against “{text_normalise(known_value)}”."]
+    if task_type == BBOX:
+        pairs = similarity.box_matches(value, known_value, config["iou"])
+        notes = [f"{len(pairs)} of {len(known_value)} box(es) matched (same class, overlap IoU ≥ {config['iou']:g})."]
+        if len(value) > len(pairs):
+            notes.append(f"{len(value) - len(pairs)} of your boxes matched none.")
+        return notes
+    if task_type == RATING and config.get("subjective"):
+        return ["This scale is subjective: there is no single right answer; the reference is the customer's own rating."]
+    if task_type == SIMILAR:
+        return ["Most-similar is subjective: the reference is the customer's own pick."]
+    return []

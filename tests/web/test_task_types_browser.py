@@ -113,3 +113,38 @@ def test_bbox_draw_with_the_mouse_choose_class_and_delete(page: Page, live_serve
     assert abs(sq["x"] - 0.10) < 0.02 and abs(sq["y"] - 0.20) < 0.02 and abs(sq["w"] - 0.30) < 0.02 and abs(sq["h"] - 0.40) < 0.02
     assert abs(ci["x"] - 0.55) < 0.02 and abs(ci["w"] - 0.35) < 0.02
     assert answer.label.startswith("boxes:2:")
+
+
+def _join(page: Page, live_server, project, make_annotator, web_data, name: str) -> None:
+    make_annotator(name)
+    login(page, live_server.url, name, web_data.password)
+    page.goto(f"{live_server.url}/projects/{project.pk}/tutorial/?step=1")
+
+
+def test_multi_choice_tutorial_feedback_and_qualifier(page: Page, live_server, typed_project, make_annotator, web_data):
+    project = typed_project("multi_choice")  # tutorial: red; qualifier: red + blue
+    _join(page, live_server, project, make_annotator, web_data, "learner")
+    page.get_by_label("green").check()
+    page.get_by_label("blue").check()
+    page.get_by_role("button", name="Check my answer").click()
+    expect(page.get_by_text("Not quite. You answered green, blue; the correct answer is red.")).to_be_visible()
+    expect(page.get_by_text("Missed: red.")).to_be_visible()
+    expect(page.get_by_text("Not in the answer: blue, green.")).to_be_visible()
+    page.get_by_role("link", name="Go to the qualifier").click()
+    page.get_by_label("red").check()
+    page.get_by_label("blue").check()
+    page.get_by_role("button", name="Submit my answers").click()
+    expect(page.get_by_role("heading", name="Qualifier attempt 1: passed")).to_be_visible()
+    expect(page.get_by_text("Your answer: red, blue — right.")).to_be_visible()
+
+
+def test_bbox_tutorial_shows_which_boxes_matched(page: Page, live_server, typed_project, make_annotator, web_data):
+    project = typed_project("bbox")  # tutorial example: one square at (0.1, 0.2, 0.3, 0.4)
+    _join(page, live_server, project, make_annotator, web_data, "tutee")
+    page.wait_for_function("document.querySelector('.tw-image').naturalWidth > 0")
+    box = page.get_by_alt_text("Image to annotate: drag on it to draw a box").bounding_box()
+    _drag(page, box, 0.11, 0.21, 0.41, 0.61)
+    page.get_by_role("button", name="Check my answer").click()
+    expect(page.get_by_text("Right! The answer is 1 box(es): 1 × square.")).to_be_visible()
+    expect(page.get_by_text("1 of 1 box(es) matched")).to_be_visible()
+    expect(page.get_by_alt_text("The correct boxes drawn on the image")).to_be_visible()
