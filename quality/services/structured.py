@@ -13,7 +13,8 @@ dispatches on it):
 - *subjective* (rating with ``subjective: true``, most_similar): no right answer. Hidden checks
   are not graded (``correct`` stays empty, gating is not moved); an item is accepted once it has
   ``min(3, max_answers)`` answers and delivers the distribution and its centre (median rating,
-  most chosen candidate) as its value. ``engine.subjective`` (self-consistency, peer agreement)
+  most chosen candidate) as its value; every answer to an accepted subjective item is paid
+  (workforce.services.pay). ``engine.subjective`` (self-consistency, peer agreement)
   is not wired yet;
 - *review* (text with ``mode: review``): one answer, then the item goes to the expert queue
   (``exhausted``) for a reviewer's judgement; checks are not graded.
@@ -57,7 +58,8 @@ def structured_answer_score(answer: Answer, project: Project, kind: str) -> Scor
     item = Item.objects.select_for_update().get(pk=answer.item_id)
     if item.status != Item.Status.OPEN:
         return ScoreOutcome(True, "item", f"item already {item.status}")
-    rows = list(Answer.objects.filter(item=item).order_by("id").values_list("annotator_id", "label", "value"))
+    ids_rows = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label", "value"))
+    rows = [r[1:] for r in ids_rows]
     t, config, cap = project.task_type, project.type_config, project.max_answers
     wanted = item.answers_wanted
     if kind == task_types.REVIEW:
@@ -85,5 +87,49 @@ def structured_answer_score(answer: Answer, project: Project, kind: str) -> Scor
         status = {"accepted": Item.Status.ACCEPTED, "exhausted": Item.Status.EXHAUSTED, "more": Item.Status.OPEN}[decision.status]
         if status == Item.Status.OPEN:
             wanted = max(wanted, min(cap, len(rows) + 1))
+        else:  # which answers agree with the decided value: what pay reads ("paid when correct")
+            agreeing = {ids_rows[i][0] for i in decision.members}
+            Answer.objects.filter(item=item, pk__in=agreeing).update(correct=True)
+            Answer.objects.filter(item=item).exclude(pk__in=agreeing).update(correct=False)
+            answer.correct = answer.pk in agreeing  # the caller saves this answer's row last
     task_services.item_decision_apply(item=item, status=status, label=label, p_correct=p, answers_wanted=wanted, value=value)
     return ScoreOutcome(True, "item", f"{kind}: {status}")
+
+
+def structured_shadow_outcomes(*, project: Project, accuracy_of) -> list:
+    """Shadow deliveries of the known items of an *agreement* project (the certificate's evidence,
+    as ``selectors.certificates.shadow_outcomes`` does for the categorical types): each known item's
+    answers in arrival order through ``decide_agreement`` until it decides (``exhausted`` with the
+    last answer otherwise), each annotator's accuracy from ``accuracy_of(annotator_id, correct)``
+    (leaving that item's own check out), right when the consensus matches the known value.
+    Subjective and review projects have no right answer: no shadow outcomes, so no claim."""
+    from .. import engine
+
+    if task_types.scoring_kind(project.task_type, project.type_config) != task_types.AGREEMENT:
+        return []
+    t, config = project.task_type, project.type_config
+    rows = list(
+        Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False)
+        .order_by("item_id", "id").values_list("item_id", "annotator_id", "value", "correct")
+    )
+    known = {i: (lab, val) for i, lab, val in Item.objects.filter(pk__in={r[0] for r in rows}).values_list("id", "known_label", "known_value")}
+    by_item: dict[int, list] = {}
+    for item_id, annotator_id, value, correct in rows:
+        by_item.setdefault(item_id, []).append((value, accuracy_of(annotator_id, bool(correct))))
+    out = []
+    agree = lambda x, y: similarity.matches(t, config, x, y)  # noqa: E731
+    for item_id, answers in by_item.items():
+        values = [_prepared(t, v) for v, _ in answers]
+        for n in range(1, len(values) + 1):
+            d = similarity.decide_agreement(values[:n], [a for _, a in answers[:n]], agree, target=project.accuracy_target,
+                                            cap=project.max_answers)
+            if d.status != "more":
+                break
+        status = "exhausted" if d.status == "more" else d.status
+        members = [d.anchor] + [i for i in d.members if i != d.anchor]
+        value = similarity.consensus(t, config, [answers[i][0] for i in members])
+        known_label, known_value = known[item_id]
+        ok = task_types.answer_matches(t, config, task_types.canonical_label(t, config, project.labels, value), value,
+                                       known_label, known_value)
+        out.append((engine.ShadowOutcome(status, d.p, ok), task_types.canonical_label(t, config, project.labels, value), known_label))
+    return out

@@ -143,3 +143,56 @@ def test_agreement_decision_needs_two_agreeing_and_the_target():
     d = similarity.decide_agreement([1, 1], [0.9, 0.9], same, target=0.8, cap=3)
     assert d.status == "accepted" and d.members == (0, 1)
     assert similarity.decide_agreement([1, 2, 3], [0.6] * 3, same, target=0.8, cap=3).status == "exhausted"
+
+
+@pytest.mark.parametrize("task_type", ["bbox", "rating"])
+def test_structured_batch_is_cut_certified_and_exported_with_values(task_type):
+    from quality.services.audits import batch_certify
+    from tasks_app.models import DeliveryBatch
+
+    p = project_of(task_type)
+    values = {"bbox": [[SQUARE], [moved(SQUARE, 0.01)], [moved(SQUARE, 0.02)]], "rating": [4, 4, 5]}[task_type]
+    users = [annotator_working(p, qualifier=(10, 10)).annotator for _ in range(3)]
+    for known in Item.objects.filter(project=p, is_known=True):
+        for u, v in zip(users, values):
+            submit(p, u, known, [dict(b, label=known.known_value[0]["label"]) for b in v] if task_type == "bbox" else v)
+    item = Item.objects.filter(project=p, is_known=False).first()
+    for u, v in zip(users, values):
+        submit(p, u, item, v)
+    item.refresh_from_db()
+    assert item.status == "accepted" and item.value
+    batch = task_services.batch_cut(project=p, kind=DeliveryBatch.Kind.REQUESTED)
+    batch_certify(batch_id=batch.pk)
+    batch.refresh_from_db()
+    rows = b"".join(task_services.batch_export(batch=batch, fmt="jsonl")).decode().splitlines()
+    import json
+
+    row = json.loads(rows[0])
+    assert row["value"] == item.value and row["label"] == item.label
+    csv_text = b"".join(task_services.batch_export(batch=batch, fmt="csv")).decode()
+    assert csv_text.splitlines()[0].endswith(",value")
+
+
+def test_pay_follows_agreement_and_subjective_answers_are_paid():
+    from workforce.models import Earning
+    from workforce.services.pay import earnings_accrue
+
+    p = project_of("bbox")
+    item = Item.objects.filter(project=p, is_known=False).first()
+    users = [annotator_working(p, qualifier=(10, 10)).annotator for _ in range(3)]
+    stray = submit(p, users[0], item, [moved(SQUARE, 0.3)])
+    a = submit(p, users[1], item, [SQUARE])
+    b = submit(p, users[2], item, [moved(SQUARE, 0.01)])
+    item.refresh_from_db()
+    assert item.status == "accepted"
+    assert [Answer.objects.get(pk=x.pk).correct for x in (a, b, stray)] == [True, True, False]
+    earnings_accrue(project=p)
+    paid = set(Earning.objects.filter(kind="answer").values_list("source_key", flat=True))
+    assert {str(a.pk), str(b.pk)} <= paid and str(stray.pk) not in paid
+
+    r = project_of("rating")
+    it = Item.objects.filter(project=r, is_known=False).first()
+    rated = [submit(r, annotator_working(r).annotator, it, v) for v in (1, 5, 3)]
+    earnings_accrue(project=r)
+    paid = set(Earning.objects.filter(kind="answer").values_list("source_key", flat=True))
+    assert {str(x.pk) for x in rated} <= paid
