@@ -70,12 +70,20 @@ def decide_agreement(
     target: float,
     cap: int,
 ) -> AgreementDecision:
-    """The agreement rule (module docstring). ``accuracies`` are clipped to [0.05, 0.99]."""
+    """The agreement rule (module docstring). ``accuracies`` are clipped to [0.05, 0.99];
+    ``agree`` must be symmetric (every similarity in ``tasks_app.similarity`` is)."""
     n = len(values)
     acc = [min(0.99, max(0.05, a)) for a in accuracies]
     logs_right = [math.log(a) for a in acc]
     logs_wrong = [math.log(1 - a) for a in acc]
-    support = [[j for j in range(n) if j == i or agree(values[i], values[j])] for i in range(n)]
+    # agreement is symmetric: each pair compared once (n(n-1)/2 calls; a box pair costs a matching)
+    support = [[i] for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if agree(values[i], values[j]):
+                support[i].append(j)
+                support[j].append(i)
+    support = [sorted(s) for s in support]
 
     def loglik(i: int) -> float:
         s = set(support[i])

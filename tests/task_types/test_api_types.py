@@ -139,3 +139,21 @@ def test_box_values_are_stored_as_fractions_in_the_image(customer):
     r = customer.client.post(PROJECTS, body("bbox"), format="json")
     ex = r.json()["examples"][1]
     assert ex["value"] == [SQUARE, CIRCLE]
+
+
+def test_spec_revision_checks_added_examples_by_the_type(customer):
+    pid = customer.client.post(PROJECTS, body("bbox"), format="json").json()["id"]
+    url = f"{PROJECTS}{pid}/spec/"
+    bad = {"examples_added": [{"data": {"image": IMAGE, "id": 9}, "value": [{**SQUARE, "label": "star"}], "role": "known"}]}
+    before = counts()
+    r = customer.client.post(url, bad, format="json")
+    assert r.status_code == 400 and "Example 0: Box 1: 'star' is not one of the classes." in r.json()["examples_added"]
+    assert counts() == before
+    good = {"labels_added": ["star"], "examples_added": [{"data": {"image": IMAGE, "id": 9}, "value": [{**SQUARE, "label": "star"}], "role": "known"}]}
+    r = customer.client.post(url, good, format="json")
+    assert r.status_code in (200, 201), r.content
+    item = Item.objects.filter(project_id=pid, is_known=True).order_by("-id").first()
+    assert item.known_value == [{**SQUARE, "label": "star"}] and item.known_label.startswith("boxes:1:")
+    pid = customer.client.post(PROJECTS, body("rating"), format="json").json()["id"]
+    r = customer.client.post(f"{PROJECTS}{pid}/spec/", {"labels_added": ["6"]}, format="json")
+    assert r.status_code == 400 and "labels_added" in r.json()
