@@ -259,7 +259,6 @@ class ProjectViewSet(CustomerProjectMixin, mixins.ListModelMixin, mixins.Retriev
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         examples = [services.ExampleIn(**ex) for ex in data.pop("examples")]
-        data.pop("task_type", None)
         try:
             project = services.project_create(
                 organization=request.user.customer.organization, examples=examples, **data

@@ -8,7 +8,16 @@ from .models import Example, Item, Project
 
 class ExampleInSerializer(serializers.Serializer):
     data = serializers.JSONField(help_text="The example's content, as items carry it (e.g. {\"text\": ...}).")
-    label = serializers.CharField(max_length=200)
+    label = serializers.CharField(
+        max_length=200, required=False, allow_null=True, default=None,
+        help_text="The correct label (single choice; a rating or a candidate number may also be given here).",
+    )
+    value = serializers.JSONField(
+        required=False, allow_null=True, default=None,
+        help_text="The correct answer of a structured task type: a list of labels (multi_choice), a number (rating), "
+        "a text or a list of keywords (text), [{label, x, y, w, h}] as fractions of the image (bbox), the "
+        "candidate's number 1..N (most_similar).",
+    )
     explanation = serializers.CharField(required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(
         choices=Example.Role.choices,
@@ -23,14 +32,25 @@ class ExampleInSerializer(serializers.Serializer):
 class ExampleOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Example
-        fields = ["id", "data", "label", "explanation", "role"]
+        fields = ["id", "data", "label", "value", "explanation", "role"]
 
 
 class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     instructions = serializers.CharField()
     task_type = serializers.ChoiceField(choices=Project.TaskType.choices, default=Project.TaskType.SINGLE_CHOICE)
-    labels = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=100)
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=200), max_length=100, required=False, default=list,
+        help_text="The label list: single and multiple choice (at least 2), bbox classes (at least 1); "
+        "leave out for rating, text and most_similar.",
+    )
+    type_config = serializers.JSONField(
+        required=False, default=dict,
+        help_text="Settings of the task type (README \"Task types\"): multi_choice {min_choices, max_choices, threshold}; "
+        "rating {min, max, step, subjective, tolerance, min_label, max_label}; text {mode: exact|keywords|review, "
+        "max_length, threshold}; bbox {image_field, iou, threshold, max_boxes}; most_similar {item_field, "
+        "candidates_field, n}.",
+    )
     accuracy_target = serializers.FloatField(min_value=0.5, max_value=0.999)
     confidence = serializers.FloatField(min_value=0.8, max_value=0.999, default=0.95)
     max_answers = serializers.IntegerField(min_value=1, max_value=50, default=10)
@@ -59,6 +79,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "instructions",
             "task_type",
             "labels",
+            "type_config",
             "accuracy_target",
             "confidence",
             "max_answers",
@@ -152,5 +173,5 @@ class UploadResultSerializer(serializers.Serializer):
 class ItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = Item
-        fields = ["id", "external_id", "data", "status", "label", "p_correct", "answers_count", "created_at"]
+        fields = ["id", "external_id", "data", "status", "label", "value", "p_correct", "answers_count", "created_at"]
         read_only_fields = fields

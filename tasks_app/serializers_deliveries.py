@@ -22,7 +22,11 @@ class PhaseSerializer(serializers.Serializer):
 
 class ExampleAddSerializer(serializers.Serializer):
     data = serializers.JSONField()
-    label = serializers.CharField(max_length=200)
+    label = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    value = serializers.JSONField(
+        required=False, allow_null=True, default=None,
+        help_text="The correct answer of a structured task type (as in project creation's examples).",
+    )
     explanation = serializers.CharField(required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=Example.Role.choices)
 

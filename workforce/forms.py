@@ -33,6 +33,8 @@ class TaskForm(forms.Form):
     client_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     started = forms.CharField(max_length=500, widget=forms.HiddenInput)
     label = forms.CharField(max_length=200, required=False)
+    # structured answer of the non-categorical task types, as JSON (the type's widget writes it)
+    value = forms.CharField(max_length=1_000_000, required=False, strip=False)
 
 
 class SkipForm(forms.Form):

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from tasks_app import task_types
 from tasks_app.models import Example, Project
 
 from .models import Membership, QualifierAttempt
@@ -58,8 +59,9 @@ def qualifier_last_attempt(*, membership: Membership) -> QualifierAttempt | None
 class ReviewRow:
     number: int
     example: Example
-    chosen: str | None
+    chosen: str | None  # the answer as read for people (tasks_app.task_types.describe)
     correct: bool
+    right: str = ""  # the correct answer as read for people
 
 
 def qualifier_review(*, attempt: QualifierAttempt) -> list[ReviewRow]:
@@ -70,10 +72,14 @@ def qualifier_review(*, attempt: QualifierAttempt) -> list[ReviewRow]:
         questions = [by_id[i] for i in attempt.example_ids if i in by_id]
     else:
         questions = qualifier_examples(project=attempt.membership.project)
+    project = attempt.membership.project
+    t, config = project.task_type, project.type_config
     rows = []
     for i, ex in enumerate(questions, start=1):
-        chosen = attempt.responses.get(str(ex.pk))
-        rows.append(ReviewRow(number=i, example=ex, chosen=chosen, correct=chosen == ex.label))
+        chosen, correct = task_types.response_review(
+            t, config, project.labels, attempt.responses.get(str(ex.pk)), ex.label, ex.value
+        )
+        rows.append(ReviewRow(number=i, example=ex, chosen=chosen, correct=correct, right=task_types.describe(t, ex.label, ex.value)))
     return rows
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Count
 
+from tasks_app import task_types
 from tasks_app.models import Answer, DeliveryBatch, DeliveryBatchItem, Item, Project
 from workforce.models import Membership
 
@@ -18,6 +19,29 @@ from ..models import AnnotatorQuality, Audit, AuditSample
 from ..services import posterior_of
 
 
+def _shadow_accuracy_of(project: Project, annotator_ids):
+    """``(annotator_id, correct) -> accuracy`` for shadow deliveries: the posterior mean leaving
+    out that item's own check (``correct``), chance for a revoked or unknown annotator."""
+    posts = {
+        aq.annotator_id: posterior_of(aq)
+        for aq in AnnotatorQuality.objects.filter(project=project, annotator_id__in=annotator_ids)
+    }
+    revoked = set(
+        Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list("annotator_id", flat=True)
+    )
+    chance = engine.chance_accuracy(len(project.labels))
+
+    def accuracy_of(annotator_id: int, correct: bool) -> float:
+        post = posts.get(annotator_id)
+        if post is None or annotator_id in revoked:
+            return chance
+        if post.checks > 0:
+            post = post.without_check(correct)
+        return post.mean
+
+    return accuracy_of
+
+
 def shadow_outcomes(*, project: Project) -> list[tuple[engine.ShadowOutcome, str, str]]:
     """Every known item's shadow delivery: (outcome, label it would have delivered, known label).
 
@@ -25,35 +49,26 @@ def shadow_outcomes(*, project: Project) -> list[tuple[engine.ShadowOutcome, str
     acceptance rule, each annotator's accuracy leaving that item's own check out, a revoked
     annotator at chance), kept with their labels for per-class metrics and re-weighted by each
     batch's own mix of decision statuses. Built from the same engine calls
-    (``engine.shadow_decision``, ``posterior_of(...).without_check``)."""
+    (``engine.shadow_decision``, ``posterior_of(...).without_check``). The structured task types
+    that are not categorical use their own acceptance rule (``services.structured``, issue 6)."""
+    if task_types.scoring_kind(project.task_type, project.type_config) != task_types.CATEGORICAL:
+        from ..services.structured import structured_shadow_outcomes
+
+        ids = set(Answer.objects.filter(project=project, is_check=True).values_list("annotator_id", flat=True))
+        return structured_shadow_outcomes(project=project, accuracy_of=_shadow_accuracy_of(project, ids))
     rows = list(
         Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False)
         .order_by("item_id", "id")
         .values_list("item_id", "annotator_id", "label", "correct")
     )
-    posts = {
-        aq.annotator_id: posterior_of(aq)
-        for aq in AnnotatorQuality.objects.filter(project=project, annotator_id__in={r[1] for r in rows})
-    }
-    revoked = set(
-        Membership.objects.filter(project=project, standing=Membership.Standing.REVOKED).values_list("annotator_id", flat=True)
-    )
+    accuracy_of = _shadow_accuracy_of(project, {r[1] for r in rows})
     known = dict(Item.objects.filter(pk__in={r[0] for r in rows}).values_list("id", "known_label"))
-    chance = engine.chance_accuracy(len(project.labels))
     by_item: dict[int, list] = defaultdict(list)
     for item_id, annotator_id, label, correct in rows:
         by_item[item_id].append((annotator_id, label, bool(correct)))
     out = []
     for item_id, answers in by_item.items():
-        accs = []
-        for annotator_id, label, correct in answers:
-            post = posts.get(annotator_id)
-            if post is None or annotator_id in revoked:
-                accs.append((label, chance))
-                continue
-            if post.checks > 0:
-                post = post.without_check(correct)
-            accs.append((label, post.mean))
+        accs = [(label, accuracy_of(annotator_id, correct)) for annotator_id, label, correct in answers]
         decision = engine.shadow_decision(project.labels, accs, target=project.accuracy_target, cap=project.max_answers)
         if decision is not None:
             ok = decision.label == known[item_id]

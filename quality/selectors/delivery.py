@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Count
 
+from tasks_app import task_types
 from tasks_app.models import Answer, Item, Project
 
 from .. import engine
@@ -24,8 +25,16 @@ def project_claim(*, project: Project) -> engine.ShadowClaim:
     split by decision status and weighted by the delivery's own mix of statuses, give the claim
     (``engine.stratified_claim``, Clopper-Pearson with the shadow design effect) — the call the
     crowd replay makes. Items' ``p_correct`` is already the tempered (calibrated) model value,
-    so the per-item map is the identity.
+    so the per-item map is the identity. Structured task types that are not categorical take
+    their shadow outcomes from their own acceptance rule (``certificates.shadow_outcomes``, issue 6).
     """
+    if task_types.scoring_kind(project.task_type, project.type_config) != task_types.CATEGORICAL:
+        from .certificates import shadow_outcomes
+
+        structured: dict[str, list[bool]] = defaultdict(list)
+        for outcome, _, _ in shadow_outcomes(project=project):
+            structured[outcome.status].append(outcome.correct)
+        return _claim(project, structured)
     state = model_services.model_state(project)
     open_known = set(Item.objects.filter(project=project, is_known=True, status=Item.Status.OPEN).values_list("id", flat=True))
     shadow: dict[str, list[bool]] = defaultdict(list)
@@ -35,6 +44,10 @@ def project_claim(*, project: Project) -> engine.ShadowClaim:
                 shadow[status].append(bool(correct))
     else:
         _online_shadows(project, state, open_known, shadow)
+    return _claim(project, shadow)
+
+
+def _claim(project: Project, shadow: dict[str, list[bool]]) -> engine.ShadowClaim:
     delivered = dict(
         Item.objects.filter(project=project, is_known=False)
         .exclude(status=Item.Status.OPEN)

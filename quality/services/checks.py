@@ -9,17 +9,20 @@ from workforce.models import Membership
 from .. import engine
 from .common import ScoreOutcome, _quality_row, posterior_of, project_bar
 from .gating import annotator_gate
+from .structured import check_correct
 
 
 def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
     """A hidden known-answer check: update the annotator's posterior, gate, and set how
     often they get checks from now on."""
-    known_label, status = Item.objects.filter(pk=answer.item_id).values_list("known_label", "status").get()
+    known_label, known_value, status = (
+        Item.objects.filter(pk=answer.item_id).values_list("known_label", "known_value", "status").get()
+    )
     if status != Item.Status.OPEN:
         # the key is under audit (quality.services.known_audit): held, counted when ops resolve it
         answer.correct = None
         return ScoreOutcome(True, "check", "held: answer key under audit")
-    answer.correct = answer.label == known_label
+    answer.correct = check_correct(project, answer, known_label, known_value)  # per task type (issue 6)
     membership = (
         # the membership row only, and FOR NO KEY UPDATE: locking the joined project and user rows
         # FOR UPDATE blocked every answer/lease insert's foreign-key check on them until this

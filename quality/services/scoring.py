@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tasks_app import services as task_services
+from tasks_app import task_types
 from tasks_app.models import Answer, Project
 
 from ..engine.em import REFRESH_MIN, refresh_due
@@ -30,6 +31,7 @@ from .checks import _score_check
 from .common import ScoreOutcome, project_lock
 from .items import _score_item_answer
 from .model import confusion_check_observe, model_state_count
+from .structured import structured_answer_score
 
 
 def _locked(qs, *, skip_locked: bool = False):
@@ -38,12 +40,15 @@ def _locked(qs, *, skip_locked: bool = False):
     return qs.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked).select_related("annotator")
 
 
-def _score_one(answer: Answer, project: Project) -> ScoreOutcome:
-    if answer.is_check:
+def _score_one(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
+    if answer.is_check and kind in (task_types.CATEGORICAL, task_types.AGREEMENT):
         outcome = _score_check(answer, project)
-        confusion_check_observe(answer=answer, project=project)
+        if kind == task_types.CATEGORICAL:  # structured labels are not classes of the confusion model
+            confusion_check_observe(answer=answer, project=project)
         return outcome
-    return _score_item_answer(answer, project)
+    if kind == task_types.CATEGORICAL:
+        return _score_item_answer(answer, project)
+    return structured_answer_score(answer, project, kind)  # issue 6: structured and subjective types
 
 
 def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
@@ -58,8 +63,10 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
         if answer.scored_at is not None:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
+        kind = task_types.scoring_kind(project.task_type, project.type_config)
+        categorical = kind == task_types.CATEGORICAL  # batches and the re-estimate: the confusion model's types
         batch = [answer]
-        if backlog > 0 and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
+        if backlog > 0 and categorical and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
             waiting = Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False).exclude(pk=answer.pk)
             batch += list(_locked(waiting, skip_locked=True).order_by("id")[:backlog])
         # before any item, confusion or state row; exclusive for a batch (module docstring)
@@ -68,7 +75,7 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
         outcomes, posts = {}, []
         for a in batch:
             a.project = project
-            outcomes[a.pk] = outcome = _score_one(a, project)
+            outcomes[a.pk] = outcome = _score_one(a, project, kind)
             if outcome.class_post is not None:
                 posts.append(outcome.class_post)
                 if a is not batch[-1]:  # the next answers' items are decided under the new class prior
@@ -79,10 +86,11 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
             answer.save(update_fields=["scored_at", "correct"])
         else:
             Answer.objects.bulk_update(batch, ["scored_at", "correct"])
-        # last statement of the transaction: the state row is locked only until commit
-        scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)
-        if _refresh_crossed(scored, len(batch), at_refresh):
-            task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
+        if categorical:
+            # last statement of the transaction: the state row is locked only until commit
+            scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)
+            if _refresh_crossed(scored, len(batch), at_refresh):
+                task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
     return outcomes[answer_id]
 
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import task_types
 from ..models import Answer, Item, Lease
 from .enqueue import SCORE_TASK, task_enqueue
 
@@ -39,6 +40,7 @@ def answer_submit(
     client_key: str,
     duration_ms: int | None = None,
     signals: dict[str, Any] | None = None,
+    value: Any = None,
 ) -> tuple[Answer, bool]:
     """Store an answer for a leased item; returns (answer, created).
 
@@ -46,6 +48,8 @@ def answer_submit(
     creates nothing. Scoring is enqueued after commit. Raises ValidationError for an
     unknown label or a lease that is not this annotator's live lease. ``signals`` (behaviour
     the page reports) is cleaned by ``answer_signals_clean``: bad values are dropped, never refused.
+    ``value``: the structured answer of the non-categorical types, checked and given its canonical
+    ``label`` by ``tasks_app.task_types.answer_clean`` (single choice: ``label`` alone).
 
     The hot path is one transaction of four statements (lock the lease, insert the answer,
     close the lease, count the answer). A repeated ``client_key`` or a second answer to the
@@ -71,13 +75,14 @@ def answer_submit(
                 if existing is not None:
                     return existing, False
                 raise ValidationError({"lease": ["This task is no longer yours (it expired or was released)."]})
-            if label not in lease.project.labels:
-                raise ValidationError({"label": [f"{label!r} is not one of this project's labels."]})
+            project = lease.project
+            label, value = task_types.answer_clean(project.task_type, project.type_config, project.labels, label, value)
             answer = Answer.objects.create(
                 item=lease.item,
                 project=lease.project,
                 annotator=annotator,
                 label=label,
+                value=value,
                 client_key=client_key,
                 duration_ms=duration_ms,
                 signals=clean,
@@ -97,13 +102,19 @@ def answer_submit(
     return answer, True
 
 
-def item_decision_apply(*, item: Item, status: str, label: str | None, p_correct: float | None, answers_wanted: int) -> None:
-    """Record the quality engine's decision on an item (caller holds the item lock)."""
+def item_decision_apply(
+    *, item: Item, status: str, label: str | None, p_correct: float | None, answers_wanted: int, value: Any = None
+) -> None:
+    """Record the quality engine's decision on an item (caller holds the item lock). ``value``:
+    the decided structure of the non-categorical types (tasks_app.task_types)."""
     item.status = status
     item.label = label
     item.p_correct = p_correct
     item.answers_wanted = answers_wanted
     fields = ["status", "label", "p_correct", "answers_wanted"]
+    if value is not None or item.value is not None:
+        item.value = value
+        fields.append("value")
     if status != Item.Status.OPEN:
         item.decided_at = timezone.now()
         fields.append("decided_at")

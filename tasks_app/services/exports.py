@@ -4,7 +4,8 @@ Rows come from the database with ``iterator(chunk_size=...)`` (a server-side cur
 PostgreSQL) and leave as text chunks, so a 1M-item batch never sits in memory (peak measured
 in BENCHMARKS.md, ``bench/export_memory.py``). Order is stable: by item id, i.e. upload order,
 the same on every download. Fields: external_id, label, p_correct (calibrated), p_model,
-answers_used, status.
+answers_used, status; for the structured task types (everything but single choice) also
+``value``: the decided structure (``tasks_app.task_types``; JSON text in a CSV cell).
 """
 from __future__ import annotations
 
@@ -24,11 +25,16 @@ FIELDS = ["external_id", "label", "p_correct", "p_model", "answers_used", "statu
 CHUNK_ROWS = 2000
 
 
+def _fields(batch: DeliveryBatch) -> list[str]:
+    return FIELDS + ["value"] if batch.project.task_type != "single_choice" else FIELDS
+
+
 def _rows(batch: DeliveryBatch, chunk_size: int) -> Iterator[tuple]:
+    columns = ["item__value" if f == "value" else f for f in _fields(batch)]
     return (
         DeliveryBatchItem.objects.filter(batch=batch)
         .order_by("item_id")
-        .values_list(*FIELDS)
+        .values_list(*columns)
         .iterator(chunk_size=chunk_size)
     )
 
@@ -56,14 +62,18 @@ def batch_export(*, batch: DeliveryBatch, fmt: str, chunk_size: int = CHUNK_ROWS
 
 def _lines(batch: DeliveryBatch, fmt: str, chunk_size: int) -> Iterator[str]:
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    fields = _fields(batch)
     if fmt == "jsonl":
         for row in _rows(batch, chunk_size):
-            yield dumps(dict(zip(FIELDS, row))) + "\n"
+            yield dumps(dict(zip(fields, row))) + "\n"
     elif fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(FIELDS)
+        writer.writerow(fields)
+        structured = len(fields) > len(FIELDS)
         for row in _rows(batch, chunk_size):
+            if structured:
+                row = (*row[:-1], None if row[-1] is None else dumps(row[-1]))
             writer.writerow(["" if v is None else v for v in row])
             if out.tell() > 32 * 1024:
                 yield out.getvalue()
@@ -78,6 +88,6 @@ def _lines(batch: DeliveryBatch, fmt: str, chunk_size: int) -> Iterator[str]:
         yield dumps(head)[:-1] + ',"items":['
         first = True
         for row in _rows(batch, chunk_size):
-            yield ("" if first else ",") + dumps(dict(zip(FIELDS, row)))
+            yield ("" if first else ",") + dumps(dict(zip(fields, row)))
             first = False
         yield "]}\n"

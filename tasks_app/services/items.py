@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+from .. import task_types
 from ..models import Example, Item, Project
 
 def data_shape(data: Any) -> tuple:
@@ -117,6 +118,7 @@ def items_upload(*, project: Project, rows: Iterable[dict[str, Any]], batch_size
     ``rows`` itself (a parse error in a stream) also rolls everything back.
     """
     shapes = {data_shape(d) for d in Example.objects.filter(project=project).values_list("data", flat=True)}
+    checks_data = project.task_type in (task_types.BBOX, task_types.SIMILAR)
     errors: list[str] = []
     created = 0
     total = 0
@@ -125,6 +127,9 @@ def items_upload(*, project: Project, rows: Iterable[dict[str, Any]], batch_size
         for i, row in enumerate(rows):
             total += 1
             row_errors = _row_errors(i, row, shapes)
+            if not row_errors and checks_data:  # bbox image URL, most_similar candidates (task_types)
+                problem = task_types.data_problem(project.task_type, project.type_config, row["data"])
+                row_errors = [f"Row {i}: {problem}"] if problem else []
             if row_errors:
                 if len(errors) < MAX_UPLOAD_ERRORS:
                     errors.extend(row_errors)

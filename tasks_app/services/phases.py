@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from .. import task_types
 from ..models import DeliveryBatch, Example, Item, Project, SpecRevision
 from .deliveries import batch_cut
 from .webhooks import event_emit
@@ -77,7 +78,8 @@ def _snapshot(project: Project) -> dict[str, Any]:
         "instructions": project.instructions,
         "labels": list(project.labels),
         "examples": [
-            {"data": e.data, "label": e.label, "explanation": e.explanation, "role": e.role}
+            {"data": e.data, "label": e.label, "explanation": e.explanation, "role": e.role,
+             **({"value": e.value} if e.value is not None else {})}  # structured task types (issue 6)
             for e in project.examples.order_by("position", "id")
         ],
     }
@@ -112,9 +114,20 @@ def project_spec_revise(
         if len(set(new_labels)) != len(new_labels):
             errors["labels_added"] = ["Labels must be distinct."]
         all_labels = labels + new_labels
+        answers: list[tuple[str, Any]] = []
+        if new_labels and project.task_type in (task_types.RATING, task_types.TEXT, task_types.SIMILAR):
+            errors["labels_added"] = ["This task type's labels are derived from its settings: none can be added."]
         for i, ex in enumerate(examples_added):
-            if ex.get("label") not in all_labels:
-                errors.setdefault("examples_added", []).append(f"Example {i}: label {ex.get('label')!r} is not one of the labels.")
+            if project.task_type == Project.TaskType.SINGLE_CHOICE:
+                if ex.get("label") not in all_labels:
+                    errors.setdefault("examples_added", []).append(f"Example {i}: label {ex.get('label')!r} is not one of the labels.")
+                answers.append((ex.get("label"), None))
+                continue
+            try:  # the task type's rules (tasks_app.task_types), as at creation
+                answers.append(task_types.example_clean(project.task_type, project.type_config, all_labels,
+                                                        ex.get("label"), ex.get("value"), ex.get("data"), field="examples_added"))
+            except ValidationError as exc:
+                errors.setdefault("examples_added", []).extend(f"Example {i}: {m}" for m in exc.messages)
             if ex.get("role") not in Example.Role.values:
                 errors.setdefault("examples_added", []).append(f"Example {i}: role must be one of {', '.join(Example.Role.values)}.")
         if instructions is None and not new_labels and not examples_added:
@@ -127,11 +140,12 @@ def project_spec_revise(
             project.instructions = instructions
         project.labels = all_labels
         position = (project.examples.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-        for i, ex in enumerate(examples_added):
-            e = Example.objects.create(project=project, data=ex["data"], label=ex["label"],
+        for i, (ex, (label, value)) in enumerate(zip(examples_added, answers)):
+            e = Example.objects.create(project=project, data=ex["data"], label=label, value=value,
                                        explanation=ex.get("explanation", ""), role=ex["role"], position=position + i)
             if e.role == Example.Role.KNOWN:
-                Item.objects.create(project=project, external_id=f"known-{e.pk}", data=e.data, is_known=True, known_label=e.label)
+                Item.objects.create(project=project, external_id=f"known-{e.pk}", data=e.data, is_known=True,
+                                    known_label=e.label, known_value=e.value)
         project.spec_version += 1
         fields = ["instructions", "labels", "spec_version"]
         if material:

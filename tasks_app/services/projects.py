@@ -9,14 +9,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from .. import task_types
 from ..models import Example, Item, Organization, Project
+
 
 @dataclass(frozen=True)
 class ExampleIn:
     data: Any
-    label: str
+    label: str | None = None
     explanation: str = ""
     role: str | None = None
+    value: Any = None  # the correct answer of a structured task type (tasks_app.task_types)
 
 
 def example_roles_split(n: int) -> list[str]:
@@ -44,7 +47,7 @@ def project_create(
     organization: Organization,
     name: str,
     instructions: str,
-    labels: Sequence[str],
+    labels: Sequence[str] = (),
     accuracy_target: float,
     confidence: float = 0.95,
     examples: Sequence[ExampleIn],
@@ -54,16 +57,37 @@ def project_create(
     qualifier_max_attempts: int = 2,
     qualifier_wait_seconds: int = 24 * 3600,
     batch_size: int = 1000,
+    task_type: str = Project.TaskType.SINGLE_CHOICE,
+    type_config: dict | None = None,
 ) -> Project:
     """Create a project with its examples. Examples without a role are split by
-    :func:`example_roles_split`; each role must end up with at least one example."""
+    :func:`example_roles_split`; each role must end up with at least one example.
+
+    ``task_type`` and ``type_config`` are checked by ``tasks_app.task_types.config_clean``
+    (which also derives the labels of a rating scale or a most-similar task); each example's
+    correct answer (``label``, or ``value`` for structured types) and its data by ``example_clean``."""
     labels = list(labels)
     errors: dict[str, list[str]] = {}
-    if len(labels) < 2 or len(set(labels)) != len(labels):
-        errors["labels"] = ["Give at least two distinct labels."]
-    for i, ex in enumerate(examples):
-        if ex.label not in labels:
-            errors.setdefault("examples", []).append(f"Example {i}: label {ex.label!r} is not one of the labels.")
+    answers: list[tuple[str, Any]] = []
+    if task_type == Project.TaskType.SINGLE_CHOICE:
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            errors["labels"] = ["Give at least two distinct labels."]
+        if type_config:
+            errors["type_config"] = ["Single choice takes no settings: leave type_config out."]
+        type_config = {}
+        for i, ex in enumerate(examples):
+            if ex.label not in labels:
+                errors.setdefault("examples", []).append(f"Example {i}: label {ex.label!r} is not one of the labels.")
+            answers.append((ex.label, None))
+    else:
+        type_config, labels = task_types.config_clean(task_type, type_config, labels)
+        for i, ex in enumerate(examples):
+            try:
+                answers.append(task_types.example_clean(
+                    task_type, type_config, labels, ex.label, ex.value, ex.data, field="examples"
+                ))
+            except ValidationError as exc:
+                errors.setdefault("examples", []).extend(f"Example {i}: {m}" for m in exc.messages)
     if len(examples) < 3:
         errors.setdefault("examples", []).append("Give at least 3 examples (tutorial, qualifier, known answers).")
     if errors:
@@ -90,6 +114,8 @@ def project_create(
             name=name,
             instructions=instructions,
             labels=labels,
+            task_type=task_type,
+            type_config=type_config,
             accuracy_target=accuracy_target,
             confidence=confidence,
             max_answers=max_answers,
@@ -99,15 +125,16 @@ def project_create(
             qualifier_wait_seconds=qualifier_wait_seconds,
             batch_size=batch_size,
         )
-        project.full_clean()
+        project.full_clean(exclude=None if labels else ["labels"])  # free text has no label list
         project.save()
         rows = [
-            Example(project=project, data=ex.data, label=ex.label, explanation=ex.explanation, role=role, position=i)
-            for i, (ex, role) in enumerate(zip(examples, roles))
+            Example(project=project, data=ex.data, label=label, value=value, explanation=ex.explanation, role=role, position=i)
+            for i, (ex, role, (label, value)) in enumerate(zip(examples, roles, answers))
         ]
         Example.objects.bulk_create(rows)
         known = [
-            Item(project=project, external_id=f"known-{ex.pk}", data=ex.data, is_known=True, known_label=ex.label)
+            Item(project=project, external_id=f"known-{ex.pk}", data=ex.data, is_known=True, known_label=ex.label,
+                 known_value=ex.value)
             for ex in rows
             if ex.role == Example.Role.KNOWN
         ]

@@ -231,7 +231,7 @@ def test_list_does_not_mark_known_items(customer):
     project = make_project(customer.organization, n_items=2, launch=False)
     body = customer.client.get(url(project)).json()
     for it in body["results"]:
-        assert set(it) == {"id", "external_id", "data", "status", "label", "p_correct", "answers_count", "created_at"}
+        assert set(it) == {"id", "external_id", "data", "status", "label", "value", "p_correct", "answers_count", "created_at"}
         assert "is_known" not in it and "known_label" not in it
     known_ids = set(project.items.filter(is_known=True).values_list("id", flat=True))
     assert not known_ids & {it["id"] for it in body["results"]}

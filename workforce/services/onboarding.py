@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tasks_app import task_types
 from tasks_app.models import Example, Project
 
 from ..models import Membership, QualifierAttempt
@@ -201,15 +202,25 @@ def qualifier_submit(
         by_id = Example.objects.in_bulk(attempt.example_ids)
         questions = [by_id[i] for i in attempt.example_ids]
         errors = []
+        parsed: dict[int, tuple[str, object]] = {}
+        t, config = project.task_type, project.type_config
         for number, ex in enumerate(questions, start=1):
             choice = responses.get(ex.pk)
             if choice is None:
                 errors.append(f"Question {number} has no answer.")
-            elif choice not in project.labels:
-                errors.append(f"{choice!r} is not one of this project's labels.")
+                continue
+            try:  # the task type's rules (tasks_app.task_types): a label, or the widget's JSON value
+                parsed[ex.pk] = task_types.response_parse(t, config, project.labels, choice)
+            except ValidationError as exc:
+                prefix = "" if t == "single_choice" else f"Question {number}: "
+                errors.extend(prefix + m for m in exc.messages)
         if errors:
             raise ValidationError({"responses": errors})
-        review = [(ex, responses.get(ex.pk), responses.get(ex.pk) == ex.label) for ex in questions]
+        responses = {pk: task_types.response_store(t, *lv) for pk, lv in parsed.items()}
+        review = [
+            (ex, responses[ex.pk], task_types.answer_matches(t, config, *parsed[ex.pk], ex.label, ex.value))
+            for ex in questions
+        ]
         correct = sum(1 for _, _, ok in review if ok)
         total = len(questions)
         passed = total > 0 and correct / total >= project.qualifier_pass_mark

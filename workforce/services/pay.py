@@ -4,7 +4,10 @@
 *accepted*: its item was accepted by the quality engine and the answer's label equals the
 item's accepted label. A hidden known-answer check is paid when it matched the known answer
 (``Answer.correct``), so pay never tells a check from a regular item. Answers on items that
-end uncertain at the cap, and wrong answers, earn nothing.
+end uncertain at the cap, and wrong answers, earn nothing. Structured task types (issue 6): a
+regular answer is accepted when it agreed with the item's decided value (``correct`` set by
+quality); subjective types (no wrong answer) pay every scored check and every answer to an
+accepted item.
 
 Every entry goes through :func:`earning_record` (or the bulk form of the same insert in
 :func:`earnings_accrue`): the ``(kind, source_key)`` unique constraint in the database, not
@@ -103,6 +106,12 @@ def answers_payable():
     """Answers that are accepted (see the module docstring) and not in the ledger yet."""
     paid = Earning.objects.filter(kind=Earning.Kind.ANSWER, source_key=Cast(OuterRef("pk"), CharField()))
     accepted = Q(is_check=False, item__status=Item.Status.ACCEPTED, label=F("item__label")) | Q(is_check=True, correct=True)
+    # structured task types (issue 6): an answer that agreed with the decided value (quality sets
+    # ``correct`` on regular answers of those items); subjective types have no wrong answer
+    # (checks included, so pay does not tell them apart there either)
+    subjective = Q(project__task_type="most_similar") | Q(project__task_type="rating", project__type_config__subjective=True)
+    accepted |= Q(is_check=False, item__status=Item.Status.ACCEPTED, correct=True)
+    accepted |= subjective & (Q(is_check=False, item__status=Item.Status.ACCEPTED) | Q(is_check=True, scored_at__isnull=False))
     return Answer.objects.filter(accepted).filter(~Exists(paid))
 
 

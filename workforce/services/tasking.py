@@ -41,7 +41,7 @@ def _lease_if_allowed(membership: Membership, rng: random.Random | None):
 
 def task_submit(
     *, membership: Membership, lease_id: int, label: str, client_key: str, duration_ms: int | None = None,
-    signals: dict | None = None,
+    signals: dict | None = None, value=None,
 ):
     """Submit an answer; revoked annotators are refused. ``signals``: behaviour the page
     reported (visible time, pastes, blurs), cleaned by the answer service."""
@@ -49,7 +49,7 @@ def task_submit(
         raise ValidationError({"membership": ["You cannot take tasks on this project."]})
     return task_services.answer_submit(
         annotator=membership.annotator, lease_id=lease_id, label=label, client_key=client_key, duration_ms=duration_ms,
-        signals=signals,
+        signals=signals, value=value,
     )
 
 

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 
+from tasks_app import task_types
+
 from .. import selectors, services
 from ..forms import LabelChoiceForm
 from .common import _content, _label_keys, _membership, _message_errors
@@ -47,9 +49,14 @@ def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
     feedback = None
     completed_now = False
     missing: list[int] = []
-    if request.method == "POST" and form.is_valid():
-        chosen = form.cleaned_data["label"]
-        feedback = {"chosen": chosen, "correct": chosen == example.label}
+    answered = None
+    if request.method == "POST" and (project.task_type != "single_choice" or form.is_valid()):  # else: form errors
+        answered = _tutorial_answer(request, project, example)
+    if answered is not None and answered.get("error"):
+        messages.error(request, answered["error"])
+        answered = None
+    if answered is not None:
+        feedback = answered
         seen = set(request.session.get(_tutorial_seen_key(project.pk), []))
         seen.add(example.pk)
         request.session[_tutorial_seen_key(project.pk)] = sorted(seen)
@@ -75,8 +82,33 @@ def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
             "completed_now": completed_now,
             "missing": missing,
             "labels": _label_keys(project.labels),
+            "widget_template": f"workforce/task_widgets/{project.task_type}.html",
+            "widget": task_types.widget_context(project.task_type, project.type_config, project.labels, example.data),
         },
     )
+
+
+def _tutorial_answer(request: HttpRequest, project, example) -> dict | None:
+    """The posted tutorial answer graded against the example by the task type's rule
+    (``tasks_app.task_types``): right or not, both answers as read for people, and per-type
+    notes (which options, keywords or boxes matched). None when nothing was posted; ``error``
+    when the answer does not fit the type."""
+    t, config = project.task_type, project.type_config
+    raw = request.POST.get("label" if t == "single_choice" else "value")
+    if not raw:
+        return {"error": "Choose a label." if t == "single_choice" else "Give your answer first."}
+    try:
+        label, value = task_types.response_parse(t, config, project.labels, raw)
+    except ValidationError as exc:
+        return {"error": " ".join(exc.messages)}
+    return {
+        "chosen": task_types.describe(t, label, value),
+        "right": task_types.describe(t, example.label, example.value),
+        "correct": task_types.answer_matches(t, config, label, value, example.label, example.value),
+        "notes": task_types.feedback_notes(t, config, value, example.value),
+        "boxes": example.value if t == "bbox" else None,
+        "image_url": task_types.widget_context(t, config, project.labels, example.data).get("image_url"),
+    }
 
 
 # --- qualifier ------------------------------------------------------------------------------
@@ -106,8 +138,10 @@ def qualifier(request: HttpRequest, project_id: int) -> HttpResponse:
         by_id = {ex.pk: ex for ex in selectors.qualifier_examples(project=project)}
         questions = [by_id[i] for i in attempt.example_ids if i in by_id]
     state = selectors.qualifier_state(membership=membership)
+    t, config = project.task_type, project.type_config
     rows = [
-        {"number": i, "example": ex, "content": _content(ex.data), "chosen": chosen.get(ex.pk)}
+        {"number": i, "example": ex, "content": _content(ex.data), "chosen": chosen.get(ex.pk), "field": f"q-{ex.pk}",
+         "widget": task_types.widget_context(t, config, project.labels, ex.data)}
         for i, ex in enumerate(questions, start=1)
     ]
     return render(
@@ -119,6 +153,8 @@ def qualifier(request: HttpRequest, project_id: int) -> HttpResponse:
             "state": state,
             "rows": rows,
             "labels": project.labels,
+            "label_keys": _label_keys(project.labels),
+            "widget_template": f"workforce/task_widgets/{project.task_type}.html",
             "last_attempt": selectors.qualifier_last_attempt(membership=membership),
         },
     )

@@ -2,10 +2,11 @@
 show, the lease id and form values; a hidden known-answer item is rendered by exactly the same code path."""
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tasks_app import task_types
 from tasks_app.models import Lease, Project
 
 from .. import selectors, selectors_pay, services
@@ -99,6 +101,10 @@ def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> Ht
         "seconds_left": max(0, math.ceil((lease.expires_at - timezone.now()).total_seconds())),
         "skip_reasons": Lease.SkipReason.choices,
         "widget_template": f"workforce/task_widgets/{membership.project.task_type}.html",
+        # what the type's widget shows besides the labels (image URL, scale, candidates): item content only
+        "widget": task_types.widget_context(
+            membership.project.task_type, membership.project.type_config, membership.project.labels, lease.item.data
+        ),
     }
     return render(request, "workforce/task.html", context)
 
@@ -125,8 +131,14 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
         messages.error(request, "That submission was incomplete; here is your task again.")
         return redirect(url)
     data = form.cleaned_data
-    if not data["label"]:
-        messages.error(request, "Choose a label before submitting.")
+    if not data["label"] and not data["value"]:
+        messages.error(request, "Choose a label before submitting." if membership.project.task_type == "single_choice"
+                       else "Give your answer before submitting.")
+        return redirect(url)
+    try:
+        value = json.loads(data["value"]) if data["value"] else None  # the type's widget writes JSON (issue 6)
+    except ValueError:
+        messages.error(request, "Your answer could not be read; here is your task again.")
         return redirect(url)
     try:
         _, created = services.task_submit(
@@ -136,6 +148,7 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
             client_key=data["client_key"],
             duration_ms=_duration_ms(data["started"], data["lease_id"]),
             signals={k: request.POST.get(k) for k in SIGNAL_FIELDS},
+            value=value,
         )
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {}
@@ -189,7 +202,7 @@ def task_progress(request: HttpRequest, project_id: int) -> JsonResponse:
     if raw:
         if not raw.isdigit() or len(raw) > 15:
             return JsonResponse({"since": ["Give the session start as epoch milliseconds."]}, status=400)
-        since = datetime.fromtimestamp(int(raw) / 1000, tz=dt_timezone.utc)
+        since = datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
     return JsonResponse(selectors_pay.workbench_progress(annotator=request.user, project_id=membership.project.pk, since=since))
 
 

@@ -13,6 +13,8 @@ from tasks_app.models import CustomerMember, Organization, Project
 from workforce import services as wf_services
 from workforce.models import AnnotatorProfile
 
+from ._demo_types import seed_task_types
+
 DEMO_PASSWORD = "cadre-demo-2026"
 POSITIVE = [
     "Absolutely love it, works exactly as described.",
@@ -114,6 +116,8 @@ class Command(BaseCommand):
             task_services.items_upload(project=project, rows=rows)
             task_services.project_launch(project=project)
 
+        typed = seed_task_types(org)  # one project per structured task type (issue 6)
+
         self.stdout.write(self.style.SUCCESS("Cadre demo data is ready."))
         self.stdout.write(f"  Annotators (web app):   {', '.join(annotators)}  password: {DEMO_PASSWORD}")
         self.stdout.write(f"  Ops staff (/ops/, /admin/): ops  password: {DEMO_PASSWORD}")
@@ -121,3 +125,4 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         self.stdout.write(f"    curl -H 'Authorization: Token {token.key}' {base}/api/projects/")
         self.stdout.write(f"  Demo project id: {project.pk}   API docs: /api/docs/")
+        self.stdout.write("  Task-type demos: " + ", ".join(f"{p.name} (id {p.pk})" for p in typed))
