@@ -15,7 +15,7 @@ Services (writes, one transaction each):
     ``delivered_at`` is cleared, so the corrected label goes out in the next delivery batch
     (the same marker ``items_reopen`` clears for audited items). Every answer on the item is
     evidence on its annotator against the reviewer's label (``AnnotatorAuditRecord`` and the
-    Beta posterior, via ``quality.services.audits._annotator_evidence``): those who gave the
+    Beta posterior, via ``quality.services.annotator_evidence_add``): those who gave the
     wrong label count as disagreeing.
   * **kept**: the delivered label is confirmed; every answer is evidence against it the same way
     (agreeing annotators gain, others lose). The item is not touched.
@@ -29,8 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from quality.services.audits import _annotator_evidence
-from quality.services.expert import expert_p_correct
+from quality.services import annotator_evidence_add, expert_p_correct
 from tasks_app import services as task_services
 from tasks_app.models import DeliveryBatch, DeliveryBatchItem, Item
 from tasks_app.services.enqueue import task_enqueue
@@ -118,7 +117,7 @@ def suspect_review(*, suspect: Suspect, outcome: str, user, label: str | None = 
                                               answers_wanted=item.answers_wanted)
             item.delivered_at = None
             item.save(update_fields=["delivered_at"])
-        _annotator_evidence(project, {item.pk: final})
+        annotator_evidence_add(project=project, truth={item.pk: final})
         suspect.outcome, suspect.final_label = outcome, final
         suspect.reviewed_by, suspect.reviewed_at = user, timezone.now()
         suspect.save(update_fields=["outcome", "final_label", "reviewed_by", "reviewed_at"])
@@ -129,6 +128,11 @@ def suspect_review(*, suspect: Suspect, outcome: str, user, label: str | None = 
 
 def runs_for(*, project) -> list[SuspectRun]:
     return list(SuspectRun.objects.filter(project=project).select_related("batch", "created_by")[:50])
+
+
+def last_run(*, project) -> SuspectRun | None:
+    """The project's most recent run (for the project dashboard's link)."""
+    return SuspectRun.objects.filter(project=project).select_related("batch").first()
 
 
 def suspects_of(*, run: SuspectRun, outcome: str | None = None):

@@ -10,7 +10,7 @@ plus an elusion sample (items delivered with another label) for each rare class.
 ``audit_review``: a reviewer gives a sampled item its true label. ``audit_complete``: once every
 sample is reviewed, the certificate is recomputed with the audit, items found wrong are
 reopened (``tasks_app.services.items_reopen``), and every answer on a reviewed item becomes
-evidence on its annotator (agreed with the reviewer or not): the counts are kept in
+evidence on its annotator (agreed with the reviewer or not, ``annotator_evidence_add``): the counts are kept in
 ``AnnotatorAuditRecord`` and added to the annotator's Beta posterior (``alpha``/``beta``, not
 the known-answer ``checks`` counters, which gating and the shadow claim read as checks).
 """
@@ -147,7 +147,7 @@ def audit_complete(*, audit: Audit) -> dict:
             raise ValidationError({"samples": [f"{missing} sampled item(s) are not reviewed yet."]})
         truth = {s.item_id: s.reviewer_label for s in samples}
         wrong = sorted(s.item_id for s in samples if not s.correct)
-        _annotator_evidence(audit.project, truth)
+        annotator_evidence_add(project=audit.project, truth=truth)
         audit.status = Audit.Status.COMPLETE
         audit.completed_at = timezone.now()
         audit.save(update_fields=["status", "completed_at"])
@@ -156,8 +156,11 @@ def audit_complete(*, audit: Audit) -> dict:
     return {"reviewed": len(samples), "wrong": len(wrong), "reopened": reopened, "certificate": certificate}
 
 
-def _annotator_evidence(project: Project, truth: dict[int, str]) -> None:
-    """Each answer on an audited item is a check against the reviewer's label."""
+def annotator_evidence_add(*, project: Project, truth: dict[int, str]) -> None:
+    """Each answer on a reviewed item (item id → the reviewer's label in ``truth``) is evidence
+    on its annotator: agreeing or not with the reviewer, counted in ``AnnotatorAuditRecord``
+    and added to the Beta posterior. Used by audits and by dashboards' label-error review;
+    call it inside the caller's transaction (it locks the annotators' quality rows)."""
     tally: dict[int, Counter] = defaultdict(Counter)
     for annotator_id, item_id, label in Answer.objects.filter(item_id__in=list(truth)).values_list(
         "annotator_id", "item_id", "label"
