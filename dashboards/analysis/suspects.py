@@ -4,6 +4,8 @@ Services (writes, one transaction each):
 
 - ``suspect_run_start``: a pending ``SuspectRun`` for a batch, computed after commit by the
   Celery task ``dashboards.suspects_run`` (a run already pending for the batch is returned).
+- ``suspect_run_auto``: the same, started by quality's ``suspects_run_request`` (by task name)
+  after a batch's first certification when it is big enough to cross-validate.
 - ``suspect_run_compute``: reads the batch's delivered labels and the items' data (a snapshot),
   runs ``confident.find_suspects`` outside any transaction, then stores the ranked suspects.
 - ``suspect_review``: ops correct the label (choose the right one) or keep it. The outcome
@@ -50,6 +52,19 @@ def suspect_run_start(*, batch: DeliveryBatch, user=None) -> tuple[SuspectRun, b
         run = SuspectRun.objects.create(project=batch.project, batch=batch, created_by=user)
         task_enqueue(RUN_TASK, run.pk)
     return run, True
+
+
+def suspect_run_auto(*, batch_id: int) -> SuspectRun | None:
+    """The automatic run after a batch's first certification (``quality.services.audits.
+    suspects_run_request`` decides the batch is big enough): a pending run computed by the task,
+    or None when the batch is gone or already has a run (started by ops in the meantime)."""
+    with transaction.atomic():
+        batch = DeliveryBatch.objects.select_for_update().filter(pk=batch_id).first()  # as suspect_run_start
+        if batch is None or SuspectRun.objects.filter(batch=batch).exists():
+            return None
+        run = SuspectRun.objects.create(project_id=batch.project_id, batch=batch)
+        task_enqueue(RUN_TASK, run.pk)
+    return run
 
 
 def suspect_run_compute(*, run_id: int, seed: int = 0) -> SuspectRun | None:
