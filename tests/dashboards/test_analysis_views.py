@@ -92,3 +92,19 @@ def test_project_dashboard_links_the_analysis_pages_and_they_share_the_ops_nav(s
         assert page_nav.replace(' aria-current="page"', "") == nav, url  # the same row of links everywhere
         if url != reverse("dashboards:overview"):
             assert f'<a href="{dashboard}">{d.topics.name}</a>' in page, url  # crumbs lead back to the dashboard
+
+
+def test_the_embedded_demo_seeds_the_analysis_demo_too(capsys):
+    from django.core.management import call_command
+
+    from dashboards.analysis.demo import PUPPIES, TOPICS
+    from tasks_app.models import Project
+
+    call_command("seed_demo", items=4, without_analysis=True)
+    assert not Project.objects.filter(name__in=[PUPPIES, TOPICS]).exists()
+    call_command("seed_demo", items=4)
+    call_command("seed_demo", items=4)  # idempotent
+    assert Project.objects.filter(name__in=[PUPPIES, TOPICS]).count() == 2
+    out = capsys.readouterr().out
+    assert out.count("Demographics: /ops/projects/") == 2 and "Label-error suspects: /ops/projects/" in out
+    assert get_user_model().objects.get(username="demo_woman_0").check_password("cadre-demo-2026")
