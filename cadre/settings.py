@@ -166,6 +166,9 @@ CADRE_INVITE_TARGET = int(os.environ.get("CADRE_INVITE_TARGET", "20"))
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Cadre <no-reply@cadre.example>")
 CADRE_EXPERT_ACCURACY = float(os.environ.get("CADRE_EXPERT_ACCURACY", "0.95"))
+# A label-error suspect run starts by itself after a delivery batch's first certification when the
+# batch has at least this many labelled items (and two labels with 5+ each); 0 = never.
+CADRE_SUSPECTS_AUTO_MIN_ITEMS = int(os.environ.get("CADRE_SUSPECTS_AUTO_MIN_ITEMS", "50"))
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -57,4 +57,5 @@ def test_embedded_run_migrates_seeds_and_serves_the_task_loop(tmp_path):
     manage("migrate", "--noinput", "-v", "0")
     out = manage("seed_demo")
     assert "Customer API token" in out
+    assert "Demographics: /ops/projects/" in out and "Label-error suspects: /ops/projects/" in out  # the analysis demo too
     assert "EMBEDDED-OK" in manage("shell", "-c", SCRIPT)

@@ -215,5 +215,5 @@ def test_spec_to_delivery_through_api_web_and_real_worker(celery_worker):
     staff = get_user_model().objects.create_user("opsy", password="a-long-pass-phrase", is_staff=True)
     ops = Client()
     ops.force_login(staff)
-    page = ops.get(f"/ops/projects/{pid}/").content.decode()
+    page = ops.get(f"/ops/projects/{pid}/", follow=True).content.decode()  # redirects to …/dashboard/
     assert "poor" in page and "Cats and dogs" in page

@@ -4,6 +4,8 @@ Services (writes, one transaction each):
 
 - ``suspect_run_start``: a pending ``SuspectRun`` for a batch, computed after commit by the
   Celery task ``dashboards.suspects_run`` (a run already pending for the batch is returned).
+- ``suspect_run_auto``: the same, started by quality's ``suspects_run_request`` (by task name)
+  after a batch's first certification when it is big enough to cross-validate.
 - ``suspect_run_compute``: reads the batch's delivered labels and the items' data (a snapshot),
   runs ``confident.find_suspects`` outside any transaction, then stores the ranked suspects.
 - ``suspect_review``: ops correct the label (choose the right one) or keep it. The outcome
@@ -15,7 +17,7 @@ Services (writes, one transaction each):
     ``delivered_at`` is cleared, so the corrected label goes out in the next delivery batch
     (the same marker ``items_reopen`` clears for audited items). Every answer on the item is
     evidence on its annotator against the reviewer's label (``AnnotatorAuditRecord`` and the
-    Beta posterior, via ``quality.services.audits._annotator_evidence``): those who gave the
+    Beta posterior, via ``quality.services.annotator_evidence_add``): those who gave the
     wrong label count as disagreeing.
   * **kept**: the delivered label is confirmed; every answer is evidence against it the same way
     (agreeing annotators gain, others lose). The item is not touched.
@@ -29,8 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from quality.services.audits import _annotator_evidence
-from quality.services.expert import expert_p_correct
+from quality.services import annotator_evidence_add, expert_p_correct
 from tasks_app import services as task_services
 from tasks_app.models import DeliveryBatch, DeliveryBatchItem, Item
 from tasks_app.services.enqueue import task_enqueue
@@ -51,6 +52,19 @@ def suspect_run_start(*, batch: DeliveryBatch, user=None) -> tuple[SuspectRun, b
         run = SuspectRun.objects.create(project=batch.project, batch=batch, created_by=user)
         task_enqueue(RUN_TASK, run.pk)
     return run, True
+
+
+def suspect_run_auto(*, batch_id: int) -> SuspectRun | None:
+    """The automatic run after a batch's first certification (``quality.services.audits.
+    suspects_run_request`` decides the batch is big enough): a pending run computed by the task,
+    or None when the batch is gone or already has a run (started by ops in the meantime)."""
+    with transaction.atomic():
+        batch = DeliveryBatch.objects.select_for_update().filter(pk=batch_id).first()  # as suspect_run_start
+        if batch is None or SuspectRun.objects.filter(batch=batch).exists():
+            return None
+        run = SuspectRun.objects.create(project_id=batch.project_id, batch=batch)
+        task_enqueue(RUN_TASK, run.pk)
+    return run
 
 
 def suspect_run_compute(*, run_id: int, seed: int = 0) -> SuspectRun | None:
@@ -118,7 +132,7 @@ def suspect_review(*, suspect: Suspect, outcome: str, user, label: str | None = 
                                               answers_wanted=item.answers_wanted)
             item.delivered_at = None
             item.save(update_fields=["delivered_at"])
-        _annotator_evidence(project, {item.pk: final})
+        annotator_evidence_add(project=project, truth={item.pk: final})
         suspect.outcome, suspect.final_label = outcome, final
         suspect.reviewed_by, suspect.reviewed_at = user, timezone.now()
         suspect.save(update_fields=["outcome", "final_label", "reviewed_by", "reviewed_at"])
@@ -129,6 +143,11 @@ def suspect_review(*, suspect: Suspect, outcome: str, user, label: str | None = 
 
 def runs_for(*, project) -> list[SuspectRun]:
     return list(SuspectRun.objects.filter(project=project).select_related("batch", "created_by")[:50])
+
+
+def last_run(*, project) -> SuspectRun | None:
+    """The project's most recent run (for the project dashboard's link)."""
+    return SuspectRun.objects.filter(project=project).select_related("batch").first()
 
 
 def suspects_of(*, run: SuspectRun, outcome: str | None = None):

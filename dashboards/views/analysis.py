@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tasks_app.models import DeliveryBatch, Project
 from workforce.views.staff import staff_required
 
+from ..analysis import charts as analysis_charts
 from ..analysis import demographics as demo_sel
 from ..analysis import suspects as suspect_svc
 from ..models import Suspect, SuspectRun
@@ -37,49 +38,17 @@ def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
     return response
 
 
-def _difference_charts(diff) -> list[dict]:
-    """One plotly figure per attribute with a shown comparison."""
-    charts = []
-    for a in diff.attributes:
-        if not a.groups:
-            continue
-        if diff.kind == "ordinal":
-            data = [{"type": "bar", "name": "mean rating", "x": [g["group"] for g in a.groups],
-                     "y": [g["mean"] for g in a.groups]}]
-            ytitle = "mean rating"
-        else:
-            data = [{"type": "bar", "name": lab, "x": [g["group"] for g in a.groups],
-                     "y": [g["shares"][lab] for g in a.groups]} for lab in diff.labels]
-            ytitle = "share of answers"
-        charts.append({"id": f"chart-{a.key}", "key": a.key, "title": a.label, "data": data,
-                       "layout": {"barmode": "group", "yaxis": {"title": {"text": ytitle}},
-                                  "title": {"text": f"{a.label}: {ytitle} by group"}, "height": 320}})
-    return charts
-
-
-def _mix_chart(mix: dict) -> dict | None:
-    if not mix["quotas"]:
-        return None
-    names = [f"{q['attribute']}: {', '.join(q['values'])}" for q in mix["quotas"]]
-    data = [{"type": "bar", "name": "achieved share of answers", "x": names, "y": [q["share"] for q in mix["quotas"]]},
-            {"type": "bar", "name": "requested minimum", "x": names, "y": [q["min_share"] for q in mix["quotas"]]},
-            {"type": "bar", "name": "requested maximum", "x": names, "y": [q["max_share"] for q in mix["quotas"]]}]
-    return {"id": "chart-mix", "title": "Quotas", "data": data,
-            "layout": {"barmode": "group", "yaxis": {"range": [0, 1], "title": {"text": "share"}},
-                       "title": {"text": "Audience quotas: requested vs achieved"}, "height": 320}}
-
-
 @staff_required
 @require_GET
 def demographics(request, project_pk: int):
     project = get_object_or_404(Project, pk=project_pk)
     diff = demo_sel.label_differences(project=project)
     mix = demo_sel.audience_mix(project=project)
-    charts = _difference_charts(diff)
-    mix_chart = _mix_chart(mix)
+    charts = analysis_charts.difference_charts(diff)
+    mix_chart = analysis_charts.mix_chart(mix)
     return render(request, "dashboards/analysis/demographics.html", {
-        "project": project, "diff": diff, "mix": mix, "charts": charts + ([mix_chart] if mix_chart else []),
-        "chart_of": {c["key"]: c["id"] for c in charts},
+        "project": project, "diff": diff, "mix": mix, "mix_chart": mix_chart, "has_charts": bool(charts or mix_chart),
+        "attributes": [{"attribute": a, "chart": charts.get(a.key)} for a in diff.attributes],
     })
 
 
@@ -153,15 +122,7 @@ def suspect_run(request, project_pk: int, run_pk: int):
         key = f"{r['s'].given_label} → {r['s'].suggested_label}"
         pairs[key] = pairs.get(key, 0) + 1
     summary = suspect_svc.review_summary(run=run)
-    charts = []
-    if pairs:
-        charts.append({"id": "chart-pairs", "title": "Suspects by delivered → suggested label", "data": [
-            {"type": "bar", "x": list(pairs), "y": list(pairs.values()), "name": "suspects"}],
-            "layout": {"title": {"text": "Suspects by delivered → suggested label"}, "height": 300}})
-        charts.append({"id": "chart-outcomes", "title": "Review outcomes", "data": [
-            {"type": "bar", "x": ["not reviewed", "corrected", "kept"],
-             "y": [summary["open"], summary["corrected"], summary["kept"]], "name": "suspects"}],
-            "layout": {"title": {"text": "Review outcomes"}, "height": 300}})
+    charts = analysis_charts.suspect_charts(pairs=pairs, summary=summary)
     joint = run.method.get("confident_joint") or []
     classes = run.method.get("classes") or []
     return render(request, "dashboards/analysis/suspect_run.html", {

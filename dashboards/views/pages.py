@@ -16,6 +16,7 @@ from tasks_app.models import Project
 from workforce.models import Appeal, Membership
 from workforce.views.staff import staff_required
 
+from ..analysis.suspects import last_run as last_suspect_run
 from ..selectors import annotators as ann
 from ..selectors.charts import CHARTS
 from ..selectors.known import known_health
@@ -78,7 +79,7 @@ def project(request, project_pk):
         "open_flags": len(quality_selectors.known_flags(project=project, open_only=True)),
         "open_appeals": Appeal.objects.filter(membership__project=project, status=Appeal.Status.OPEN).count(),
         "audits": Audit.objects.filter(project=project).select_related("batch").order_by("-created_at")[:10],
-        "nav": "project",
+        "last_suspect_run": last_suspect_run(project=project), "nav": "project",
     }, status=400 if errors else 200)
 
 

@@ -4,13 +4,17 @@
 (``quality.selectors.certificates``), then the customer's webhook (``pilot.ready`` for a pilot
 batch, ``delivery.ready`` otherwise). Enqueued by name by ``tasks_app`` when a batch is cut.
 
+After the first certification of a batch, ``suspects_run_request`` sends the Celery task
+``dashboards.suspects_run`` by name (quality does not import dashboards) when the batch holds
+enough labelled items for the cross-validation of a label-error suspect run.
+
 ``audit_create``: a random sample of the batch sized for the customer's margin and confidence
 (``quality.engine.sampling``), allocated across delivered labels with a floor for rare ones,
 plus an elusion sample (items delivered with another label) for each rare class.
 ``audit_review``: a reviewer gives a sampled item its true label. ``audit_complete``: once every
 sample is reviewed, the certificate is recomputed with the audit, items found wrong are
 reopened (``tasks_app.services.items_reopen``), and every answer on a reviewed item becomes
-evidence on its annotator (agreed with the reviewer or not): the counts are kept in
+evidence on its annotator (agreed with the reviewer or not, ``annotator_evidence_add``): the counts are kept in
 ``AnnotatorAuditRecord`` and added to the annotator's Beta posterior (``alpha``/``beta``, not
 the known-answer ``checks`` counters, which gating and the shadow claim read as checks).
 """
@@ -19,14 +23,17 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 
+from django.conf import settings
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from tasks_app.models import Answer, DeliveryBatch, DeliveryBatchItem, Project
 from tasks_app.services import deliveries as task_deliveries
 from tasks_app.services import webhooks as task_webhooks
+from tasks_app.services.enqueue import task_enqueue
 from workforce.models import Membership
 
 from ..engine import sampling
@@ -58,7 +65,29 @@ def batch_certify(*, batch_id: int) -> dict:
             "certificate": {k: certificate[k] for k in (
                 "estimated_accuracy", "sample_size", "interval_lower", "interval_upper", "confidence", "target", "certified")},
         })
+        suspects_run_request(batch=batch)
     return certificate
+
+
+SUSPECTS_TASK = "dashboards.suspects_run"
+SUSPECTS_FOLDS = 5  # the suspect run's cross-validation folds (dashboards.analysis.confident.MAX_FOLDS)
+
+
+def suspects_run_request(*, batch: DeliveryBatch) -> bool:
+    """Send ``dashboards.suspects_run`` for the batch when it can be cross-validated: at least
+    ``CADRE_SUSPECTS_AUTO_MIN_ITEMS`` (default 50, 0 = never) labelled items, of which at least
+    two labels have ``SUSPECTS_FOLDS`` items each (so every fold holds both). Below that the
+    per-class thresholds average over too few items to rank anything; ops can still start a run
+    from the suspects page. Returns whether it was sent."""
+    minimum = int(getattr(settings, "CADRE_SUSPECTS_AUTO_MIN_ITEMS", 50))
+    if minimum <= 0:
+        return False
+    counts = Counter(dict(DeliveryBatchItem.objects.filter(batch=batch, label__isnull=False).values_list("label")
+                          .annotate(n=Count("id")).values_list("label", "n").order_by()))
+    if sum(counts.values()) < minimum or sum(1 for n in counts.values() if n >= SUSPECTS_FOLDS) < 2:
+        return False
+    task_enqueue(SUSPECTS_TASK, batch_id=batch.pk)
+    return True
 
 
 def audit_create(
@@ -147,7 +176,7 @@ def audit_complete(*, audit: Audit) -> dict:
             raise ValidationError({"samples": [f"{missing} sampled item(s) are not reviewed yet."]})
         truth = {s.item_id: s.reviewer_label for s in samples}
         wrong = sorted(s.item_id for s in samples if not s.correct)
-        _annotator_evidence(audit.project, truth)
+        annotator_evidence_add(project=audit.project, truth=truth)
         audit.status = Audit.Status.COMPLETE
         audit.completed_at = timezone.now()
         audit.save(update_fields=["status", "completed_at"])
@@ -156,8 +185,11 @@ def audit_complete(*, audit: Audit) -> dict:
     return {"reviewed": len(samples), "wrong": len(wrong), "reopened": reopened, "certificate": certificate}
 
 
-def _annotator_evidence(project: Project, truth: dict[int, str]) -> None:
-    """Each answer on an audited item is a check against the reviewer's label."""
+def annotator_evidence_add(*, project: Project, truth: dict[int, str]) -> None:
+    """Each answer on a reviewed item (item id → the reviewer's label in ``truth``) is evidence
+    on its annotator: agreeing or not with the reviewer, counted in ``AnnotatorAuditRecord``
+    and added to the Beta posterior. Used by audits and by dashboards' label-error review;
+    call it inside the caller's transaction (it locks the annotators' quality rows)."""
     tally: dict[int, Counter] = defaultdict(Counter)
     for annotator_id, item_id, label in Answer.objects.filter(item_id__in=list(truth)).values_list(
         "annotator_id", "item_id", "label"

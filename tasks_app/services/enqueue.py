@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 BROKER_ERRORS = (BrokerOperationalError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
 
 
-def task_enqueue(name: str, *args: Any) -> None:
+def task_enqueue(name: str, *args: Any, **kwargs: Any) -> None:
     """Send a Celery task by name (after commit when inside a transaction).
 
     ``signature(name).delay()`` resolves the registered task, so the embedded run without
@@ -35,8 +35,8 @@ def task_enqueue(name: str, *args: Any) -> None:
 
     def send() -> None:
         try:
-            current_app.signature(name, args=args).delay()
+            current_app.signature(name, args=args, kwargs=kwargs).delay()
         except BROKER_ERRORS as exc:
-            log.warning("could not enqueue %s%r (broker unavailable: %s); the sweep will retry it", name, args, exc)
+            log.warning("could not enqueue %s%r%r (broker unavailable: %s); the sweep will retry it", name, args, kwargs, exc)
 
     transaction.on_commit(send)

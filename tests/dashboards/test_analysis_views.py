@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from dashboards.analysis import demo
 from dashboards.models import Suspect, SuspectRun
@@ -70,3 +72,39 @@ def test_a_pending_run_is_shown_and_the_page_reloads_until_done(staff_client):
     page = staff_client.get(url).content.decode()
     assert "reloads every 5 seconds" in page and "window.location.reload" in page
     assert SuspectRun.objects.get().status == "pending"
+
+
+def test_project_dashboard_links_the_analysis_pages_and_they_share_the_ops_nav(staff_client):
+    d = demo.seed(photos=5, headlines=60)
+    dashboard = reverse("dashboards:project", args=[d.topics.pk])
+    html = staff_client.get(dashboard).content.decode()
+    links = re.search(r'<ul id="analysis-links">(.*?)</ul>', html, re.DOTALL).group(1)
+    assert reverse("dashboards:demographics", args=[d.topics.pk]) in links
+    assert reverse("dashboards:suspects", args=[d.topics.pk]) in links and "no run yet" in links
+    run = SuspectRun.objects.create(project=d.topics, batch=d.batch, status=SuspectRun.Status.DONE, suspects_count=7)
+    links = re.search(r'<ul id="analysis-links">(.*?)</ul>', staff_client.get(dashboard).content.decode(), re.DOTALL).group(1)
+    assert f"last run done on batch {d.batch.number}, 7 suspects" in links
+    nav = re.search(r'<nav class="ops-nav".*?</nav>', html, re.DOTALL).group(0)
+    for url in (reverse("dashboards:demographics", args=[d.topics.pk]), reverse("dashboards:suspects", args=[d.topics.pk]),
+                reverse("dashboards:suspect_run", args=[d.topics.pk, run.pk]), reverse("dashboards:overview")):
+        page = staff_client.get(url).content.decode()
+        page_nav = re.search(r'<nav class="ops-nav".*?</nav>', page, re.DOTALL).group(0)
+        assert page_nav.replace(' aria-current="page"', "") == nav, url  # the same row of links everywhere
+        if url != reverse("dashboards:overview"):
+            assert f'<a href="{dashboard}">{d.topics.name}</a>' in page, url  # crumbs lead back to the dashboard
+
+
+def test_the_embedded_demo_seeds_the_analysis_demo_too(capsys):
+    from django.core.management import call_command
+
+    from dashboards.analysis.demo import PUPPIES, TOPICS
+    from tasks_app.models import Project
+
+    call_command("seed_demo", items=4, without_analysis=True)
+    assert not Project.objects.filter(name__in=[PUPPIES, TOPICS]).exists()
+    call_command("seed_demo", items=4)
+    call_command("seed_demo", items=4)  # idempotent
+    assert Project.objects.filter(name__in=[PUPPIES, TOPICS]).count() == 2
+    out = capsys.readouterr().out
+    assert out.count("Demographics: /ops/projects/") == 2 and "Label-error suspects: /ops/projects/" in out
+    assert get_user_model().objects.get(username="demo_woman_0").check_password("cadre-demo-2026")

@@ -122,3 +122,51 @@ def test_the_run_is_computed_by_a_real_worker(celery_worker):
              message="the worker to compute the suspect run")
     assert SuspectRun.objects.get(pk=run.pk).status == SuspectRun.Status.DONE
     assert "dashboards.suspects_run" in celery_worker["log"].read_text()
+
+
+# --- the automatic run after a batch's first certification (quality sends the task by name) ----------
+
+def test_first_certification_of_a_batch_starts_a_suspect_run(seeded, django_capture_on_commit_callbacks):
+    from cadre.celery import app as celery_app
+    from quality.services.audits import batch_certify
+
+    assert not SuspectRun.objects.exists()  # the batch was cut, its certification never ran (no commit here)
+    with django_capture_on_commit_callbacks(execute=True):
+        celery_app.signature("quality.batch_certify", args=(seeded.batch.pk,)).delay()  # what batch_cut sends
+    run = SuspectRun.objects.get(batch=seeded.batch)
+    assert run.status == SuspectRun.Status.DONE and run.created_by is None and run.items_used == 240
+    assert run.suspects_count > 0
+    with django_capture_on_commit_callbacks(execute=True):  # recertified (an audit completed): no second run
+        batch_certify(batch_id=seeded.batch.pk)
+    assert SuspectRun.objects.filter(batch=seeded.batch).count() == 1
+
+
+def test_the_automatic_run_needs_a_batch_that_can_be_cross_validated(settings, django_capture_on_commit_callbacks):
+    from dashboards.analysis import confident
+    from quality.services.audits import SUSPECTS_FOLDS, suspects_run_request
+
+    assert SUSPECTS_FOLDS == confident.MAX_FOLDS and settings.CADRE_SUSPECTS_AUTO_MIN_ITEMS >= confident.MIN_ITEMS
+    small = demo.seed(photos=5, headlines=40)  # 40 labelled items < 50
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        assert suspects_run_request(batch=small.batch) is False
+    assert sent == [] and not SuspectRun.objects.exists()
+    settings.CADRE_SUSPECTS_AUTO_MIN_ITEMS = 40
+    with django_capture_on_commit_callbacks(execute=True) as sent:
+        assert suspects_run_request(batch=small.batch) is True
+    assert SuspectRun.objects.get(batch=small.batch).status == SuspectRun.Status.DONE
+    # one label with 5+ items is not enough: nothing to tell it from
+    labels = list(DeliveryBatchItem.objects.filter(batch=small.batch).values_list("label", flat=True).distinct())
+    DeliveryBatchItem.objects.filter(batch=small.batch).exclude(label=labels[0]).update(label=None)
+    settings.CADRE_SUSPECTS_AUTO_MIN_ITEMS = 1
+    assert suspects_run_request(batch=small.batch) is False
+    settings.CADRE_SUSPECTS_AUTO_MIN_ITEMS = 0  # off
+    assert suspects_run_request(batch=small.batch) is False
+
+
+def test_the_task_with_a_batch_skips_a_batch_that_already_has_a_run(seeded, django_capture_on_commit_callbacks):
+    from dashboards.tasks import suspects_run
+
+    ops_run, _ = svc.suspect_run_start(batch=seeded.batch)  # ops started one first (still pending)
+    assert suspects_run(batch_id=seeded.batch.pk) == "skipped"
+    assert suspects_run(batch_id=999999) == "skipped"
+    assert list(SuspectRun.objects.values_list("pk", flat=True)) == [ops_run.pk]

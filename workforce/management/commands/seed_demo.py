@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -51,6 +52,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--items", type=int, default=60, help="Regular items in the demo project.")
+        parser.add_argument("--without-analysis", action="store_true",
+                            help="Skip the demographics / label-error suspects demo (manage.py seed_analysis_demo).")
 
     @transaction.atomic
     def handle(self, *args, **opts):
@@ -126,3 +129,7 @@ class Command(BaseCommand):
         self.stdout.write(f"    curl -H 'Authorization: Token {token.key}' {base}/api/projects/")
         self.stdout.write(f"  Demo project id: {project.pk}   API docs: /api/docs/")
         self.stdout.write("  Task-type demos: " + ", ".join(f"{p.name} (id {p.pk})" for p in typed))
+        if not opts["without_analysis"]:
+            # by name: dashboards sits above workforce (import direction dashboards → workforce); ~2 s
+            self.stdout.write("  Analysis demo (ops, /ops/projects/<id>/...):")
+            call_command("seed_analysis_demo", stdout=self.stdout)
