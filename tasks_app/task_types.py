@@ -154,9 +154,11 @@ def scale_points(config: dict) -> list[float]:
     return [round(lo + i * step, 6) for i in range(n + 1)]
 
 
-def config_clean(task_type: str, config: Any, labels: Any) -> tuple[dict, list[str]]:
+def config_clean(task_type: str, config: Any, labels: Any, *, organization_id: int | None = None) -> tuple[dict, list[str]]:
     """The checked ``type_config`` (defaults filled in) and the project's label list.
-    Raises ValidationError with ``type_config`` / ``labels`` field errors."""
+    Raises ValidationError with ``type_config`` / ``labels`` field errors. ``organization_id``:
+    the customer's, for settings that name another of their projects (a conversation's
+    ``labelling_project``)."""
     if config is None:
         config = {}
     if not isinstance(config, dict):
@@ -217,6 +219,12 @@ def config_clean(task_type: str, config: Any, labels: Any) -> tuple[dict, list[s
         if out["item_field"] == out["candidates_field"]:
             _fail("type_config", "item_field and candidates_field must differ.")
         return out, [str(i) for i in range(1, out["n"] + 1)]
+    if task_type == CONVERSATION:
+        # roles, turn limits, timeouts and the labelling project: the conversation service's rules;
+        # the labels are those of the onboarding questions (tutorial and qualifier are single choice)
+        from .services.conversations import conversation_config_clean
+
+        return conversation_config_clean(config=config, organization_id=organization_id), _distinct_labels(labels, 2)
     _fail("task_type", f"Task type {task_type!r} is not available through this API yet.")
 
 

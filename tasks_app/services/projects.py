@@ -80,7 +80,7 @@ def project_create(
                 errors.setdefault("examples", []).append(f"Example {i}: label {ex.label!r} is not one of the labels.")
             answers.append((ex.label, None))
     else:
-        type_config, labels = task_types.config_clean(task_type, type_config, labels)
+        type_config, labels = task_types.config_clean(task_type, type_config, labels, organization_id=organization.pk)
         for i, ex in enumerate(examples):
             try:
                 answers.append(task_types.example_clean(
