@@ -15,9 +15,9 @@ def test_cells_pool_to_the_minimum_effective_size_and_never_cross_statuses():
     sizes = [accepted.count(c) for c in dict.fromkeys(accepted)]
     assert sizes == [20, 20, 20]  # 10 effective each at design effect 2
     assert {n for n, (st, _) in zip(names, shadow) if st == "exhausted"} == {"exhausted"}
-    # the last cell is open upwards; an item harder than every known item has no evidence
-    assert counts == {"accepted:below 0.1": 1, accepted[-1]: 1, "exhausted": 1}
-    lone = post_stratified_claim([("accepted", 0.8, True)] * 30, [("accepted", 0.1)], confidence=0.95, target=0.5)
+    # the first and last cells are open-ended; a status without shadows is one empty cell
+    assert counts == {accepted[0]: 1, accepted[-1]: 1, "exhausted": 1}
+    lone = post_stratified_claim([("accepted", 0.8, True)] * 30, [("exhausted", 0.1)], confidence=0.95, target=0.5)
     assert lone.lower == 0.0 and lone.upper == 1.0
 
 
@@ -31,7 +31,7 @@ def test_a_short_last_cell_joins_the_one_before_and_ties_never_split():
 
 def test_one_cell_is_the_status_claim():
     shadow = [("accepted", 0.9, i % 10 != 0) for i in range(20)]
-    post = post_stratified_claim(shadow, [("accepted", 0.95)] * 40, confidence=0.95, target=0.8)
+    post = post_stratified_claim(shadow, [("accepted", 0.3)] * 40, confidence=0.95, target=0.8)
     status = stratified_claim({"accepted": [ok for _, _, ok in shadow]}, {"accepted": 40}, confidence=0.95, target=0.8)
     assert (post.lower, post.accuracy, post.n, post.correct) == (status.lower, status.accuracy, status.n, status.correct)
 
