@@ -19,8 +19,9 @@ Revoked workers leave. At the end, the delivered labels and probabilities come f
 re-estimate (the same function). Claims: each known item also gets a *shadow delivery* — the
 acceptance procedure run online on its check answers in arrival order, every annotator's rows
 leaving this item's own check out — and its label and probability from a re-estimate that did
-not see its known label (5-fold cross-fitting). Shadow outcomes by decision status, weighted by
-the delivery's statuses, give the claim: :func:`quality.engine.estimate.stratified_claim`
+not see its known label (5-fold cross-fitting). Shadow outcomes post-stratified by decision
+status and the items' calibrated P(correct) (cells pooled to a minimum size), weighted by the
+delivery's own mix, give the claim: :func:`quality.engine.estimate.post_stratified_claim`
 (one-sided Clopper-Pearson at the customer's confidence, counts divided by the design effect).
 """
 from __future__ import annotations
@@ -47,7 +48,7 @@ from quality.engine.acceptance import best_label, decide_confusion
 from quality.engine.confusion import Confusion, confusion_prior
 from quality.engine.delivery import cross_fitted_outcomes, shadow_run
 from quality.engine.em import refit, refresh_due
-from quality.engine.estimate import SHADOW_DESIGN_EFFECT, stratified_claim
+from quality.engine.estimate import SHADOW_DESIGN_EFFECT, difficulty_strata, post_stratified_claim
 from quality.engine.gating import evidence_withheld
 from quality.engine.sprt import SprtDesign, WalkState, design_for, gate_step
 
@@ -327,7 +328,7 @@ def run_replay(
     def label_p(dist: Sequence[float]) -> tuple[str, float]:
         return best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
 
-    shadow: list[tuple[str, float, bool]] = []
+    shadow: list[tuple[str, float, bool]] = []  # (status, cross-fitted P, cross-fitted label right)
     shadow_answers = 0
     for it, (lab, p) in cross_fitted_outcomes(labels, fit.shadow, known, tau, eps).items():
         sh = shadows[it]
@@ -337,6 +338,7 @@ def run_replay(
 
     delivered: list[dict] = []
     status_counts: dict[str, int] = {}
+    scores: list[tuple[str, float]] = []  # (status, calibrated P) per delivered item
     for it in item_order:
         st = items.get(it)
         if st is None or not st.answers:
@@ -347,12 +349,16 @@ def run_replay(
         else:  # every answer on it came from revoked workers: the online decision stands
             lab, p = st.decision.label, st.decision.p_correct
         status_counts[status] = status_counts.get(status, 0) + 1
+        scores.append((status, p))
         delivered.append({"item": it, "label": lab, "p_correct": round(p, 4), "answers_used": len(st.answers)})
     deff = SHADOW_DESIGN_EFFECT
-    claim = stratified_claim(
-        {st: [c for s_, _, c in shadow if s_ == st] for st in {s_ for s_, _, _ in shadow}},
-        status_counts, confidence=confidence, target=target, design_effect=deff,
-    )
+    claim = post_stratified_claim(shadow, scores, confidence=confidence, target=target, design_effect=deff)
+    names, cell_counts = difficulty_strata([(s_, x) for s_, x, _ in shadow], scores, design_effect=deff)
+    by_cell = {name: {"shadow_n": 0, "shadow_correct": 0, "delivered": c} for name, c in cell_counts.items()}
+    for name, (_, _, ok) in zip(names, shadow):
+        c = by_cell.setdefault(name, {"shadow_n": 0, "shadow_correct": 0, "delivered": 0})
+        c["shadow_n"] += 1
+        c["shadow_correct"] += int(ok)
     regular_answers = sum(r["answers_used"] for r in delivered)
     n_del = len(delivered)
     summary = {
@@ -373,12 +379,13 @@ def run_replay(
         "claimed_upper_bound": round(claim.upper, 4),
         "claim_n": claim.n,
         "claim_correct": claim.correct,
-        "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method} by decision status, design effect {deff:.2f}",
+        "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method}, design effect {deff:.2f}",
         "shadow_answers_per_item": round(shadow_answers / len(shadow), 4) if shadow else None,
         "shadow_by_status": {
             st: {"n": sum(1 for s in shadow if s[0] == st), "correct": sum(1 for s in shadow if s[0] == st and s[2])}
             for st in sorted({s[0] for s in shadow})
         },
+        "claim_cells": dict(sorted(by_cell.items())),
         "certified": claim.certified,
         "mean_p_correct": round(sum(r["p_correct"] for r in delivered) / n_del, 4) if n_del else None,
         "target": target,

@@ -18,8 +18,8 @@ Per answer, in this order:
    see (5-fold cross-fitting). Geometric schedule: O(1) amortised per answer, per project;
 4. the claim: *shadow deliveries* of known items (the acceptance procedure on each known item's
    answers in arrival order, its own check left out; label from a fit blind to it) -> 
-   ``stratified_claim`` (one-sided Clopper-Pearson by decision status, counts divided by
-   ``SHADOW_DESIGN_EFFECT``).
+   ``post_stratified_claim`` (one-sided Clopper-Pearson post-stratified by decision status and
+   the items' calibrated P(correct), counts divided by ``SHADOW_DESIGN_EFFECT``).
 
 Assignment: ``known_check_rate`` (1.0 for the first 3 checks, highest for borderline
 annotators, a floor that decays with the evidence held, never below 0.03) and ``choose_item``.
@@ -34,7 +34,10 @@ from .annotator import (
     prior_from_qualifier,
 )
 from .calibration import Calibration, fit_calibration
-from .estimate import SHADOW_DESIGN_EFFECT, DeliveryClaim, clopper_pearson, delivery_claim, stratified_claim, wilson
+from .estimate import (
+    SHADOW_DESIGN_EFFECT, DeliveryClaim, clopper_pearson, delivery_claim, difficulty_strata, post_stratified_claim,
+    stratified_claim, wilson,
+)
 from .delivery import ShadowClaim, ShadowOutcome, claim_from_shadow, shadow_decision
 from .gating import GateDecision, gate
 from .policy import Candidate, choose_item, known_check_rate, shadow_eligible
@@ -45,5 +48,5 @@ __all__ = [
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
     "accept", "best_label", "decide_confusion", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",
-    "known_check_rate", "posterior_update", "shadow_eligible", "prior_from_qualifier", "stratified_claim", "wilson",
+    "known_check_rate", "posterior_update", "shadow_eligible", "prior_from_qualifier", "stratified_claim", "wilson", "difficulty_strata", "post_stratified_claim",
 ]

@@ -1,7 +1,7 @@
 """The delivery and its accuracy claim (shadow deliveries on known items)."""
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from django.db.models import Count
@@ -22,11 +22,13 @@ def project_claim(*, project: Project) -> engine.ShadowClaim:
     stores, per item, the shadow's status and whether the label from a fit blind to the item's
     known label (5-fold cross-fitting) equals it. Known items whose key is under audit are left
     out. Before the first re-estimate, the shadows are decided online instead. Those outcomes,
-    split by decision status and weighted by the delivery's own mix of statuses, give the claim
-    (``engine.stratified_claim``, Clopper-Pearson with the shadow design effect) — the call the
-    crowd replay makes. Items' ``p_correct`` is already the tempered (calibrated) model value,
+    post-stratified by decision status and calibrated P(correct) (the cross-fitted P of a known
+    item, the stored ``p_correct`` of a delivered one) and weighted by the delivery's own mix,
+    give the claim (``engine.post_stratified_claim``, Clopper-Pearson with the shadow design
+    effect) — the call the crowd replay makes. Items' ``p_correct`` is already the tempered (calibrated) model value,
     so the per-item map is the identity. Structured task types that are not categorical take
-    their shadow outcomes from their own acceptance rule (``certificates.shadow_outcomes``, issue 6).
+    their shadow outcomes from their own acceptance rule (``certificates.shadow_outcomes``, issue 6),
+    stratified by decision status only (``_claim``).
     """
     if task_types.scoring_kind(project.task_type, project.type_config) != task_types.CATEGORICAL:
         from .certificates import shadow_outcomes
@@ -37,17 +39,33 @@ def project_claim(*, project: Project) -> engine.ShadowClaim:
         return _claim(project, structured)
     state = model_services.model_state(project)
     open_known = set(Item.objects.filter(project=project, is_known=True, status=Item.Status.OPEN).values_list("id", flat=True))
-    shadow: dict[str, list[bool]] = defaultdict(list)
+    shadow: list[tuple[str, float | None, bool]] = []
     if state.shadow:  # the last re-estimate's cross-fitted shadows: the crowd replay's method
-        for item_id, (status, correct) in state.shadow.items():
+        for item_id, (status, correct, *p) in state.shadow.items():
             if int(item_id) in open_known:  # a key under audit since then is left out
-                shadow[status].append(bool(correct))
+                shadow.append((status, float(p[0]) if p else None, bool(correct)))
     else:
         _online_shadows(project, state, open_known, shadow)
-    return _claim(project, shadow)
+    delivered = list(
+        Item.objects.filter(project=project, is_known=False)
+        .exclude(status=Item.Status.OPEN)
+        .values_list("status", "p_correct")
+    )
+    if any(x is None for _, x, _ in shadow):  # stored before the score was kept: by status only
+        claim = engine.stratified_claim(
+            {st: [ok for s, _, ok in shadow if s == st] for st in {s for s, _, _ in shadow}},
+            dict(Counter(st for st, _ in delivered)), confidence=project.confidence, target=project.accuracy_target,
+        )
+    else:
+        claim = engine.post_stratified_claim(
+            shadow, [(st, 0.0 if p is None else p) for st, p in delivered],
+            confidence=project.confidence, target=project.accuracy_target,
+        )
+    return engine.ShadowClaim(claim=claim, overall=engine.Calibration())
 
 
 def _claim(project: Project, shadow: dict[str, list[bool]]) -> engine.ShadowClaim:
+    """The claim by decision status alone (structured task types: no calibrated P per item)."""
     delivered = dict(
         Item.objects.filter(project=project, is_known=False)
         .exclude(status=Item.Status.OPEN)
@@ -58,9 +76,9 @@ def _claim(project: Project, shadow: dict[str, list[bool]]) -> engine.ShadowClai
     return engine.ShadowClaim(claim=claim, overall=engine.Calibration())
 
 
-def _online_shadows(project: Project, state, open_known: set[int], shadow: dict[str, list[bool]]) -> None:
+def _online_shadows(project: Project, state, open_known: set[int], shadow: list[tuple[str, float | None, bool]]) -> None:
     """Before the first re-estimate: shadows decided online (confusion rows leaving the item's
-    own check out, label from that decision). Known items under audit are left out."""
+    own check out, label and P from that decision). Known items under audit are left out."""
     rows = list(
         Answer.objects.filter(project=project, is_check=True, scored_at__isnull=False, item_id__in=open_known)
         .order_by("item_id", "id")
@@ -85,7 +103,7 @@ def _online_shadows(project: Project, state, open_known: set[int], shadow: dict[
             if decision.status != "more":
                 break
         status = "exhausted" if decision.status == "more" else decision.status
-        shadow[status].append(decision.label == truth)
+        shadow.append((status, float(decision.p_correct), decision.label == truth))
 
 
 def project_delivery(*, project: Project) -> dict[str, Any]:
@@ -123,8 +141,8 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
         "target": project.accuracy_target,
         "certified": claim.certified,
         "method": "shadow deliveries on hidden known-answer items (the acceptance rule re-run on each known "
-        f"item's answers under the per-class annotator model, leaving its own check out), stratified by "
-        f"decision status: {claim.method}",
+        f"item's answers under the per-class annotator model, leaving its own check out), post-stratified by "
+        f"decision status and calibrated P(correct): {claim.method}",
         "mean_p_correct": round(sum(r["p_correct"] or 0 for r in out_items) / len(out_items), 4) if out_items else None,
     }
     return {"project": project.pk, "summary": summary, "items": out_items}

@@ -207,8 +207,9 @@ def project_model_refresh(*, project_id: int) -> int:
         state.tau = fit.tau
         state.eps = fit.eps
         outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
-        # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?)
-        state.shadow = {it: [shadow_status[it], lab == known[it]] for it, (lab, _) in outcomes.items()}
+        # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?,
+        # cross-fitted P — the difficulty score the claim post-stratifies on)
+        state.shadow = {it: [shadow_status[it], lab == known[it], p] for it, (lab, p) in outcomes.items()}
         state.answers_at_refresh = len(rows)
         state.answers_scored = max(state.answers_scored, len(rows))
         state.answer_watermark = max((r[4] for r in rows), default=0)

@@ -93,9 +93,46 @@ def test_refresh_stores_cross_fitted_shadows_and_the_claim_uses_them_without_key
     quality_services.project_model_refresh(project_id=project.pk)
     state = ProjectModelState.objects.get(project=project)
     assert set(state.shadow) == {str(i.pk) for i in knowns[:-1]}
-    assert all(status in ("accepted", "exhausted") and ok is True for status, ok in state.shadow.values())
+    assert all(status in ("accepted", "exhausted") and ok is True and 0.5 <= p <= 1.0
+               for status, ok, p in state.shadow.values())
     claim = project_claim(project=project).claim
     assert claim.n == len(knowns) - 1 and claim.correct == len(knowns) - 1
     Item.objects.filter(pk=knowns[0].pk).update(status=Item.Status.EXHAUSTED)  # another key goes under audit
     claim = project_claim(project=project).claim
     assert claim.n == len(knowns) - 2 and claim.correct == len(knowns) - 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claim_is_post_stratified_by_difficulty_as_the_replay_computes_it():
+    """Known items easier than the regular ones (high cross-fitted P, all right) must not carry
+    the claim for a delivery of hard items (low P): production makes the replay's call, on the
+    stored shadows and the delivered items' own status and P."""
+    from quality import engine
+    from quality.selectors.delivery import project_claim
+
+    project = setup_project(n_items=60, n_known=80, max_answers=3, target=0.9)
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    regular = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    # the cross-fitted shadows: 50 easy known items (P 0.99, all right), 30 hard ones (P 0.6, 18 right)
+    shadow = {str(k.pk): ["accepted", True, 0.99] if i < 50 else ["accepted", i < 68, 0.6] for i, k in enumerate(knowns)}
+    state = model_services.model_state(project)
+    state.shadow, state.refreshes = shadow, 1
+    state.save()
+    # the delivery is mostly hard items
+    for i, item in enumerate(regular):
+        Item.objects.filter(pk=item.pk).update(status=Item.Status.ACCEPTED, label="a", p_correct=0.99 if i < 10 else 0.6)
+    claim = project_claim(project=project).claim
+    expected = engine.post_stratified_claim(
+        [(st, p, ok) for st, ok, p in shadow.values()], [("accepted", 0.99)] * 10 + [("accepted", 0.6)] * 50,
+        confidence=project.confidence, target=project.accuracy_target,
+    )
+    assert claim == expected
+    # the hard cell weighs 5/6 of the delivery: 1/6 * 1.0 + 5/6 * 0.6, not the known items' 68/80
+    assert abs(claim.accuracy - (1 / 6 + 5 / 6 * 0.6)) < 1e-9
+    assert claim.lower < 0.67 < 68 / 80
+    assert claim.n == 80 and claim.correct == 68 and "post-stratified" in claim.method
+    # shadows stored before the score was kept (status, correct): the claim falls back to status strata
+    state.shadow = {k: v[:2] for k, v in shadow.items()}
+    state.save()
+    old = project_claim(project=project).claim
+    assert old.n == 80 and abs(old.accuracy - 68 / 80) < 1e-9
