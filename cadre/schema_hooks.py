@@ -5,7 +5,10 @@
 - 503 ``Service Unavailable``: the database is unreachable (``cadre.middleware``), also with
   ``Retry-After``.
 
-Both bodies are DRF's ``{"detail": "..."}``. Declaring them lets generated clients and the
+- 409 and 422 on every operation that takes an ``Idempotency-Key`` header (``tasks_app.idempotent``):
+  the first request with that key is still running, or the key was used for another request.
+
+All bodies are DRF's ``{"detail": "..."}``. Declaring them lets generated clients and the
 schemathesis fuzzer treat them as documented, not as surprises."""
 from __future__ import annotations
 
@@ -16,14 +19,20 @@ _COMMON = {
     "503": "Cadre cannot reach its database right now; retry after `Retry-After` seconds.",
 }
 
+_IDEMPOTENCY = {
+    "409": "A request with this Idempotency-Key is still being processed; retry shortly.",
+    "422": "This Idempotency-Key was used for a different request (method, path or body).",
+}
 
-def add_common_responses(result, generator, request, public):  # noqa: ANN001 - drf-spectacular hook signature
+
+def add_common_responses(result, generator, request, public):
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components[_DETAIL] = {
         "type": "object",
         "properties": {"detail": {"type": "string", "readOnly": True}},
         "required": ["detail"],
     }
+    detail = {"application/json": {"schema": {"$ref": f"#/components/schemas/{_DETAIL}"}}}
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
@@ -35,7 +44,10 @@ def add_common_responses(result, generator, request, public):  # noqa: ANN001 - 
                     {
                         "description": text,
                         "headers": {"Retry-After": _RETRY_AFTER},
-                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_DETAIL}"}}},
+                        "content": detail,
                     },
                 )
+            if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+                for status, text in _IDEMPOTENCY.items():
+                    responses.setdefault(status, {"description": text, "content": detail})
     return result
