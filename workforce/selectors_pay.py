@@ -37,15 +37,11 @@ def time_on_task_ms(duration_ms, visible_ms) -> int | None:
     return duration_ms
 
 
-@dataclass
-class Rate:
-    annotator_id: int
-    project_id: int
-    answers: int = 0  # settled answers with a time on task
-    ms: int = 0
-    pay: Decimal = Decimal(0)
-    currency: str = ""
-    username: str = ""
+class _Hourly:
+    """Hours and effective hourly pay of rows carrying ``ms`` (time on task) and ``pay``."""
+
+    ms: int
+    pay: Decimal
 
     @property
     def hours(self) -> float:
@@ -54,6 +50,17 @@ class Rate:
     @property
     def hourly(self) -> Decimal | None:
         return (self.pay * MS_PER_HOUR / self.ms).quantize(Decimal("0.01")) if self.ms > 0 else None
+
+
+@dataclass
+class Rate(_Hourly):
+    annotator_id: int
+    project_id: int
+    answers: int = 0  # settled answers with a time on task
+    ms: int = 0
+    pay: Decimal = Decimal(0)
+    currency: str = ""
+    username: str = ""
 
 
 def settled_answers():
@@ -127,7 +134,7 @@ def _hourly_rates_python(*, project_ids: list[int] | None = None, annotator=None
 
 
 @dataclass
-class ProjectPayRow:
+class ProjectPayRow(_Hourly):
     project: Project
     per_answer: Decimal
     currency: str
@@ -140,14 +147,6 @@ class ProjectPayRow:
     compared: bool = True  # same currency as the minimum
     flagged: bool = False
     rates: list = field(default_factory=list)
-
-    @property
-    def hours(self) -> float:
-        return self.ms / 3_600_000
-
-    @property
-    def hourly(self) -> Decimal | None:
-        return (self.pay * MS_PER_HOUR / self.ms).quantize(Decimal("0.01")) if self.ms > 0 else None
 
 
 def min_hourly_rate() -> Decimal:
