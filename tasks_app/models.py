@@ -277,6 +277,11 @@ class Answer(models.Model):
     )
     is_check = models.BooleanField(default=False, help_text="Answer to a hidden known-answer item.")
     correct = models.BooleanField(null=True, blank=True, help_text="For checks: matched the known answer.")
+    weight = models.FloatField(
+        null=True, blank=True,
+        help_text="Answer-quality weight in [0, 1] set when the answer is scored (quality.services.answer_weight: "
+        "behaviour signals against the active answer-quality model); null = not weighed (full weight).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     scored_at = models.DateTimeField(null=True, blank=True)
 
