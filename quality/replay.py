@@ -48,7 +48,8 @@ from quality.engine.acceptance import best_label, decide_confusion
 from quality.engine.confusion import Confusion, confusion_prior
 from quality.engine.delivery import cross_fitted_outcomes, shadow_run
 from quality.engine.em import refit, refresh_due
-from quality.engine.estimate import SHADOW_DESIGN_EFFECT, difficulty_strata, post_stratified_claim
+from quality.engine.claim import items_claim
+from quality.engine.estimate import SHADOW_DESIGN_EFFECT, difficulty_strata
 from quality.engine.gating import evidence_withheld
 from quality.engine.sprt import SprtDesign, WalkState, design_for, gate_step
 
@@ -352,7 +353,7 @@ def run_replay(
         scores.append((status, p))
         delivered.append({"item": it, "label": lab, "p_correct": round(p, 4), "answers_used": len(st.answers)})
     deff = SHADOW_DESIGN_EFFECT
-    claim = post_stratified_claim(shadow, scores, confidence=confidence, target=target, design_effect=deff)
+    claim = items_claim(shadow, scores, confidence=confidence, target=target, design_effect=deff)  # production's call
     names, cell_counts = difficulty_strata([(s_, x) for s_, x, _ in shadow], scores, design_effect=deff)
     by_cell = {name: {"shadow_n": 0, "shadow_correct": 0, "delivered": c} for name, c in cell_counts.items()}
     for name, (_, _, ok) in zip(names, shadow):

@@ -1,7 +1,12 @@
-"""A delivery batch's certificate: the model claim (shadow deliveries on known items, as
-``project_claim`` computes them, weighted by the batch's own mix of decision statuses) with
-per-class precision and recall from the same shadow deliveries, and the batch's audit when it
-has results, combined as ``quality.engine.certificate`` explains."""
+"""A delivery batch's certificate: the model claim for the batch's own items (``delivery.items_claim``,
+the one call behind the delivery API's claim and the crowd replay's: shadow deliveries on known
+items post-stratified by decision status and calibrated P, weighted by this batch's items), and
+the batch's audit when it has results, combined as ``quality.engine.certificate.certify``
+explains (both bounds must hold; the smaller lower bound is reported).
+
+Per-class precision and recall of the model part come from the shadow deliveries decided online
+(:func:`shadow_outcomes`, which keep each shadow's delivered label; the re-estimate's stored
+shadows keep only right or wrong), unweighted; with an audit they come from the audit."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -17,6 +22,7 @@ from .. import engine
 from ..engine import certificate as cert
 from ..models import AnnotatorQuality, Audit, AuditSample
 from ..services import posterior_of
+from .delivery import items_claim
 
 
 def _shadow_accuracy_of(project: Project, annotator_ids):
@@ -76,15 +82,17 @@ def shadow_outcomes(*, project: Project) -> list[tuple[engine.ShadowOutcome, str
     return out
 
 
-def batch_shadow_claim(*, batch: DeliveryBatch, outcomes=None) -> engine.ShadowClaim:
-    """The model claim for this batch: shadow outcomes stratified by decision status and
-    weighted by *this batch's* share of accepted / uncertain items (``engine.claim_from_shadow``,
-    the call ``project_claim`` makes with the whole project's mix)."""
-    outcomes = shadow_outcomes(project=batch.project) if outcomes is None else outcomes
-    mix = dict(DeliveryBatchItem.objects.filter(batch=batch).values_list("status").annotate(n=Count("id")).order_by())
-    project = batch.project
-    return engine.claim_from_shadow([o for o, _, _ in outcomes], mix, confidence=project.confidence,
-                                    target=project.accuracy_target)
+def batch_delivered(*, batch: DeliveryBatch) -> list[tuple[str, float | None]]:
+    """(decision status, calibrated P at delivery) of each item of the batch: the mix its claim
+    is weighted by (``p_model`` is the item's ``p_correct`` when the batch was cut, the value the
+    delivery API shows)."""
+    return list(DeliveryBatchItem.objects.filter(batch=batch).values_list("status", "p_model").iterator(chunk_size=5000))
+
+
+def batch_model_claim(*, batch: DeliveryBatch, sample=None) -> engine.DeliveryClaim:
+    """The model claim for this batch's items: ``delivery.items_claim`` (the call ``project_claim``
+    makes with every decided item of the project)."""
+    return items_claim(project=batch.project, delivered=batch_delivered(batch=batch), sample=sample)
 
 
 def batch_strata(*, batch: DeliveryBatch) -> dict[str, int]:
@@ -94,12 +102,13 @@ def batch_strata(*, batch: DeliveryBatch) -> dict[str, int]:
     )
 
 
-def batch_certificate(*, batch: DeliveryBatch, outcomes=None, shadow=None) -> dict[str, Any]:
-    """The certificate as stored on the batch and shown to the customer (see the keys below)."""
+def batch_certificate(*, batch: DeliveryBatch, outcomes=None, sample=None) -> dict[str, Any]:
+    """The certificate as stored on the batch and shown to the customer (see the keys below).
+    ``outcomes`` (:func:`shadow_outcomes`) and ``sample`` (``delivery.claim_sample``) may be
+    passed when the caller has them already."""
     project = batch.project
     outcomes = shadow_outcomes(project=project) if outcomes is None else outcomes
-    shadow = shadow or batch_shadow_claim(batch=batch, outcomes=outcomes)
-    claim = shadow.claim
+    claim = batch_model_claim(batch=batch, sample=sample)
     audit = Audit.objects.filter(batch=batch).first()
     audit_est = None
     if audit is not None:
@@ -108,31 +117,31 @@ def batch_certificate(*, batch: DeliveryBatch, outcomes=None, shadow=None) -> di
         )
         if reviewed:
             audit_est = cert.audit_estimates(batch_strata(batch=batch), reviewed, project.labels, project.confidence)
-    combined = cert.combine(
-        model_correct=claim.correct, model_n=claim.n, design_effect=engine.SHADOW_DESIGN_EFFECT,
-        audit=audit_est, confidence=project.confidence,
-    )
+    head = cert.certify(model=claim, audit=audit_est, target=project.accuracy_target, confidence=project.confidence)
     per_class_model = cert.class_metrics([(d, k) for _, d, k in outcomes], project.labels, project.confidence)
-    certified = bool(combined.n > 0 and combined.lower >= project.accuracy_target)
     return {
-        "status": "certified" if certified else "not_certified",
-        "estimated_accuracy": None if combined.estimate is None else round(combined.estimate, 6),
-        "sample_size": combined.n,
-        "interval_lower": round(combined.lower, 6),
-        "interval_upper": round(combined.upper, 6),
+        "status": "certified" if head.certified else "not_certified",
+        "estimated_accuracy": None if head.estimate is None else round(head.estimate, 6),
+        "sample_size": head.n,
+        "interval_lower": round(head.lower, 6),
+        "interval_upper": round(head.upper, 6),
         "confidence": project.confidence,
         "interval": "one-sided bounds, each holding with probability `confidence`",
         "target": project.accuracy_target,
-        "certified": certified,
-        "source": combined.source,
-        "method": combined.explanation,
+        "certified": head.certified,
+        "source": head.source,
+        "bound_from": head.bound_from,
+        "combination": "both bounds must hold: the smaller of the model's and the audit's lower bounds is reported "
+        "and certified only if it reaches the target (honest when either source is; the audit is a random sample "
+        "of this batch)",
+        "method": head.explanation,
         "per_class": per_class_model if audit_est is None else audit_est.per_class,
-        "per_class_source": "model (shadow deliveries on known-answer items; Clopper-Pearson)" if audit_est is None
-        else f"audit ({audit_est.method})",
+        "per_class_source": "model (shadow deliveries on known-answer items decided online, unweighted; "
+        "Clopper-Pearson)" if audit_est is None else f"audit ({audit_est.method})",
         "model": {
             "estimated_accuracy": claim.accuracy, "sample_size": claim.n, "sample_correct": claim.correct,
-            "interval_lower": claim.lower, "interval_upper": claim.upper, "method": claim.method,
-            "per_class": per_class_model,
+            "interval_lower": claim.lower, "interval_upper": claim.upper, "certified": claim.certified,
+            "method": claim.method, "per_class": per_class_model,
         },
         "audit": None if audit is None else {
             "id": audit.pk, "status": audit.status,

@@ -1,42 +1,34 @@
 """The delivery and its accuracy claim (shadow deliveries on known items)."""
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
-
-from django.db.models import Count
 
 from tasks_app import task_types
 from tasks_app.models import Answer, Item, Project
 
 from .. import engine
+from ..engine import claim as engine_claim
 from ..services import model as model_services
 
 
-def project_claim(*, project: Project) -> engine.ShadowClaim:
-    """The project's accuracy claim from *shadow deliveries* on its known-answer items.
+def claim_sample(*, project: Project) -> list[tuple[str, float | None, bool]]:
+    """The shadow outcomes every claim on this project rests on: (decision status, calibrated
+    P(correct) or None, delivered label right?) per known item.
 
-    Computed as the crowd replay computes it: each periodic re-estimate
+    Computed as the crowd replay computes them: each periodic re-estimate
     (``services.model.project_model_refresh``) runs every known item's shadow (its check answers
     in arrival order through the acceptance rule, confusion rows leaving its own check out) and
-    stores, per item, the shadow's status and whether the label from a fit blind to the item's
-    known label (5-fold cross-fitting) equals it. Known items whose key is under audit are left
-    out. Before the first re-estimate, the shadows are decided online instead. Those outcomes,
-    post-stratified by decision status and calibrated P(correct) (the cross-fitted P of a known
-    item, the stored ``p_correct`` of a delivered one) and weighted by the delivery's own mix,
-    give the claim (``engine.post_stratified_claim``, Clopper-Pearson with the shadow design
-    effect) — the call the crowd replay makes. Items' ``p_correct`` is already the tempered (calibrated) model value,
-    so the per-item map is the identity. Structured task types that are not categorical take
-    their shadow outcomes from their own acceptance rule (``certificates.shadow_outcomes``, issue 6),
-    stratified by decision status only (``_claim``).
-    """
+    stores, per item, the shadow's status, whether the label from a fit blind to the item's
+    known label (5-fold cross-fitting) equals it, and that fit's P. Known items whose key is
+    under audit are left out. Before the first re-estimate, the shadows are decided online
+    instead. Structured task types that are not categorical take their shadow outcomes from their
+    own acceptance rule (``certificates.shadow_outcomes``, issue 6), without a P (so their claim
+    is stratified by decision status only)."""
     if task_types.scoring_kind(project.task_type, project.type_config) != task_types.CATEGORICAL:
         from .certificates import shadow_outcomes
 
-        structured: dict[str, list[bool]] = defaultdict(list)
-        for outcome, _, _ in shadow_outcomes(project=project):
-            structured[outcome.status].append(outcome.correct)
-        return _claim(project, structured)
+        return [(outcome.status, None, bool(outcome.correct)) for outcome, _, _ in shadow_outcomes(project=project)]
     state = model_services.model_state(project)
     open_known = set(Item.objects.filter(project=project, is_known=True, status=Item.Status.OPEN).values_list("id", flat=True))
     shadow: list[tuple[str, float | None, bool]] = []
@@ -46,34 +38,30 @@ def project_claim(*, project: Project) -> engine.ShadowClaim:
                 shadow.append((status, float(p[0]) if p else None, bool(correct)))
     else:
         _online_shadows(project, state, open_known, shadow)
+    return shadow
+
+
+def items_claim(
+    *, project: Project, delivered: list[tuple[str, float | None]], sample: list | None = None
+) -> engine.DeliveryClaim:
+    """The claim for a set of delivered items ((decision status, calibrated P) each) of this
+    project: ``engine.claim.items_claim`` on the project's :func:`claim_sample` at the customer's
+    confidence and target: the call the crowd replay makes. The delivery (every decided item)
+    and each batch certificate (its own items) both come through here."""
+    sample = claim_sample(project=project) if sample is None else sample
+    return engine_claim.items_claim(sample, delivered, confidence=project.confidence, target=project.accuracy_target)
+
+
+def project_claim(*, project: Project) -> engine.ShadowClaim:
+    """The project's accuracy claim: :func:`items_claim` for every decided regular item (status
+    and stored ``p_correct``, already the tempered, calibrated model value, so the per-item map
+    of the returned ``ShadowClaim`` is the identity)."""
     delivered = list(
         Item.objects.filter(project=project, is_known=False)
         .exclude(status=Item.Status.OPEN)
         .values_list("status", "p_correct")
     )
-    if any(x is None for _, x, _ in shadow):  # stored before the score was kept: by status only
-        claim = engine.stratified_claim(
-            {st: [ok for s, _, ok in shadow if s == st] for st in {s for s, _, _ in shadow}},
-            dict(Counter(st for st, _ in delivered)), confidence=project.confidence, target=project.accuracy_target,
-        )
-    else:
-        claim = engine.post_stratified_claim(
-            shadow, [(st, 0.0 if p is None else p) for st, p in delivered],
-            confidence=project.confidence, target=project.accuracy_target,
-        )
-    return engine.ShadowClaim(claim=claim, overall=engine.Calibration())
-
-
-def _claim(project: Project, shadow: dict[str, list[bool]]) -> engine.ShadowClaim:
-    """The claim by decision status alone (structured task types: no calibrated P per item)."""
-    delivered = dict(
-        Item.objects.filter(project=project, is_known=False)
-        .exclude(status=Item.Status.OPEN)
-        .values_list("status")
-        .annotate(n=Count("id"))
-    )
-    claim = engine.stratified_claim(shadow, delivered, confidence=project.confidence, target=project.accuracy_target)
-    return engine.ShadowClaim(claim=claim, overall=engine.Calibration())
+    return engine.ShadowClaim(claim=items_claim(project=project, delivered=delivered), overall=engine.Calibration())
 
 
 def _online_shadows(project: Project, state, open_known: set[int], shadow: list[tuple[str, float | None, bool]]) -> None:

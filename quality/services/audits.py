@@ -1,7 +1,7 @@
 """Certifying delivery batches and auditing them.
 
-``batch_certify``: the calibrated P(correct) of each delivered item and the batch's certificate
-(``quality.selectors.certificates``), then the customer's webhook (``pilot.ready`` for a pilot
+``batch_certify``: the P(correct) of each delivered item (its stored calibrated P) and the batch's
+certificate (``quality.selectors.certificates``), then the customer's webhook (``pilot.ready`` for a pilot
 batch, ``delivery.ready`` otherwise). Enqueued by name by ``tasks_app`` when a batch is cut.
 
 After the first certification of a batch, ``suspects_run_request`` sends the Celery task
@@ -44,19 +44,18 @@ from .common import _quality_row
 def batch_certify(*, batch_id: int) -> dict:
     """Compute and store the batch's calibrated probabilities and certificate; send the webhook
     the first time the batch is certified."""
-    from ..selectors.certificates import batch_certificate, batch_shadow_claim, shadow_outcomes
+    from ..selectors.certificates import batch_certificate
 
     batch = DeliveryBatch.objects.select_related("project").filter(pk=batch_id).first()
     if batch is None:
         return {}
     first_time = batch.certificate_updated_at is None
-    outcomes = shadow_outcomes(project=batch.project)
-    shadow = batch_shadow_claim(batch=batch, outcomes=outcomes)
-    pairs = (
-        DeliveryBatchItem.objects.filter(batch=batch, p_model__isnull=False).values_list("status", "p_model").distinct()
-    )
-    calibrated = {(s, pm): round(shadow.p_correct(s, pm), 4) for s, pm in pairs}
-    certificate = batch_certificate(batch=batch, outcomes=outcomes, shadow=shadow)
+    # Each item's P(correct) as delivered is its stored calibrated P (``p_model``, the item's
+    # ``p_correct`` when the batch was cut): the value the delivery API shows and the score the
+    # claim post-stratifies on, so one item carries one probability everywhere.
+    pairs = DeliveryBatchItem.objects.filter(batch=batch, p_model__isnull=False).values_list("status", "p_model").distinct()
+    calibrated = {(s, pm): round(pm, 4) for s, pm in pairs}
+    certificate = batch_certificate(batch=batch)
     task_deliveries.batch_certificate_set(batch_id=batch.pk, certificate=certificate, calibrated=calibrated)
     if first_time:
         event = "pilot.ready" if batch.kind == DeliveryBatch.Kind.PILOT else "delivery.ready"

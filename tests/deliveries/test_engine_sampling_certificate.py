@@ -114,21 +114,25 @@ def test_audit_recall_sees_what_the_negatives_hide():
     assert pos["rare"] is True and pos["precision"]["estimate"] > 0.95
 
 
-def test_combine_pools_when_they_agree_and_trusts_the_audit_when_not():
+def test_certify_takes_the_audit_bound_when_it_is_the_smaller():
+    """Both bounds must hold (``certify``); the pooled rule is only kept to show why it went
+    (tests/quality/test_engine_certificate_claim.py)."""
+    from quality.engine.claim import items_claim
+
     labels = ["a", "b"]
     strata = {"a": 500, "b": 500}
     good = [("a", "a")] * 95 + [("a", "b")] * 5 + [("b", "b")] * 95 + [("b", "a")] * 5
     audit = cert.audit_estimates(strata, good, labels, 0.95, draws=4000)
-    model_only = cert.combine(model_correct=95, model_n=100, design_effect=2.0, audit=None, confidence=0.95)
-    assert model_only.source == "model"
-    pooled = cert.combine(model_correct=95, model_n=100, design_effect=2.0, audit=audit, confidence=0.95)
-    assert pooled.source == "model+audit"
-    assert pooled.lower > model_only.lower  # more evidence, tighter
-    bad = cert.combine(model_correct=100, model_n=100, design_effect=2.0,
-                       audit=cert.audit_estimates(strata, [("a", "b")] * 30 + [("a", "a")] * 70, labels, 0.95, draws=4000),
-                       confidence=0.95)
-    assert bad.source == "audit" and "outside" in bad.explanation
-    assert bad.upper < 1.0 and bad.estimate < 0.9
+    model = items_claim([("accepted", 0.9, i % 20 != 0) for i in range(100)], [("accepted", 0.9)] * 1000,
+                        confidence=0.95, target=0.9)
+    model_only = cert.certify(model=model, audit=None, target=0.9, confidence=0.95)
+    assert model_only.source == "model" and model_only.lower == model.lower
+    both = cert.certify(model=model, audit=audit, target=0.9, confidence=0.95)
+    assert both.source == "model+audit"
+    assert both.lower == min(model.lower, audit.accuracy.lower)  # never tighter than either source
+    bad_audit = cert.audit_estimates(strata, [("a", "b")] * 30 + [("a", "a")] * 70, labels, 0.95, draws=4000)
+    bad = cert.certify(model=model, audit=bad_audit, target=0.9, confidence=0.95)
+    assert bad.bound_from == "audit" and bad.estimate < 0.9 and not bad.certified
 
 
 def test_audit_estimates_are_deterministic():

@@ -179,10 +179,10 @@ def test_batch_model_claim_matches_project_claim_when_the_mix_is_the_same(delive
     """One batch holding every decided item: its model claim is the project's (``project_claim``).
     Fails if the certificate's shadow deliveries drift from the quality engine's."""
     from quality.selectors import project_claim
-    from quality.selectors.certificates import batch_shadow_claim
+    from quality.selectors.certificates import batch_model_claim
 
     _, project, batch = delivered
-    mine = batch_shadow_claim(batch=batch).claim
+    mine = batch_model_claim(batch=batch)
     theirs = project_claim(project=project).claim
     assert (mine.n, mine.correct) == (theirs.n, theirs.correct)
     assert mine.lower == pytest.approx(theirs.lower) and mine.upper == pytest.approx(theirs.upper)

@@ -1,0 +1,54 @@
+"""The claim for a set of delivered items (pure Python, no Django): one function, called by the
+delivery selector (``quality.selectors.delivery``: every decided item of a project), the batch
+certificate (``quality.selectors.certificates``: one batch's items) and the crowd replay
+(``quality.replay``: its delivered items). So the accuracy a customer reads on the delivery, on a
+batch's certificate and in the replay's honesty figures is computed one way.
+
+The claim rests on *shadow deliveries*: each known item's shadow outcome (its decision status,
+its calibrated P(correct) from a fit blind to its key, and whether the delivered label was
+right). They are post-stratified by decision status and calibrated P and weighted by the mix of
+the delivered items given (``estimate.post_stratified_claim``: Clopper-Pearson on the Kish
+effective sample, counts divided by the shadow design effect). A set of items is its own mix: a
+batch of hard items is weighed as hard items, whatever the project's other batches hold.
+
+Decision where the rest of the engine was silent: when any shadow outcome has no score (stored
+before the score was kept, or a task type without a calibrated P: the structured types), the
+claim falls back to the decision-status strata alone (``estimate.stratified_claim``); a delivered
+item without a P (none is expected once decided) is placed in the lowest cell of its status,
+the cautious side.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Optional
+
+from .estimate import SHADOW_DESIGN_EFFECT, DeliveryClaim, post_stratified_claim, stratified_claim
+
+ShadowRow = tuple[str, Optional[float], bool]  # (decision status, calibrated P or None, right?)
+DeliveredRow = tuple[str, Optional[float]]  # (decision status, calibrated P or None)
+
+
+def items_claim(
+    shadow: Iterable[ShadowRow],
+    delivered: Iterable[DeliveredRow],
+    *,
+    confidence: float,
+    target: float,
+    design_effect: float = SHADOW_DESIGN_EFFECT,
+) -> DeliveryClaim:
+    """The accuracy claim for the ``delivered`` items from the ``shadow`` outcomes (see the
+    module docstring). An empty ``delivered`` gives the pooled shadow claim."""
+    shadow = [(str(st), None if p is None else float(p), bool(ok)) for st, p, ok in shadow]
+    delivered = [(str(st), p) for st, p in delivered]
+    if any(p is None for _, p, _ in shadow):
+        groups: dict[str, list[bool]] = {}
+        for st, _, ok in shadow:
+            groups.setdefault(st, []).append(ok)
+        return stratified_claim(
+            groups, dict(Counter(st for st, _ in delivered)), confidence=confidence, target=target,
+            design_effect=design_effect,
+        )
+    return post_stratified_claim(
+        shadow, [(st, 0.0 if p is None else float(p)) for st, p in delivered],
+        confidence=confidence, target=target, design_effect=design_effect,
+    )
