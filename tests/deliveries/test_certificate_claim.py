@@ -85,6 +85,14 @@ def test_delivery_api_certificate_and_replay_make_the_same_claim():
     # each delivered item carries the P the delivery API shows
     shown = {r["external_id"]: r["p_correct"] for r in customer.client.get(f"/api/projects/{project.pk}/delivery/").json()["items"]}
     assert {e: p for e, p in DeliveryBatchItem.objects.filter(batch=batch).values_list("external_id", "p_correct")} == shown
+    # the ops dashboard's accuracy over time reads the stored certificate, then the engine's claim now
+    from dashboards.selectors.accuracy import accuracy_history
+
+    point, now = accuracy_history(project=project)
+    assert (point.estimate, point.lower, point.upper, point.n, point.certified) == (
+        batch.certificate["estimated_accuracy"], batch.certificate["interval_lower"],
+        batch.certificate["interval_upper"], 85, batch.certificate["certified"])
+    assert (now.lower, now.n) == (api["interval_lower"], 85)
 
 
 def test_each_batch_is_weighed_by_its_own_items():
