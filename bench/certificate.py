@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from replay_all import read_csv
 
-import quality.replay as replay
+from quality import replay
 from quality.engine import certificate as cert
 from quality.engine import sampling
 from quality.engine.claim import items_claim
@@ -90,7 +90,7 @@ def one_set(folder: Path, splits: int, audits: list[int]) -> dict:
     out = {a: {"old": [], "post+pool": [], "audit-only": [], "new": []} for a in audits}
     for s in range(1, splits + 1):
         known = set(random.Random(s).sample(items, round(0.1 * len(items))))
-        delivered, summary, shadow, scores = replay_with_sample(answers, [(i, gold[i]) for i in sorted(known)], s)
+        delivered, _, shadow, scores = replay_with_sample(answers, [(i, gold[i]) for i in sorted(known)], s)
         assert len(scores) == len(delivered)
         batch = [(r, sc) for r, sc in zip(delivered, scores) if r["item"] not in known and r["item"] in gold]
         rows = [r for r, _ in batch]

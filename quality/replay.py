@@ -45,10 +45,10 @@ from quality.engine import (
     shadow_eligible,
 )
 from quality.engine.acceptance import best_label, decide_confusion
+from quality.engine.claim import items_claim
 from quality.engine.confusion import Confusion, confusion_prior
 from quality.engine.delivery import cross_fitted_outcomes, shadow_run
 from quality.engine.em import refit, refresh_due
-from quality.engine.claim import items_claim
 from quality.engine.estimate import SHADOW_DESIGN_EFFECT, difficulty_strata
 from quality.engine.gating import evidence_withheld
 from quality.engine.sprt import SprtDesign, WalkState, design_for, gate_step

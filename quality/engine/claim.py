@@ -20,12 +20,17 @@ the cautious side.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
-from .estimate import SHADOW_DESIGN_EFFECT, DeliveryClaim, post_stratified_claim, stratified_claim
+from .estimate import (
+    SHADOW_DESIGN_EFFECT,
+    DeliveryClaim,
+    post_stratified_claim,
+    stratified_claim,
+)
 
-ShadowRow = tuple[str, Optional[float], bool]  # (decision status, calibrated P or None, right?)
-DeliveredRow = tuple[str, Optional[float]]  # (decision status, calibrated P or None)
+ShadowRow = tuple[str, float | None, bool]  # (decision status, calibrated P or None, right?)
+DeliveredRow = tuple[str, float | None]  # (decision status, calibrated P or None)
 
 
 def items_claim(

@@ -124,7 +124,7 @@ def test_an_audit_that_contradicts_the_model_sets_the_certificate():
     """Known items all easy and right, the batch's items in the same cell: the model claims a
     high bound; the audit finds a third of the batch wrong. The certificate reports the audit's
     (smaller) lower bound and is not certified; both sources keep their n and interval."""
-    project, sample = seeded(hard_share=0.0)
+    project, _ = seeded(hard_share=0.0)
     batch = batch_cut(project=project, kind=DeliveryBatch.Kind.REQUESTED)
     before = batch_certify(batch_id=batch.pk)
     audit = audit_create(batch=batch, margin=0.15, min_per_class=3, seed=1)
