@@ -29,7 +29,7 @@ from tasks_app.models import Answer, Project
 from ..engine.em import REFRESH_MIN, refresh_due
 from .checks import _score_check
 from .common import ScoreOutcome, project_lock
-from .items import _score_item_answer
+from .items import _score_item_answers
 from .model import confusion_check_observe, model_state_count
 from .structured import structured_answer_score
 
@@ -47,7 +47,8 @@ def _score_one(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
             confusion_check_observe(answer=answer, project=project)
         return outcome
     if kind == task_types.CATEGORICAL:
-        return _score_item_answer(answer, project)
+        outcomes, _ = _score_item_answers([answer], project)
+        return outcomes[answer.pk]
     return structured_answer_score(answer, project, kind)  # issue 6: structured and subjective types
 
 
@@ -64,34 +65,64 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
         kind = task_types.scoring_kind(project.task_type, project.type_config)
-        categorical = kind == task_types.CATEGORICAL  # batches and the re-estimate: the confusion model's types
         batch = [answer]
-        if backlog > 0 and categorical and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
+        if backlog > 0 and kind == task_types.CATEGORICAL and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
             waiting = Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False).exclude(pk=answer.pk)
             batch += list(_locked(waiting, skip_locked=True).order_by("id")[:backlog])
-        # before any item, confusion or state row; exclusive for a batch (module docstring)
-        project_lock(project.pk, exclusive=len(batch) > 1)
-        batch.sort(key=lambda a: a.pk)
-        outcomes, posts = {}, []
-        for a in batch:
-            a.project = project
-            outcomes[a.pk] = outcome = _score_one(a, project, kind)
-            if outcome.class_post is not None:
-                posts.append(outcome.class_post)
-                if a is not batch[-1]:  # the next answers' items are decided under the new class prior
-                    model_state_count(project, scored=0, posts=posts)
-                    posts = []
-            a.scored_at = timezone.now()
-        if len(batch) == 1:
-            answer.save(update_fields=["scored_at", "correct"])
+        return _score_locked(batch, project, kind)[answer_id]
+
+
+def regular_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int, ScoreOutcome]:
+    """The drain's batch (``quality.services.drain``): these regular answers of one project, in
+    one transaction, those still unscored and not locked by another scoring (SKIP LOCKED; the
+    others are left to it). A project whose type is not categorical is scored one answer per
+    transaction. Returns the outcomes of the answers scored here."""
+    with transaction.atomic():
+        rows = Answer.objects.select_related("project").filter(
+            pk__in=answer_ids, project_id=project_id, scored_at__isnull=True, is_check=False
+        )
+        if connection.vendor == "postgresql":
+            batch = list(_locked(rows, skip_locked=True).order_by("id"))
         else:
-            Answer.objects.bulk_update(batch, ["scored_at", "correct"])
-        if categorical:
-            # last statement of the transaction: the state row is locked only until commit
-            scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)
-            if _refresh_crossed(scored, len(batch), at_refresh):
-                task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
-    return outcomes[answer_id]
+            batch = list(_locked(rows).order_by("id"))
+        if not batch:
+            return {}
+        project = batch[0].project
+        kind = task_types.scoring_kind(project.task_type, project.type_config)
+        if kind == task_types.CATEGORICAL:
+            return _score_locked(batch, project, kind)
+    out = {}
+    for answer_id in sorted(a.pk for a in batch):
+        outcome = answer_score(answer_id=answer_id)
+        if outcome.scored:
+            out[answer_id] = outcome
+    return out
+
+
+def _score_locked(batch: list[Answer], project: Project, kind: str) -> dict[int, ScoreOutcome]:
+    """Score locked, unscored answers of one project in the caller's transaction: one answer of
+    any kind, or several regular answers of a categorical project (set-based,
+    ``items._score_item_answers``)."""
+    categorical = kind == task_types.CATEGORICAL  # batches and the re-estimate: the confusion model's types
+    # before any item, confusion or state row; exclusive for a batch (module docstring)
+    project_lock(project.pk, exclusive=len(batch) > 1)
+    batch.sort(key=lambda a: a.pk)
+    for a in batch:
+        a.project = project
+    if len(batch) == 1:
+        outcome = _score_one(batch[0], project, kind)
+        outcomes, posts = {batch[0].pk: outcome}, [outcome.class_post] if outcome.class_post is not None else []
+        batch[0].scored_at = timezone.now()
+        batch[0].save(update_fields=["scored_at", "correct"])
+    else:
+        outcomes, posts = _score_item_answers(batch, project)
+        Answer.objects.filter(pk__in=[a.pk for a in batch]).update(scored_at=timezone.now())
+    if categorical:
+        # last statement of the transaction: the state row is locked only until commit
+        scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)
+        if _refresh_crossed(scored, len(batch), at_refresh):
+            task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
+    return outcomes
 
 
 def _refresh_crossed(scored: int, added: int, at_refresh: int) -> bool:
