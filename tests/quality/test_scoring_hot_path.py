@@ -177,3 +177,40 @@ def test_a_drain_with_nothing_to_do_reads_once():
     with CaptureQueriesContext(connection) as ctx:
         assert quality_services.pending_drain(chunk=8) == 0
     assert len(ctx.captured_queries) == 2  # the read, the final read (no flag without a Redis broker)
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_an_answer_whose_submit_found_the_flag_set_is_read_after_the_drain_clears_it(monkeypatch):
+    """The race the flag protocol closes: a drain has found nothing left; before it clears the
+    flag, an answer commits and its submit's SET NX fails (a drain is running: nothing is
+    published). The drain clears the flag, then reads once more, so it scores that answer."""
+    from celery import current_app
+
+    from tasks_app.services import enqueue
+
+    project = setup_project(n_items=4, n_known=4)
+    u = worker(project, "fin")
+    items = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    current_app.conf.task_always_eager = False  # the flag lives on the broker's Redis (the fixture restores it)
+    client = enqueue._flag_redis()
+    assert client is not None
+    client.delete(enqueue.drain_flag_key())
+    assert enqueue.drain_flag_claim(client)  # as the submit that published this drain did
+    published = []
+    monkeypatch.setattr(current_app, "signature", lambda *a, **kw: published.append(a))
+    late = []
+    clear = enqueue.drain_flag_clear
+
+    def clear_after_a_late_submit(c=None):
+        if not late:
+            late.append(answer(project, u, items[1], "a"))  # committed now (on_commit never runs in this test) …
+            enqueue._score_signal(late[0].pk)  # … and its signal finds the flag set
+        clear(c)
+
+    monkeypatch.setattr(enqueue, "drain_flag_clear", clear_after_a_late_submit)
+    first = answer(project, u, items[0], "a")
+    assert quality_services.pending_drain(chunk=8) == 2
+    assert not published  # nothing was sent: the running drain took it
+    assert set(Answer.objects.filter(scored_at__isnull=False).values_list("id", flat=True)) == {first.pk, late[0].pk}
+    assert not client.exists(enqueue.drain_flag_key())  # cleared at the end: the next submit publishes
