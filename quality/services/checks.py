@@ -14,10 +14,12 @@ from .structured import check_correct
 
 def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
     """A hidden known-answer check: update the annotator's posterior, gate, and set how
-    often they get checks from now on."""
+    often they get checks from now on. Leaves the key on ``answer._known_label`` for the
+    confusion update that follows (``model.confusion_check_observe``: no second read)."""
     known_label, known_value, status = (
         Item.objects.filter(pk=answer.item_id).values_list("known_label", "known_value", "status").get()
     )
+    answer._known_label = known_label  # transient, for the confusion update
     if status != Item.Status.OPEN:
         # the key is under audit (quality.services.known_audit): held, counted when ops resolve it
         answer.correct = None
@@ -38,7 +40,9 @@ def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
         return ScoreOutcome(True, "check", "no membership")
     bar = project_bar(project)
     standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar)
-    workforce_services.membership_check_rate_set(membership=membership, rate=engine.known_check_rate(post, bar=bar))
+    rate = engine.known_check_rate(post, bar=bar)
+    if rate != membership.known_check_rate:  # a proven annotator's rate sits at its floor: no write (issue 9)
+        workforce_services.membership_check_rate_set(membership=membership, rate=rate)
     if not answer.correct:
         # A disagreement with the key: is the key itself wrong? Audited after commit in a task
         # of its own, so scoring never waits on the item row (answer submission locks it).
