@@ -109,5 +109,8 @@ def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS) -> int:
         scored += _chunk_score(rows, skipped)
         _flag(enqueue.drain_flag_renew, client)
         if time.monotonic() - t0 > seconds:
-            current_app.signature(enqueue.DRAIN_TASK).delay()  # the flag stays set: hand over
+            try:
+                current_app.signature(enqueue.DRAIN_TASK).delay()  # the flag stays set: hand over
+            except enqueue.BROKER_ERRORS as exc:  # the flag lapses in its TTL; the next submit publishes
+                log.warning("scoring drain: could not hand over (%s)", exc)
             return scored

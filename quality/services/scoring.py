@@ -1,13 +1,14 @@
-"""answer_score: the one entry point of the real-time path. One transaction per scoring task,
+"""answer_score: the entry point of the real-time path. One transaction per scoring task,
 idempotent (an answer already scored is skipped, so a retried or duplicated task changes nothing).
 
-Batches (issue 9): when answers on regular items of the same project are waiting unscored (the
-worker is behind), the task of a regular answer scores up to ``backlog`` of them with its own, in
-id order, in the same transaction — each one exactly as alone (acceptance after every answer, the
-class prior written after every decided item: ``tests/quality/test_scoring_hot_path.py`` checks
-the outcome equals scoring them one by one in that order), but the transaction, the advisory
-lock, the answer count on the project's state row and the ``scored_at`` writes are paid once per
-batch. Their own tasks find them scored and skip. A batch takes the project's advisory lock
+Batches (issue 9): regular answers of one project are scored together in one transaction — by the
+coalesced drain (``drain.py`` → ``regular_answers_score``: the answers of a chunk), or by a
+per-answer task that finds others of its project waiting (``backlog``) — set-based
+(``items._score_item_answers``: each read and each write once per batch) and, in id order, each
+exactly as alone (acceptance after every answer, the class prior moved after every decided item:
+``tests/quality/test_scoring_hot_path.py`` checks the outcome equals scoring them one by one in that
+order); the transaction, the advisory lock, the answer count on the project's state row and the
+``scored_at`` writes are paid once per batch. A batch takes the project's advisory lock
 *exclusively*: its answers touch many items and annotators' rows, and with the lock no other
 scoring of the project interleaves with it (no lock-order cycles); a single answer keeps the
 shared lock, so scorings of one project still run side by side when there is no backlog.
