@@ -13,8 +13,9 @@ set, its message unacked) holds the next publish back, for at most the flag's TT
 it left are re-sent one by one by the periodic sweep (``quality.sweep_unscored``).
 
 A chunk is grouped per project: the project's regular answers in one transaction (set-based,
-``scoring.regular_answers_score``), then its hidden checks, each in its own transaction (never
-batched with items: see ``scoring``'s docstring on gating and leases). So within a chunk the
+``scoring.regular_answers_score``), then its hidden checks in another (``scoring.check_answers_score``;
+never in the same transaction as item rows: see ``scoring``'s docstring on gating and leases;
+a new one after a check whose gate paused or revoked someone). So within a chunk the
 regular answers are scored before the checks that arrived among them; the outcome equals
 scoring them one by one in that order (``tests/quality/test_scoring_hot_path.py``).
 
@@ -39,7 +40,7 @@ from tasks_app.models import Answer
 from tasks_app.services import enqueue
 
 from .common import RETRYABLE_ERRORS
-from .scoring import answer_score, regular_answers_score
+from .scoring import check_answers_score, regular_answers_score
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,10 @@ def _chunk_score(rows: list[tuple[int, int, bool]], skipped: set[int]) -> int:
                 done = regular_answers_score(project_id=project_id, answer_ids=regular)
                 scored += len(done)
                 skipped.update(a for a in regular if a not in done)  # another scoring holds it
-            for answer_id in checks:
-                outcome = answer_score(answer_id=answer_id)
-                scored += outcome.scored
-                if not outcome.scored:
-                    skipped.add(answer_id)
+            if checks:
+                done = check_answers_score(project_id=project_id, answer_ids=checks)
+                scored += len(done)
+                skipped.update(a for a in checks if a not in done)
         except RETRYABLE_ERRORS:
             raise
         except Exception:  # noqa: BLE001 - one bad answer must not stall everyone's scoring

@@ -28,7 +28,7 @@ from tasks_app import task_types
 from tasks_app.models import Answer, Project
 
 from ..engine.em import REFRESH_MIN, refresh_due
-from .checks import _score_check
+from .checks import _score_check, _score_checks
 from .common import ScoreOutcome, project_lock
 from .items import _score_item_answers
 from .model import confusion_check_observe, model_state_count
@@ -97,6 +97,42 @@ def regular_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int
         outcome = answer_score(answer_id=answer_id)
         if outcome.scored:
             out[answer_id] = outcome
+    return out
+
+
+def check_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int, ScoreOutcome]:
+    """The drain's hidden checks of one project: in id order, as few transactions as the rule in
+    ``checks._score_checks`` allows (one, unless a gate pauses or revokes someone: the
+    transaction ends after that check). Answers locked by another scoring are left to it. Task
+    types whose checks are not categorical or agreement: one answer per transaction."""
+    out: dict[int, ScoreOutcome] = {}
+    remaining = sorted(answer_ids)
+    while remaining:
+        with transaction.atomic():
+            rows = Answer.objects.select_related("project").filter(
+                pk__in=remaining, project_id=project_id, scored_at__isnull=True, is_check=True
+            )
+            batch = list(_locked(rows, skip_locked=connection.vendor == "postgresql").order_by("id"))
+            if not batch:
+                return out
+            project = batch[0].project
+            kind = task_types.scoring_kind(project.task_type, project.type_config)
+            if kind not in (task_types.CATEGORICAL, task_types.AGREEMENT) or len(batch) == 1:
+                done = [batch[0]]
+                out.update(_score_locked(done, project, kind))
+            else:
+                project_lock(project.pk, exclusive=True)  # as a batch of regular answers (module docstring)
+                for a in batch:
+                    a.project = project
+                outcomes, done = _score_checks(batch, project, kind)
+                out.update(outcomes)
+                if kind == task_types.CATEGORICAL:
+                    scored, at_refresh = model_state_count(project, scored=len(done), posts=[])
+                    if _refresh_crossed(scored, len(done), at_refresh):
+                        task_services.task_enqueue("quality.refresh_model", project.pk)
+        finished = {a.pk for a in done}
+        locked = {a.pk for a in batch}
+        remaining = [a for a in remaining if a not in finished and a in locked]
     return out
 
 

@@ -12,6 +12,7 @@ from quality import services as quality_services
 from quality.models import (
     AnnotatorConfusion,
     AnnotatorQuality,
+    GatingDecision,
     GatingState,
     ProjectModelState,
 )
@@ -154,8 +155,11 @@ def test_the_drain_decides_exactly_as_one_by_one_in_its_order():
     one in that order ends in exactly the same state, with far fewer statements."""
     k = 5
     one, drained = setup_project(n_items=6, n_known=12), setup_project(n_items=6, n_known=12)
-    _play(one, seed=11)
-    _play(drained, seed=11)
+    for project in (one, drained):
+        _play(project, seed=11)
+        bad = worker(project, f"p{project.pk}-bad", qualifier=(1, 2))  # every check wrong: gated mid-chunk
+        for key in Item.objects.filter(project=project, is_known=True).order_by("id")[:10]:
+            answer(project, bad, key, "a" if key.known_label == "b" else "b")
     rows = list(Answer.objects.filter(project=one).order_by("id"))
     order = []
     for i in range(0, len(rows), k):
@@ -170,6 +174,8 @@ def test_the_drain_decides_exactly_as_one_by_one_in_its_order():
     assert not Answer.objects.filter(scored_at__isnull=True).exists()
     assert _strip(_snapshot(one), f"p{one.pk}-") == _strip(_snapshot(drained), f"p{drained.pk}-")
     assert Item.objects.filter(project=drained, is_known=False).exclude(status=Item.Status.OPEN).exists()
+    # the mostly-wrong annotator is gated on the way (a pause ends a checks transaction early)
+    assert GatingDecision.objects.filter(project=drained, standing__in=["paused", "revoked"]).exists()
     # half of these answers are checks (scored alone either way), and first answers create rows
     assert len(ctx.captured_queries) < len(by_one.captured_queries) - 3 * (n_one // 2)
 
