@@ -12,9 +12,11 @@ order); the transaction, the advisory lock, the answer count on the project's st
 *exclusively*: its answers touch many items and annotators' rows, and with the lock no other
 scoring of the project interleaves with it (no lock-order cycles); a single answer keeps the
 shared lock, so scorings of one project still run side by side when there is no backlog.
-Hidden checks are never batched: gating can pause an annotator and release their leases, and a
-transaction holding item rows that then waits for a lease a web submit holds, while that submit
-waits for one of those items, would deadlock; alone, a check locks no item. (The first load run
+Hidden checks are never batched with regular answers: gating can pause an annotator and release
+their leases, and a transaction holding item rows that then waits for a lease a web submit holds,
+while that submit waits for one of those items, would deadlock; a check locks no item. The drain
+batches a project's checks in a transaction of their own (``check_answers_score``), ended right
+after a gate that pauses or revokes, so it releases at most one annotator's leases, last. (The first load run
 with batches had 32 deadlocks of another kind, now fixed in ``checks.py``: the membership lock
 also locked the joined project and user rows FOR UPDATE, against web submits' foreign-key checks.)
 """
