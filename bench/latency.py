@@ -209,12 +209,14 @@ def _redis_flush(url: str) -> None:
     redis.Redis.from_url(url).delete("celery")
 
 
-def inprocess(n: int, backlog: int = 0) -> dict:
+def inprocess(n: int, backlog: int = 0, drain: int = 0) -> dict:
     """``answer_score`` called directly (no broker, no worker) on ``n`` stored, unscored answers:
     one after another (``backlog`` 0), or as a worker that is behind scores them (each call
     takes the oldest unscored answer and up to ``backlog`` more of the project in one
-    transaction). Reports wall ms per call, this process's CPU ms and SQL statements per
-    answer. Answers are stored without enqueueing (the worker never sees them)."""
+    transaction), or (``drain`` > 0) as the coalesced drain does (``pending_drain`` in chunks of
+    ``drain``: a project's regular answers per transaction, set-based, checks alone). Reports wall
+    ms per call, this process's CPU ms and SQL statements per answer. Answers are stored without
+    enqueueing (the worker never sees them)."""
     from django.db import connection
 
     from quality.services import answer_score
@@ -230,14 +232,25 @@ def inprocess(n: int, backlog: int = 0) -> dict:
     ids = list(Answer.objects.filter(project=project).order_by("id").values_list("id", flat=True))
     statements = [0]
 
+    transactions = [0]
+
     def count(execute, sql, params, many, context):
         statements[0] += 1
+        transactions[0] += "pg_advisory_xact_lock" in sql  # one per scoring transaction
         return execute(sql, params, many, context)
 
     wall, calls = [], 0
     c0, p0 = time.process_time(), _backend_cpu()
     kw = {"backlog": backlog} if backlog else {}  # (a tree from before issue 9's batches has no backlog)
     with connection.execute_wrapper(count):
+        if drain:
+            from quality.services import pending_drain
+
+            w0 = time.perf_counter()
+            pending_drain(chunk=drain, seconds=1e9)
+            calls = transactions[0]
+            wall.append((time.perf_counter() - w0) * 1000 / max(1, len(ids)))
+            ids = []
         for aid in ids:
             w0 = time.perf_counter()
             if answer_score(answer_id=aid, **kw).scored:
@@ -245,7 +258,8 @@ def inprocess(n: int, backlog: int = 0) -> dict:
                 wall.append((time.perf_counter() - w0) * 1000)
     cpu, pg = (time.process_time() - c0) * 1000, (_backend_cpu() - p0) * 1000
     assert not Answer.objects.filter(project=project, scored_at__isnull=True).exists()
-    return {"n": len(ids), "backlog": backlog, "calls": calls, "wall_p50": pct(wall, 0.5), "wall_p99": pct(wall, 0.99),
+    ids = ids or [None] * len(plan)
+    return {"n": len(ids), "backlog": backlog, "drain": drain, "calls": calls, "wall_p50": pct(wall, 0.5), "wall_p99": pct(wall, 0.99),
             "cpu_mean": cpu / len(ids), "pg_cpu_mean": pg / len(ids), "statements": statements[0] / len(ids)}
 
 
@@ -268,8 +282,10 @@ def _per_answer(r: dict) -> str:
     return ", ".join(f"{names.get(k, k)} {v * 1000 / n:.1f} ms" for k, v in sorted(by.items()) if v > 0)
 
 
-def _how(backlog: int) -> str:
-    return "one by one" if backlog == 0 else f"as a backlog: 1 + up to {backlog} per transaction"
+def _how(x: dict) -> str:
+    if x.get("drain"):
+        return f"the coalesced drain: chunks of {x['drain']} (wall = ms per answer)"
+    return "one by one" if x["backlog"] == 0 else f"as a backlog: 1 + up to {x['backlog']} per transaction"
 
 
 def main() -> int:
@@ -311,12 +327,13 @@ def main() -> int:
         if args.inprocess:
             from django.conf import settings
 
-            r["inprocess"] = [inprocess(args.inprocess, 0), inprocess(args.inprocess, settings.CADRE_SCORING_BATCH)]
+            r["inprocess"] = [inprocess(args.inprocess, 0), inprocess(args.inprocess, settings.CADRE_SCORING_BATCH),
+                              inprocess(args.inprocess, drain=settings.CADRE_SCORING_BATCH)]
         log(f"result: {r}")
     ok = r["p99"] <= 50
     ip = r.get("inprocess")
     rows = "\n".join(
-        f"| {_how(x['backlog'])} | {x['n']} | {x['calls']} | {x['wall_p50']:.1f} / {x['wall_p99']:.1f} "
+        f"| {_how(x)} | {x['n']} | {x['calls']} | {x['wall_p50']:.1f} / {x['wall_p99']:.1f} "
         f"| {x['statements']:.1f} | **{x['cpu_mean']:.2f}** | {x['pg_cpu_mean']:.2f} |"
         for x in ip or []
     )

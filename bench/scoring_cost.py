@@ -1,7 +1,7 @@
 """CPU and SQL statements per scored answer, in-process, for this tree or another checkout of Cadre
 (before/after comparisons on the same database, alternating, so background load hits both alike).
 
-    python bench/scoring_cost.py --tree /tmp/before --tree . --answers 400 --rounds 2
+    python bench/scoring_cost.py --tree /tmp/before --tree . --answers 400 --rounds 2 [--drain 32]
 
 Each round runs ``bench/latency.py``'s ``inprocess`` (answers stored unscored, then
 ``answer_score`` one after another; same mix: 20 % hidden checks) in a fresh process per tree,
@@ -26,7 +26,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadre.settings")
 import django; django.setup()
 import latency, quality.services.scoring as s
 assert s.__file__.startswith({tree!r}), s.__file__
-r = latency.inprocess({n})
+import quality.services as qs
+r = latency.inprocess({n}, **({{"drain": {drain}}} if {drain} and hasattr(qs, "pending_drain") else {{}}))
 r["load"] = os.getloadavg()[0]
 print(json.dumps(r))
 """
@@ -37,17 +38,19 @@ def main() -> int:
     ap.add_argument("--tree", action="append", required=True, help="a Cadre checkout (repeat for each)")
     ap.add_argument("--answers", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--drain", type=int, default=0,
+                    help="score as the coalesced drain does, in chunks of this size (trees that have it)")
     args = ap.parse_args()
     for _ in range(args.rounds):
         for tree in args.tree:
             tree = str(Path(tree).resolve())
-            code = _CHILD.format(bench=str(HERE), tree=tree, n=args.answers)
+            code = _CHILD.format(bench=str(HERE), tree=tree, n=args.answers, drain=args.drain)
             out = subprocess.run([sys.executable, "-c", code], cwd="/", env=os.environ, capture_output=True, text=True, check=False)
             if out.returncode:
                 print(out.stderr[-2000:], file=sys.stderr)
                 return 1
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{tree}: n={r['n']} statements={r['statements']:.1f} python_cpu_ms={r['cpu_mean']:.2f} "
+            print(f"{tree}: n={r['n']} drain={r.get('drain', 0)} transactions={r['calls']} statements={r['statements']:.1f} python_cpu_ms={r['cpu_mean']:.2f} "
                   f"pg_cpu_ms={r['pg_cpu_mean']:.2f} wall_p50_ms={r['wall_p50']:.1f} load={r['load']:.1f}", flush=True)
     return 0
 

@@ -105,9 +105,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # PostgreSQL backend per scored answer (bench/load.py measured ~1 connection per answer). Reuse it
 # for up to 1000 tasks; Django's CONN_HEALTH_CHECKS still replaces a broken one.
 CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
-# A scoring task also scores up to this many other unscored answers of its project when the
-# worker is behind, in one transaction (quality/services/scoring.py); 0 = one answer per task.
-CADRE_SCORING_BATCH = int(os.environ.get("CADRE_SCORING_BATCH", "8"))
+# Answers per scoring chunk: the coalesced drain (quality.score_pending) reads this many unscored
+# answers at a time and scores each project's regular ones in one set-based transaction (its
+# checks alone); a per-answer task (the sweep's) also takes up to this many waiting regular answers
+# of its project with its own. Bounds how many item rows one scoring transaction holds locked.
+# 0 = one answer per transaction. Issue 9, in-process (bench/scoring_cost.py --drain): 8 -> 4.3 ms,
+# 32 -> 3.2 ms of Python CPU per answer.
+CADRE_SCORING_BATCH = int(os.environ.get("CADRE_SCORING_BATCH", "32"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # The test suite's worker listens on its own queue (tests/conftest.py sets CELERY_TEST_QUEUE): tasks
 # that a task enqueues (batch certified → webhook sent) must go there too, not to the default queue.

@@ -18,6 +18,17 @@ def score_answer(answer_id: int) -> str:
         raise score_answer.retry(exc=exc)
 
 
+@shared_task(name="quality.score_pending", acks_late=True, max_retries=5, default_retry_delay=1)
+def score_pending() -> int:
+    """The coalesced drain (``quality.services.drain``): score every unscored answer in id order,
+    in chunks of ``CADRE_SCORING_BATCH``. Published by a submit that set the drain flag. Idempotent
+    like ``score_answer``; a retry after a database error keeps the flag and goes on draining."""
+    try:
+        return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH)
+    except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
+        raise score_pending.retry(exc=exc)
+
+
 @shared_task(name="quality.sweep_unscored")
 def sweep_unscored() -> int:
     """Re-enqueue answers that were stored but never scored."""

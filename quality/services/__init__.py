@@ -7,6 +7,7 @@ from .items import annotator_accuracies
 from .model import confusion_check_observe, project_model_refresh
 from .scoring import answer_score
 from .sweep import unscored_sweep
+from .drain import pending_drain
 from .audits import annotator_evidence_add
 from .answer_model import answer_features, answer_model_train, answer_weight
 from .expert import expert_p_correct, item_expert_resolve
@@ -16,6 +17,6 @@ from .known_audit import known_flag_resolve, known_item_audit, known_item_audit_
 __all__ = [
     "annotator_accuracies", "annotator_evidence_add", "annotator_gate", "answer_features", "answer_model_train", "answer_score",
     "answer_weight", "confusion_check_observe", "expert_p_correct", "item_expert_resolve",
-    "known_flag_resolve", "known_item_audit", "known_item_audit_by_id", "known_items_audit", "posterior_of",
+    "known_flag_resolve", "pending_drain", "known_item_audit", "known_item_audit_by_id", "known_items_audit", "posterior_of",
     "project_bar", "project_model_refresh", "RETRYABLE_ERRORS", "ScoreOutcome", "unscored_sweep",
 ]

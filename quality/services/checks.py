@@ -1,12 +1,16 @@
 """Scoring a hidden known-answer check: the annotator's posterior, gating, the check rate."""
 from __future__ import annotations
 
+from django.utils import timezone
+
 from tasks_app import services as task_services
+from tasks_app import task_types
 from tasks_app.models import Answer, Item, Project
 from workforce import services as workforce_services
 from workforce.models import Membership
 
 from .. import engine
+from ..models import AnnotatorQuality
 from .common import ScoreOutcome, _quality_row, posterior_of, project_bar
 from .gating import annotator_gate
 from .structured import check_correct
@@ -14,10 +18,12 @@ from .structured import check_correct
 
 def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
     """A hidden known-answer check: update the annotator's posterior, gate, and set how
-    often they get checks from now on."""
+    often they get checks from now on. Leaves the key on ``answer._known_label`` for the
+    confusion update that follows (``model.confusion_check_observe``: no second read)."""
     known_label, known_value, status = (
         Item.objects.filter(pk=answer.item_id).values_list("known_label", "known_value", "status").get()
     )
+    answer._known_label = known_label  # transient, for the confusion update
     if status != Item.Status.OPEN:
         # the key is under audit (quality.services.known_audit): held, counted when ops resolve it
         answer.correct = None
@@ -38,9 +44,97 @@ def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
         return ScoreOutcome(True, "check", "no membership")
     bar = project_bar(project)
     standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar)
-    workforce_services.membership_check_rate_set(membership=membership, rate=engine.known_check_rate(post, bar=bar))
+    rate = engine.known_check_rate(post, bar=bar)
+    if rate != membership.known_check_rate:  # a proven annotator's rate sits at its floor: no write (issue 9)
+        workforce_services.membership_check_rate_set(membership=membership, rate=rate)
     if not answer.correct:
         # A disagreement with the key: is the key itself wrong? Audited after commit in a task
         # of its own, so scoring never waits on the item row (answer submission locks it).
         task_services.task_enqueue("quality.audit_known_item", answer.item_id)
     return ScoreOutcome(True, "check", standing)
+
+
+def _score_checks(batch: list[Answer], project: Project, kind: str) -> tuple[dict[int, ScoreOutcome], list[Answer]]:
+    """Hidden checks of one project in one transaction (the drain's; the caller holds the
+    project's advisory lock exclusively and the answer rows), in id order, each exactly as
+    ``_score_check`` (+ the confusion update for categorical types) alone would: the keys, the
+    memberships (locked, annotator order), the quality rows (locked) and the confusion rows
+    (locked) are read once; the quality and confusion rows written once at the end; gating keeps
+    its per-check steps (``gating.annotator_gate``), and each answer's outcome is written after
+    its gate, as alone (the gate's evidence lists the annotator's earlier checks).
+
+    Stops after a check whose gate paused or revoked its annotator: that releases their leases
+    (row locks on leases and items a web submit may hold), so it is the last thing the
+    transaction does — a transaction never waits for a second annotator's leases while holding
+    the first one's items. Returns the outcomes and the answers scored (the caller scores the
+    rest in a new transaction)."""
+    from .items import _confusions_write
+    from .model import confusion_of, confusions
+
+    keys = {i: (lab, val, st) for i, lab, val, st in Item.objects.filter(pk__in=sorted({a.item_id for a in batch}))
+            .values_list("id", "known_label", "known_value", "status")}
+    annotators = sorted({a.annotator_id for a in batch})
+    members = {
+        m.annotator_id: m
+        for m in Membership.objects.select_for_update(of=("self",), no_key=True).select_related("project", "annotator")
+        .filter(project=project, annotator_id__in=annotators).order_by("annotator_id")
+    }
+    quality = {aq.annotator_id: aq for aq in AnnotatorQuality.objects.select_for_update()
+               .filter(project=project, annotator_id__in=annotators).order_by("annotator_id")}
+    categorical = kind == task_types.CATEGORICAL
+    conf_rows = confusions(project, annotators, lock=True) if categorical else {}
+    confs = {a: confusion_of(r, project) for a, r in conf_rows.items()}
+    bar = project_bar(project)
+    outcomes: dict[int, ScoreOutcome] = {}
+    done: list[Answer] = []
+    changed_conf: set[int] = set()
+    for answer in batch:
+        a = answer.annotator_id
+        known_label, known_value, status = keys[answer.item_id]
+        membership = members.get(a)
+        stop = False
+        if status != Item.Status.OPEN:
+            answer.correct = None  # the key is under audit: held (as alone)
+            outcome = ScoreOutcome(True, "check", "held: answer key under audit")
+        else:
+            answer.correct = check_correct(project, answer, known_label, known_value)
+            aq = quality.get(a)
+            if aq is None:
+                aq = quality[a] = _quality_row(project, answer.annotator, membership, lock=True)
+            post = engine.posterior_update(posterior_of(aq), answer.correct)
+            aq.alpha, aq.beta, aq.checks, aq.checks_correct = post.alpha, post.beta, post.checks, post.correct
+            if membership is None:
+                outcome = ScoreOutcome(True, "check", "no membership")
+            else:
+                before = membership.standing
+                standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar)
+                rate = engine.known_check_rate(post, bar=bar)
+                if rate != membership.known_check_rate:
+                    workforce_services.membership_check_rate_set(membership=membership, rate=rate)
+                if not answer.correct:
+                    task_services.task_enqueue("quality.audit_known_item", answer.item_id)
+                outcome = ScoreOutcome(True, "check", standing)
+                stop = standing != before and standing in (Membership.Standing.PAUSED, Membership.Standing.REVOKED)
+        if categorical:  # the one-hot observation, on the row as a re-read would give it
+            confs[a].observe(known_label, answer.label)
+            conf_rows[a].rows = confs[a].to_json()
+            confs[a] = confusion_of(conf_rows[a], project)
+            changed_conf.add(a)
+        answer.scored_at = timezone.now()
+        answer.save(update_fields=["scored_at", "correct"])
+        outcomes[answer.pk] = outcome
+        done.append(answer)
+        if stop:
+            break
+    _quality_write([quality[a] for a in sorted(quality) if any(d.annotator_id == a for d in done)])
+    _confusions_write([conf_rows[a] for a in sorted(changed_conf)])
+    return outcomes, done
+
+
+def _quality_write(rows: list[AnnotatorQuality]) -> None:
+    if not rows:
+        return
+    now = timezone.now()
+    for aq in rows:
+        aq.updated_at = now
+    AnnotatorQuality.objects.bulk_update(rows, ["alpha", "beta", "checks", "checks_correct", "updated_at"])

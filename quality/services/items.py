@@ -1,7 +1,12 @@
 """Scoring an answer on a regular item: the item's posterior, accept / ask for more / exhausted."""
 from __future__ import annotations
 
-from tasks_app import services as task_services
+import json
+import math
+
+from django.db import connection
+from django.utils import timezone
+
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
@@ -32,52 +37,132 @@ def annotator_accuracies(project: Project, annotator_ids: list[int]) -> dict[int
     return out
 
 
-def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
-    """A regular answer: the item's posterior under the per-class model (each annotator's
-    confusion rows, the project's class prior and evidence temperature — ``engine.decide_confusion``,
-    the call the crowd replay makes) and accept it, ask for one more answer, or stop at the cap
-    ('exhausted': the expert queue's input). A decided item feeds its posterior back into its
-    annotators' rows (incremental Dawid-Skene); the periodic re-estimate is scheduled from here.
-    Queries: O(answers on the item) <= the project's cap."""
-    # FOR NO KEY UPDATE: excludes other scorings of the item, not the foreign-key checks of
-    # answers and leases being inserted for it (FOR UPDATE made those wait for this commit)
-    item = Item.objects.select_for_update(no_key=True).get(pk=answer.item_id)
-    if item.status != Item.Status.OPEN:
-        return ScoreOutcome(True, "item", f"item already {item.status}")
-    answers = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label"))
-    ids = sorted({a for _, a, _ in answers})
+def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int, ScoreOutcome], list[dict]]:
+    """Regular answers (one, or a batch of the same project, in id order; the caller holds the
+    project's advisory lock and the answer rows): each item's posterior under the per-class
+    model (each annotator's confusion rows, the project's class prior and evidence temperature —
+    ``engine.decide_confusion``, the call the crowd replay makes) and accept it, ask for one more
+    answer, or stop at the cap ('exhausted': the expert queue's input). A decided item feeds its
+    posterior back into its annotators' rows (incremental Dawid-Skene) and into the class prior.
+
+    Set-based (issue 9): whatever the batch size, the reads are one statement each — the items
+    (locked, id order), all their answers, who is weightless, the confusion rows (locked,
+    annotator order), the state row — and the writes one each: the decided items, the changed
+    confusion rows (``UPDATE … FROM (VALUES …)``). Answers are decided in id order on in-memory
+    rows that evolve exactly as the stored ones would between one-by-one scorings (a changed
+    confusion row goes through its JSON form, as a re-read would; the class prior moves after
+    each decided item), so the outcome equals scoring them one by one in that order
+    (``tests/quality/test_scoring_hot_path.py``). Within one batch nothing else changes
+    weightlessness: checks are scored in transactions of their own.
+
+    Returns each answer's outcome and the posteriors of the items decided, in order (the caller
+    adds them to the stored class prior with the answer count, last in the transaction)."""
+    labels = project.labels
+    # FOR NO KEY UPDATE: excludes other scorings of the items, not the foreign-key checks of
+    # answers and leases being inserted for them (FOR UPDATE made those wait for this commit)
+    item_ids = sorted({a.item_id for a in batch})
+    items = {it.pk: it for it in Item.objects.select_for_update(no_key=True).filter(pk__in=item_ids).order_by("id")}
+    open_ids = [i for i in item_ids if items[i].status == Item.Status.OPEN]
+    outcomes: dict[int, ScoreOutcome] = {}
+    if not open_ids:
+        return {a.pk: ScoreOutcome(True, "item", f"item already {items[a.item_id].status}") for a in batch}, []
+    on_item: dict[int, list[tuple[int, int, str]]] = {i: [] for i in open_ids}
+    for answer_id, item_id, annotator_id, label in (
+        Answer.objects.filter(item_id__in=open_ids).order_by("id").values_list("id", "item_id", "annotator_id", "label")
+    ):
+        on_item[item_id].append((answer_id, annotator_id, label))
+    ids = sorted({a for answers in on_item.values() for _, a, _ in answers})
     weightless = model_services.weightless_annotators(project, ids)  # revoked or evidence withheld
     rows = model_services.confusions(project, ids, lock=True)
     confs = {a: model_services.confusion_of(rows[a], project) for a in ids}
     state = model_services.model_state(project)  # read unlocked; written last (short row lock)
-    decision, post = engine.decide_confusion(
-        project.labels,
-        state.log_prior,
-        [(label, None if a in weightless else confs[a]) for _, a, label in answers],
-        tau=1.0,
-        target=project.accuracy_target,
-        cap=project.max_answers,
-    )
-    # stored P(label right) is the calibrated one (temperature + hard-item share), as delivered
-    p_correct = calibrate_posterior(post, state.log_prior, state.tau, state.eps)[decision.label]
-    wanted = item.answers_wanted
-    if decision.status == "more":
-        wanted = max(wanted, min(project.max_answers, len(answers) + 1))
-    else:
-        changed = set()
-        for answer_id, a, label in answers:
-            if answer_id > state.answer_watermark and a not in weightless:
-                confs[a].observe(post, label)
-                changed.add(a)
-        for a in changed:
-            rows[a].rows = confs[a].to_json()
-        AnnotatorConfusion.objects.bulk_update([rows[a] for a in changed], ["rows"])
-    status = {"accepted": Item.Status.ACCEPTED, "exhausted": Item.Status.EXHAUSTED, "more": Item.Status.OPEN}[
-        decision.status
-    ]
-    task_services.item_decision_apply(
-        item=item, status=status, label=decision.label, p_correct=p_correct, answers_wanted=wanted
-    )
-    # a decided item's posterior goes into the class prior: the caller (``answer_score``) writes
-    # it with the count, last in the transaction, once per batch
-    return ScoreOutcome(True, "item", decision.status, class_post=post if decision.status != "more" else None)
+    log_prior = state.log_prior
+    counts = state.class_counts or [1.0] * len(labels)
+    posts: list[dict] = []
+    changed_rows: set[int] = set()
+    decided: list[Item] = []
+    now = timezone.now()
+    for answer in batch:
+        item = items[answer.item_id]
+        if item.status != Item.Status.OPEN:
+            outcomes[answer.pk] = ScoreOutcome(True, "item", f"item already {item.status}")
+            continue
+        answers = on_item[item.pk]
+        decision, post = engine.decide_confusion(
+            labels,
+            log_prior,
+            [(label, None if a in weightless else confs[a]) for _, a, label in answers],
+            tau=1.0,
+            target=project.accuracy_target,
+            cap=project.max_answers,
+        )
+        # stored P(label right) is the calibrated one (temperature + hard-item share), as delivered
+        p_correct = calibrate_posterior(post, log_prior, state.tau, state.eps)[decision.label]
+        wanted = item.answers_wanted
+        if decision.status == "more":
+            wanted = max(wanted, min(project.max_answers, len(answers) + 1))
+        else:
+            for answer_id, a, label in answers:
+                if answer_id > state.answer_watermark and a not in weightless:
+                    confs[a].observe(post, label)
+                    rows[a].rows = confs[a].to_json()
+                    confs[a] = model_services.confusion_of(rows[a], project)  # as the next scoring reads it
+                    changed_rows.add(a)
+            posts.append(post)
+            counts = [c + post.get(lab, 0.0) for c, lab in zip(counts, labels)]  # as model_state_count adds it
+            log_prior = [math.log(c / sum(counts)) for c in counts]
+        item.status = _STATUS[decision.status]
+        item.label, item.p_correct, item.answers_wanted = decision.label, p_correct, wanted
+        if item.status != Item.Status.OPEN:
+            item.decided_at = now
+        item.value = None  # categorical: no structured value
+        decided.append(item)
+        outcomes[answer.pk] = ScoreOutcome(True, "item", decision.status,
+                                           class_post=post if decision.status != "more" else None)
+    _items_write(decided)
+    _confusions_write([rows[a] for a in sorted(changed_rows)])
+    return outcomes, posts
+
+
+_STATUS = {"accepted": Item.Status.ACCEPTED, "exhausted": Item.Status.EXHAUSTED, "more": Item.Status.OPEN}
+
+
+def _items_write(items: list[Item]) -> None:
+    """The decisions, one statement (what ``tasks_app.services.item_decision_apply`` writes per
+    item: status, label, P(correct), overlap, decision time once decided; a categorical decision
+    has no structured value)."""
+    last = {it.pk: it for it in items}  # an item decided twice in a batch: its last state
+    if not last:
+        return
+    if connection.vendor != "postgresql":  # the embedded run (SQLite): the ORM's form
+        Item.objects.bulk_update(list(last.values()), ["status", "label", "p_correct", "answers_wanted", "decided_at", "value"])
+        return
+    values = ", ".join(["(%s::bigint, %s, %s, %s::double precision, %s::integer, %s::timestamptz)"] * len(last))
+    params: list = []
+    for it in last.values():
+        params += [it.pk, it.status, it.label, it.p_correct, it.answers_wanted, it.decided_at]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Item._meta.db_table} AS i SET status = v.status, label = v.label, p_correct = v.p, "
+            "answers_wanted = v.wanted, decided_at = v.decided, value = NULL "
+            f"FROM (VALUES {values}) AS v(id, status, label, p, wanted, decided) WHERE i.id = v.id",
+            params,
+        )
+
+
+def _confusions_write(rows: list[AnnotatorConfusion]) -> None:
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        AnnotatorConfusion.objects.bulk_update(rows, ["rows"])
+        return
+    values = ", ".join(["(%s::bigint, %s::jsonb)"] * len(rows))
+    params: list = []
+    for r in rows:
+        params += [r.pk, json.dumps(r.rows)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AnnotatorConfusion._meta.db_table} AS c SET rows = v.rows "
+            f"FROM (VALUES {values}) AS v(id, rows) WHERE c.id = v.id",
+            params,
+        )

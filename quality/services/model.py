@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from tasks_app.models import Answer, Item, Project
@@ -108,8 +108,11 @@ def confusion_of(row: AnnotatorConfusion, project: Project) -> Confusion:
 
 
 def confusion_check_observe(*, answer: Answer, project: Project) -> None:
-    """A scored hidden check: one-hot observation in the annotator's confusion rows."""
-    known_label = Item.objects.filter(pk=answer.item_id).values_list("known_label", flat=True).get()
+    """A scored hidden check: one-hot observation in the annotator's confusion rows (the key as
+    the check's scoring left it on the answer, else read)."""
+    known_label = getattr(answer, "_known_label", None)
+    if known_label is None:
+        known_label = Item.objects.filter(pk=answer.item_id).values_list("known_label", flat=True).get()
     row = confusions(project, [answer.annotator_id], lock=True)[answer.annotator_id]
     conf = confusion_of(row, project)
     conf.observe(known_label, answer.label)
@@ -122,15 +125,22 @@ def weightless_annotators(project: Project, annotator_ids: list[int] | None = No
     ones, and those whose accuracy is credibly below the bar now
     (``engine.gating.evidence_withheld``, reversible; the crowd replay applies the same rule).
     ``annotator_ids=None``: the whole project. One statement (the scoring hot path's budget,
-    ``tests/quality/test_scoring_hot_path.py``): each membership with its quality row's counts."""
-    aq = AnnotatorQuality.objects.filter(project=project, annotator_id=OuterRef("annotator_id"))
-    members = Membership.objects.filter(project=project)
+    ``tests/quality/test_scoring_hot_path.py``): each membership LEFT JOINed to its quality row
+    (unique per project and annotator; issue 9: one join instead of four correlated subqueries)."""
+    sql = (
+        f"SELECT m.annotator_id, m.standing, q.alpha, q.beta, q.checks, q.checks_correct "
+        f"FROM {Membership._meta.db_table} m LEFT JOIN {AnnotatorQuality._meta.db_table} q "
+        "ON q.project_id = m.project_id AND q.annotator_id = m.annotator_id WHERE m.project_id = %s"
+    )
+    params: list = [project.pk]
     if annotator_ids is not None:
-        members = members.filter(annotator_id__in=annotator_ids)
-    rows = members.annotate(
-        q_alpha=Subquery(aq.values("alpha")[:1]), q_beta=Subquery(aq.values("beta")[:1]),
-        q_checks=Subquery(aq.values("checks")[:1]), q_correct=Subquery(aq.values("checks_correct")[:1]),
-    ).values_list("annotator_id", "standing", "q_alpha", "q_beta", "q_checks", "q_correct")
+        if not annotator_ids:
+            return set()
+        sql += f" AND m.annotator_id IN ({', '.join(['%s'] * len(annotator_ids))})"
+        params += list(annotator_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     out: set[int] = set()
     bar = project_bar(project)
     for annotator_id, standing, alpha, beta, checks, correct in rows:

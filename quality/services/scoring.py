@@ -1,19 +1,22 @@
-"""answer_score: the one entry point of the real-time path. One transaction per scoring task,
+"""answer_score: the entry point of the real-time path. One transaction per scoring task,
 idempotent (an answer already scored is skipped, so a retried or duplicated task changes nothing).
 
-Batches (issue 9): when answers on regular items of the same project are waiting unscored (the
-worker is behind), the task of a regular answer scores up to ``backlog`` of them with its own, in
-id order, in the same transaction — each one exactly as alone (acceptance after every answer, the
-class prior written after every decided item: ``tests/quality/test_scoring_hot_path.py`` checks
-the outcome equals scoring them one by one in that order), but the transaction, the advisory
-lock, the answer count on the project's state row and the ``scored_at`` writes are paid once per
-batch. Their own tasks find them scored and skip. A batch takes the project's advisory lock
+Batches (issue 9): regular answers of one project are scored together in one transaction — by the
+coalesced drain (``drain.py`` → ``regular_answers_score``: the answers of a chunk), or by a
+per-answer task that finds others of its project waiting (``backlog``) — set-based
+(``items._score_item_answers``: each read and each write once per batch) and, in id order, each
+exactly as alone (acceptance after every answer, the class prior moved after every decided item:
+``tests/quality/test_scoring_hot_path.py`` checks the outcome equals scoring them one by one in that
+order); the transaction, the advisory lock, the answer count on the project's state row and the
+``scored_at`` writes are paid once per batch. A batch takes the project's advisory lock
 *exclusively*: its answers touch many items and annotators' rows, and with the lock no other
 scoring of the project interleaves with it (no lock-order cycles); a single answer keeps the
 shared lock, so scorings of one project still run side by side when there is no backlog.
-Hidden checks are never batched: gating can pause an annotator and release their leases, and a
-transaction holding item rows that then waits for a lease a web submit holds, while that submit
-waits for one of those items, would deadlock; alone, a check locks no item. (The first load run
+Hidden checks are never batched with regular answers: gating can pause an annotator and release
+their leases, and a transaction holding item rows that then waits for a lease a web submit holds,
+while that submit waits for one of those items, would deadlock; a check locks no item. The drain
+batches a project's checks in a transaction of their own (``check_answers_score``), ended right
+after a gate that pauses or revokes, so it releases at most one annotator's leases, last. (The first load run
 with batches had 32 deadlocks of another kind, now fixed in ``checks.py``: the membership lock
 also locked the joined project and user rows FOR UPDATE, against web submits' foreign-key checks.)
 """
@@ -27,9 +30,9 @@ from tasks_app import task_types
 from tasks_app.models import Answer, Project
 
 from ..engine.em import REFRESH_MIN, refresh_due
-from .checks import _score_check
+from .checks import _score_check, _score_checks
 from .common import ScoreOutcome, project_lock
-from .items import _score_item_answer
+from .items import _score_item_answers
 from .model import confusion_check_observe, model_state_count
 from .structured import structured_answer_score
 
@@ -47,7 +50,8 @@ def _score_one(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
             confusion_check_observe(answer=answer, project=project)
         return outcome
     if kind == task_types.CATEGORICAL:
-        return _score_item_answer(answer, project)
+        outcomes, _ = _score_item_answers([answer], project)
+        return outcomes[answer.pk]
     return structured_answer_score(answer, project, kind)  # issue 6: structured and subjective types
 
 
@@ -64,34 +68,100 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
         kind = task_types.scoring_kind(project.task_type, project.type_config)
-        categorical = kind == task_types.CATEGORICAL  # batches and the re-estimate: the confusion model's types
         batch = [answer]
-        if backlog > 0 and categorical and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
+        if backlog > 0 and kind == task_types.CATEGORICAL and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
             waiting = Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False).exclude(pk=answer.pk)
             batch += list(_locked(waiting, skip_locked=True).order_by("id")[:backlog])
-        # before any item, confusion or state row; exclusive for a batch (module docstring)
-        project_lock(project.pk, exclusive=len(batch) > 1)
-        batch.sort(key=lambda a: a.pk)
-        outcomes, posts = {}, []
-        for a in batch:
-            a.project = project
-            outcomes[a.pk] = outcome = _score_one(a, project, kind)
-            if outcome.class_post is not None:
-                posts.append(outcome.class_post)
-                if a is not batch[-1]:  # the next answers' items are decided under the new class prior
-                    model_state_count(project, scored=0, posts=posts)
-                    posts = []
-            a.scored_at = timezone.now()
-        if len(batch) == 1:
-            answer.save(update_fields=["scored_at", "correct"])
+        return _score_locked(batch, project, kind)[answer_id]
+
+
+def regular_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int, ScoreOutcome]:
+    """The drain's batch (``quality.services.drain``): these regular answers of one project, in
+    one transaction, those still unscored and not locked by another scoring (SKIP LOCKED; the
+    others are left to it). A project whose type is not categorical is scored one answer per
+    transaction. Returns the outcomes of the answers scored here."""
+    with transaction.atomic():
+        rows = Answer.objects.select_related("project").filter(
+            pk__in=answer_ids, project_id=project_id, scored_at__isnull=True, is_check=False
+        )
+        if connection.vendor == "postgresql":
+            batch = list(_locked(rows, skip_locked=True).order_by("id"))
         else:
-            Answer.objects.bulk_update(batch, ["scored_at", "correct"])
-        if categorical:
-            # last statement of the transaction: the state row is locked only until commit
-            scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)
-            if _refresh_crossed(scored, len(batch), at_refresh):
-                task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
-    return outcomes[answer_id]
+            batch = list(_locked(rows).order_by("id"))
+        if not batch:
+            return {}
+        project = batch[0].project
+        kind = task_types.scoring_kind(project.task_type, project.type_config)
+        if kind == task_types.CATEGORICAL:
+            return _score_locked(batch, project, kind)
+    out = {}
+    for answer_id in sorted(a.pk for a in batch):
+        outcome = answer_score(answer_id=answer_id)
+        if outcome.scored:
+            out[answer_id] = outcome
+    return out
+
+
+def check_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int, ScoreOutcome]:
+    """The drain's hidden checks of one project: in id order, as few transactions as the rule in
+    ``checks._score_checks`` allows (one, unless a gate pauses or revokes someone: the
+    transaction ends after that check). Answers locked by another scoring are left to it. Task
+    types whose checks are not categorical or agreement: one answer per transaction."""
+    out: dict[int, ScoreOutcome] = {}
+    remaining = sorted(answer_ids)
+    while remaining:
+        with transaction.atomic():
+            rows = Answer.objects.select_related("project").filter(
+                pk__in=remaining, project_id=project_id, scored_at__isnull=True, is_check=True
+            )
+            batch = list(_locked(rows, skip_locked=connection.vendor == "postgresql").order_by("id"))
+            if not batch:
+                return out
+            project = batch[0].project
+            kind = task_types.scoring_kind(project.task_type, project.type_config)
+            if kind not in (task_types.CATEGORICAL, task_types.AGREEMENT) or len(batch) == 1:
+                done = [batch[0]]
+                out.update(_score_locked(done, project, kind))
+            else:
+                project_lock(project.pk, exclusive=True)  # as a batch of regular answers (module docstring)
+                for a in batch:
+                    a.project = project
+                outcomes, done = _score_checks(batch, project, kind)
+                out.update(outcomes)
+                if kind == task_types.CATEGORICAL:
+                    scored, at_refresh = model_state_count(project, scored=len(done), posts=[])
+                    if _refresh_crossed(scored, len(done), at_refresh):
+                        task_services.task_enqueue("quality.refresh_model", project.pk)
+        finished = {a.pk for a in done}
+        locked = {a.pk for a in batch}
+        remaining = [a for a in remaining if a not in finished and a in locked]
+    return out
+
+
+def _score_locked(batch: list[Answer], project: Project, kind: str) -> dict[int, ScoreOutcome]:
+    """Score locked, unscored answers of one project in the caller's transaction: one answer of
+    any kind, or several regular answers of a categorical project (set-based,
+    ``items._score_item_answers``)."""
+    categorical = kind == task_types.CATEGORICAL  # batches and the re-estimate: the confusion model's types
+    # before any item, confusion or state row; exclusive for a batch (module docstring)
+    project_lock(project.pk, exclusive=len(batch) > 1)
+    batch.sort(key=lambda a: a.pk)
+    for a in batch:
+        a.project = project
+    if len(batch) == 1:
+        outcome = _score_one(batch[0], project, kind)
+        outcomes, posts = {batch[0].pk: outcome}, [outcome.class_post] if outcome.class_post is not None else []
+        batch[0].scored_at = timezone.now()
+        batch[0].save(update_fields=["scored_at", "correct"])
+    else:
+        outcomes, posts = _score_item_answers(batch, project)
+        Answer.objects.filter(pk__in=[a.pk for a in batch]).update(scored_at=timezone.now())
+    if categorical:
+        # last statement of the transaction: the state row is locked only until commit
+        scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)
+        if _refresh_crossed(scored, len(batch), at_refresh):
+            task_services.task_enqueue("quality.refresh_model", project.pk)  # sent after commit
+    return outcomes
 
 
 def _refresh_crossed(scored: int, added: int, at_refresh: int) -> bool:

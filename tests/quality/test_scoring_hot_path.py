@@ -12,6 +12,7 @@ from quality import services as quality_services
 from quality.models import (
     AnnotatorConfusion,
     AnnotatorQuality,
+    GatingDecision,
     GatingState,
     ProjectModelState,
 )
@@ -33,7 +34,9 @@ def _statements(answer_id: int, **kw) -> tuple[int, list[str]]:
 def test_statement_budgets_per_scored_answer():
     """Savepoint (BEGIN in production), lock the answer (+ project, annotator), the project's
     advisory lock, the path's own statements, the answer's UPDATE, ONE state-row statement
-    (count added in SQL), release (COMMIT). Before issue 9's rework: 20 / 14 / 15."""
+    (count added in SQL), release (COMMIT). Before issue 9's rework: 20 / 14 / 15; before the
+    drain round: 17 / 12 / 14. Under load the drain scores regular answers set-based, a whole
+    chunk for about the statements of one (``test_the_drain_decides_exactly_as_one_by_one_in_its_order``)."""
     project = setup_project(n_items=6, n_known=12, max_answers=3)
     u1, u2 = worker(project, "hp1"), worker(project, "hp2")
     known = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
@@ -42,10 +45,11 @@ def test_statement_budgets_per_scored_answer():
         quality_services.answer_score(answer_id=answer(project, u, known[0], known[0].known_label).pk)
         quality_services.answer_score(answer_id=answer(project, u, items[0], "a").pk)
 
-    # hidden check: item key, membership, quality row + write, gating row + write, the two
-    # membership writes, the key again + confusion row + write
+    # hidden check: item key, membership, quality row + write, gating row + write, the
+    # membership's standing reason, confusion row + write (the key is not read again, and the
+    # check rate is written only when it changes: at its floor here)
     n, sql = _statements(answer(project, u1, known[1], known[1].known_label).pk)
-    assert n == 17, sql
+    assert n == 15, sql
     assert sum("projectmodelstate" in s for s in sql) == 1 and "answers_scored + 1" in sql[-2]
     # regular item, one answer: item lock, its answers, revoked?, confusion rows, state read, item write
     n, sql = _statements(answer(project, u1, items[1], "a").pk)
@@ -141,3 +145,81 @@ def test_a_batch_stays_inside_its_project_and_its_size():
     assert Answer.objects.filter(project=a, scored_at__isnull=False).count() == 4
     assert not Answer.objects.filter(project=a, scored_at__isnull=False, is_check=True).exists()
     assert not Answer.objects.filter(project=b, scored_at__isnull=False).exists()
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_the_drain_decides_exactly_as_one_by_one_in_its_order():
+    """The coalesced drain (``pending_drain``, chunks of ``k``): per chunk a project's regular
+    answers in one set-based transaction, then its checks alone. Scoring the same answers one by
+    one in that order ends in exactly the same state, with far fewer statements."""
+    k = 5
+    one, drained = setup_project(n_items=6, n_known=12), setup_project(n_items=6, n_known=12)
+    for project in (one, drained):
+        _play(project, seed=11)
+        bad = worker(project, f"p{project.pk}-bad", qualifier=(1, 2))  # every check wrong: gated mid-chunk
+        for key in Item.objects.filter(project=project, is_known=True).order_by("id")[:10]:
+            answer(project, bad, key, "a" if key.known_label == "b" else "b")
+    rows = list(Answer.objects.filter(project=one).order_by("id"))
+    order = []
+    for i in range(0, len(rows), k):
+        chunk = rows[i:i + k]
+        order += [a.pk for a in chunk if not a.is_check] + [a.pk for a in chunk if a.is_check]
+    with CaptureQueriesContext(connection) as by_one:
+        for aid in order:
+            quality_services.answer_score(answer_id=aid)
+    n_one = len(rows)
+    with CaptureQueriesContext(connection) as ctx:
+        assert quality_services.pending_drain(chunk=k) == n_one
+    assert not Answer.objects.filter(scored_at__isnull=True).exists()
+    assert _strip(_snapshot(one), f"p{one.pk}-") == _strip(_snapshot(drained), f"p{drained.pk}-")
+    assert Item.objects.filter(project=drained, is_known=False).exclude(status=Item.Status.OPEN).exists()
+    # the mostly-wrong annotator is gated on the way (a pause ends a checks transaction early)
+    assert GatingDecision.objects.filter(project=drained, standing__in=["paused", "revoked"]).exists()
+    # half of these answers are checks (scored alone either way), and first answers create rows
+    assert len(ctx.captured_queries) < len(by_one.captured_queries) - 3 * (n_one // 2)
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_a_drain_with_nothing_to_do_reads_once():
+    with CaptureQueriesContext(connection) as ctx:
+        assert quality_services.pending_drain(chunk=8) == 0
+    assert len(ctx.captured_queries) == 2  # the read, the final read (no flag without a Redis broker)
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_an_answer_whose_submit_found_the_flag_set_is_read_after_the_drain_clears_it(monkeypatch):
+    """The race the flag protocol closes: a drain has found nothing left; before it clears the
+    flag, an answer commits and its submit's SET NX fails (a drain is running: nothing is
+    published). The drain clears the flag, then reads once more, so it scores that answer."""
+    from celery import current_app
+
+    from tasks_app.services import enqueue
+
+    project = setup_project(n_items=4, n_known=4)
+    u = worker(project, "fin")
+    items = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    current_app.conf.task_always_eager = False  # the flag lives on the broker's Redis (the fixture restores it)
+    client = enqueue._flag_redis()
+    assert client is not None
+    client.delete(enqueue.drain_flag_key())
+    assert enqueue.drain_flag_claim(client)  # as the submit that published this drain did
+    published = []
+    monkeypatch.setattr(current_app, "signature", lambda *a, **kw: published.append(a))
+    late = []
+    clear = enqueue.drain_flag_clear
+
+    def clear_after_a_late_submit(c=None):
+        if not late:
+            late.append(answer(project, u, items[1], "a"))  # committed now (on_commit never runs in this test) …
+            enqueue._score_signal(late[0].pk)  # … and its signal finds the flag set
+        clear(c)
+
+    monkeypatch.setattr(enqueue, "drain_flag_clear", clear_after_a_late_submit)
+    first = answer(project, u, items[0], "a")
+    assert quality_services.pending_drain(chunk=8) == 2
+    assert not published  # nothing was sent: the running drain took it
+    assert set(Answer.objects.filter(scored_at__isnull=False).values_list("id", flat=True)) == {first.pk, late[0].pk}
+    assert not client.exists(enqueue.drain_flag_key())  # cleared at the end: the next submit publishes

@@ -1,0 +1,116 @@
+"""The coalesced scoring drain (issue 9/4): one ``quality.score_pending`` task scores every
+unscored answer in id order, in chunks, instead of one Celery task per answer.
+
+The submit side (``tasks_app.services.enqueue``) sets a Redis flag with ``SET NX`` after its
+commit and publishes the drain only when it set the flag. The protocol that strands no answer:
+a drain renews the flag after every chunk and, when a read finds nothing left, *clears the flag
+first, then reads once more*. An answer whose submit found the flag set committed before that
+``SET NX``, hence before the clear, hence before the final read, which therefore sees it; a
+submit after the clear sets the flag itself and publishes a new drain. If the final read finds
+answers, the drain claims the flag back (``SET NX``) and goes on, or stops when a newer submit
+claimed it first (its drain will read them). Only a drain killed mid-run (SIGKILL: the flag left
+set, its message unacked) holds the next publish back, for at most the flag's TTL; the answers
+it left are re-sent one by one by the periodic sweep (``quality.sweep_unscored``).
+
+A chunk is grouped per project: the project's regular answers in one transaction (set-based,
+``scoring.regular_answers_score``), then its hidden checks in another (``scoring.check_answers_score``;
+never in the same transaction as item rows: see ``scoring``'s docstring on gating and leases;
+a new one after a check whose gate paused or revoked someone). So within a chunk the
+regular answers are scored before the checks that arrived among them; the outcome equals
+scoring them one by one in that order (``tests/quality/test_scoring_hot_path.py``).
+
+Decisions where the issue was silent: the drain is global (one flag per queue, not per
+project), because the submit's enqueue carries only the answer id and a per-project flag
+would cost a lookup; one drain at a time scores for every project, leaving the worker's
+other processes to the rest (re-estimates, audits, webhooks). A drain runs at most
+``DRAIN_SECONDS`` and then hands over to a fresh message (flag kept), so an acked message
+never covers more than that much work. An answer whose scoring fails with a non-retryable
+error is logged and skipped for the rest of the run (the sweep retries it alone), so one bad
+answer cannot stall everyone's scoring; a retryable one (database away, deadlock) fails the
+task, which Celery retries with the flag still held.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import current_app
+
+from tasks_app.models import Answer
+from tasks_app.services import enqueue
+
+from .common import RETRYABLE_ERRORS
+from .scoring import check_answers_score, regular_answers_score
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 20.0
+
+
+def _flag(fn, client) -> bool | None:
+    if client is None:  # no Redis broker (eager): nothing to coordinate with
+        return True
+    try:
+        return fn(client)
+    except enqueue.BROKER_ERRORS as exc:
+        log.warning("scoring drain: the flag's Redis is unavailable (%s)", exc)
+        return None
+
+
+def _unscored(limit: int, skipped: set[int]) -> list[tuple[int, int, bool]]:
+    qs = Answer.objects.filter(scored_at__isnull=True)
+    if skipped:
+        qs = qs.exclude(pk__in=skipped)
+    return list(qs.order_by("id").values_list("id", "project_id", "is_check")[:limit])
+
+
+def _chunk_score(rows: list[tuple[int, int, bool]], skipped: set[int]) -> int:
+    by_project: dict[int, list[tuple[int, bool]]] = {}
+    for answer_id, project_id, is_check in rows:
+        by_project.setdefault(project_id, []).append((answer_id, is_check))
+    scored = 0
+    for project_id, answers in by_project.items():
+        regular = [a for a, is_check in answers if not is_check]
+        checks = [a for a, is_check in answers if is_check]
+        try:
+            if regular:
+                done = regular_answers_score(project_id=project_id, answer_ids=regular)
+                scored += len(done)
+                skipped.update(a for a in regular if a not in done)  # another scoring holds it
+            if checks:
+                done = check_answers_score(project_id=project_id, answer_ids=checks)
+                scored += len(done)
+                skipped.update(a for a in checks if a not in done)
+        except RETRYABLE_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - one bad answer must not stall everyone's scoring
+            log.exception("scoring drain: project %s answers %s failed; left to the sweep", project_id, [a for a, _ in answers])
+            skipped.update(a for a, _ in answers)
+    return scored
+
+
+def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS) -> int:
+    """Score unscored answers in id order, ``chunk`` at a time, until none is left (see the
+    module docstring for the flag protocol) or ``seconds`` have passed. Returns how many it scored."""
+    client = enqueue._flag_redis()
+    t0 = time.monotonic()
+    scored = 0
+    skipped: set[int] = set()
+    chunk = max(1, chunk)
+    while True:
+        rows = _unscored(chunk, skipped)
+        if not rows:
+            _flag(enqueue.drain_flag_clear, client)
+            if not _unscored(1, skipped):  # the final read, after the clear
+                return scored
+            if client is None or not _flag(enqueue.drain_flag_claim, client):
+                return scored  # a newer submit set the flag: its drain reads them
+            continue
+        scored += _chunk_score(rows, skipped)
+        _flag(enqueue.drain_flag_renew, client)
+        if time.monotonic() - t0 > seconds:
+            try:
+                current_app.signature(enqueue.DRAIN_TASK).delay()  # the flag stays set: hand over
+            except enqueue.BROKER_ERRORS as exc:  # the flag lapses in its TTL; the next submit publishes
+                log.warning("scoring drain: could not hand over (%s)", exc)
+            return scored
