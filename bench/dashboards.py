@@ -14,13 +14,9 @@ import argparse
 import datetime as dt
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from _django import ROOT, setup
 START, END = "<!-- bench:dashboards:start -->", "<!-- bench:dashboards:end -->"
 
 
@@ -29,16 +25,7 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=50_000)
     parser.add_argument("--annotators", type=int, default=200)
     args = parser.parse_args()
-    from pay import ensure_database  # same scratch-database helper as the pay benchmark
-
-    ensure_database(os.environ["DATABASE_URL"])
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadre.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup(scratch_database=True)
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

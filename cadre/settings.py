@@ -292,6 +292,9 @@ CADRE_PAY_CURRENCY = os.environ.get("CADRE_PAY_CURRENCY", "USD")
 # decision transaction), and a full reconciliation walk runs every CADRE_PAY_SWEEP_HOURS.
 CADRE_PAY_ACCRUE_OVERLAP_SECONDS = int(os.environ.get("CADRE_PAY_ACCRUE_OVERLAP_SECONDS", "600"))
 CADRE_PAY_SWEEP_HOURS = float(os.environ.get("CADRE_PAY_SWEEP_HOURS", "24"))
+# /ops/metrics: the decision-latency summary covers the answers scored in this trailing window
+# (dashboards.selectors.metrics.decision_latency): the scrape reads the window, not the history.
+CADRE_METRICS_LATENCY_WINDOW_SECONDS = int(os.environ.get("CADRE_METRICS_LATENCY_WINDOW_SECONDS", "900"))
 CADRE_MIN_HOURLY_RATE = os.environ.get("CADRE_MIN_HOURLY_RATE", "12.00")
 # Timed answers a project needs before its hourly rate is judged against the minimum.
 CADRE_MIN_RATE_ANSWERS = int(os.environ.get("CADRE_MIN_RATE_ANSWERS", "20"))
