@@ -295,6 +295,10 @@ CADRE_PAY_SWEEP_HOURS = float(os.environ.get("CADRE_PAY_SWEEP_HOURS", "24"))
 # /ops/metrics: the decision-latency summary covers the answers scored in this trailing window
 # (dashboards.selectors.metrics.decision_latency): the scrape reads the window, not the history.
 CADRE_METRICS_LATENCY_WINDOW_SECONDS = int(os.environ.get("CADRE_METRICS_LATENCY_WINDOW_SECONDS", "900"))
+# Ops overview (/ops/overview/): projects a page, and how long a project's stored accuracy claim
+# serves the overview before it is recomputed (dashboards.claims).
+CADRE_OVERVIEW_PAGE_SIZE = int(os.environ.get("CADRE_OVERVIEW_PAGE_SIZE", "50"))
+CADRE_OVERVIEW_CLAIM_SECONDS = int(os.environ.get("CADRE_OVERVIEW_CLAIM_SECONDS", "300"))
 CADRE_MIN_HOURLY_RATE = os.environ.get("CADRE_MIN_HOURLY_RATE", "12.00")
 # Timed answers a project needs before its hourly rate is judged against the minimum.
 CADRE_MIN_RATE_ANSWERS = int(os.environ.get("CADRE_MIN_RATE_ANSWERS", "20"))
