@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from cadre.celery import app as celery_app
 from tasks_app.models import Item
-from tests.conftest import requires_postgres
+from tests.conftest import requires_postgres, run_at_once
 from workforce import selectors_pay, services
 from workforce.models import Earning, PayAccrualMark, PayoutBatch
 
@@ -67,23 +67,9 @@ def test_the_database_not_python_refuses_a_second_entry(make_annotator):
 
 
 def _run_threads(n, target):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    """``target()`` in ``n`` threads released at once (tests.conftest.run_at_once); its results."""
+    results = []
+    errors = run_at_once(range(n), lambda _: results.append(target()))
     assert not errors, errors
     return results
 

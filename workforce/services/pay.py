@@ -185,8 +185,10 @@ def earnings_accrue_since(*, since: dt.datetime, limit: int = ACCRUE_BATCH, max_
     rates: dict[int, tuple[Decimal, str]] = {}
     inserted, batches = 0, 0
     fields = ("id", "annotator_id", "project_id")
-    # 1. answers scored since
-    scored = Answer.objects.filter(scored_at__gte=since)
+    # 1. answers scored since whose scoring is what made them payable: checks, and answers scored
+    # once their item was already decided (a regular answer scored before its item's decision is
+    # walk 2's: reading it here too would read every new answer twice)
+    scored = Answer.objects.filter(scored_at__gte=since).filter(Q(is_check=True) | Q(scored_at__gte=F("item__decided_at")))
     last: tuple[dt.datetime, int] | None = None
     while True:
         if max_batches is not None and batches >= max_batches:
