@@ -28,12 +28,9 @@ import argparse
 import math
 import random
 import re
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _django import ROOT  # noqa: E402  (puts the repository root on sys.path)
 
 from quality.engine import answer_model as am  # noqa: E402
 

@@ -14,13 +14,9 @@ import argparse
 import datetime as dt
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from _django import ROOT, setup
 START, END = "<!-- bench:dashboards:start -->", "<!-- bench:dashboards:end -->"
 
 
@@ -28,17 +24,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=50_000)
     parser.add_argument("--annotators", type=int, default=200)
+    parser.add_argument("--projects", type=int, default=1,
+                        help="projects in the overview: the measured one plus this many minus one small ones")
     args = parser.parse_args()
-    from pay import ensure_database  # same scratch-database helper as the pay benchmark
-
-    ensure_database(os.environ["DATABASE_URL"])
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadre.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup(scratch_database=True)
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -77,10 +66,16 @@ def main() -> None:
     from django.db.models import F
     Answer.objects.filter(project=project).update(created_at=F("scored_at") - dt.timedelta(seconds=0.5))
     Item.objects.filter(pk__in=regular[: n_items // 2]).update(status="accepted", decided_at=now - dt.timedelta(hours=3))
+    extra = Project.objects.bulk_create([  # small live projects for the overview (its cost per project)
+        Project(organization=org, name=f"bench dashboards extra {i}", instructions="-", labels=["a", "b"],
+                accuracy_target=0.9, status="live", phase="production") for i in range(args.projects - 1)])
+    for p in extra:
+        Item.objects.bulk_create([Item(project=p, external_id=f"e{i}", data={"t": i}, is_known=i < 2,
+                                       known_label="a" if i < 2 else None) for i in range(10)])
 
     steps = [
         ("Prometheus scrape (`dashboards.metrics.render`)", render),
-        ("overview selectors (`projects_overview`, all projects in the database)", lambda: pace.projects_overview()),
+        ("overview selectors (`projects_overview`, its first page: all projects in the database)", lambda: pace.projects_overview()),
         ("project: pace + answers-per-hour chart", lambda: (pace.project_pace(project=project), charts.answers_per_hour(project=project))),
         ("project: accuracy-over-time chart (engine claim)", lambda: charts.accuracy_over_time(project=project)),
         ("project: annotator table (flags, hourly rate)", lambda: annotators.annotator_table(project=project)),
@@ -96,6 +91,8 @@ def main() -> None:
         results.append((label, len(q), cpu, wall))
     projects = Project.objects.count()
     project.delete()
+    for p in extra:
+        p.delete()
     get_user_model().objects.filter(pk__in=[u.pk for u in users]).delete()
     org.delete()
 
@@ -104,7 +101,7 @@ def main() -> None:
         (
             f"PostgreSQL, one process: one project of {len(rows):,} answers by {args.annotators} annotators "
             f"({n_items:,} items, 100 known; {projects} project(s) in the database for the overview); "
-            f"`python bench/dashboards.py --answers {args.answers} --annotators {args.annotators}` on {dt.date.today()} "
+            f"`python bench/dashboards.py --answers {args.answers} --annotators {args.annotators} --projects {args.projects}` on {dt.date.today()} "
             f"(2-core machine shared with other jobs, load average {load:.1f}: wall seconds are upper bounds; "
             f"queries do not depend on load, CPU seconds are this process's own, the database's excluded)."
         ),

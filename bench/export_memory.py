@@ -17,20 +17,13 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from _django import ROOT, setup
 START, END = "<!-- bench:export_memory:start -->", "<!-- bench:export_memory:end -->"
 
 
 def django_setup():
-    os.environ.pop("REDIS_URL", None)  # eager Celery: the batch is certified in this process
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadre.settings")
-    import django
-
-    django.setup()
+    setup(eager_celery=True)  # eager Celery: the batch is certified in this process
 
 
 def prepare(n: int) -> tuple[int, int, str]:

@@ -9,12 +9,8 @@ at once with the same accuracy (worst case). Pure Python, no database.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from _django import ROOT  # noqa: E402  (puts the repository root on sys.path)
 
 from quality.engine import sprt  # noqa: E402
 from stack import write_section  # noqa: E402

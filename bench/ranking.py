@@ -20,18 +20,13 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import random
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadre.settings")
-import django  # noqa: E402
+from _django import ROOT, setup  # noqa: E402
 
-django.setup()
+setup()
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from workforce.services.ranking import features, fit  # noqa: E402

@@ -7,11 +7,9 @@ CPU time (``time.process_time``), so the figure does not depend much on the mach
 from __future__ import annotations
 
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _django  # noqa: E402,F401  (puts the repository root on sys.path)
 
 from quality.engine import similarity  # noqa: E402
 from tasks_app.similarity import box_f1  # noqa: E402

@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
+import _django  # noqa: F401  (puts the repository root on sys.path)
 from answer_model import write_section  # noqa: E402  (bench/ is on the path when run as a script)
 from dashboards.analysis import confident  # noqa: E402
 from dashboards.analysis.stats import ordinal_test  # noqa: E402

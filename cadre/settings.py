@@ -291,6 +291,18 @@ CADRE_IDEMPOTENCY_HOURS = float(os.environ.get("CADRE_IDEMPOTENCY_HOURS", "24"))
 # project is flagged to ops (same currency; projects paying in another one are not compared).
 CADRE_PAY_PER_ANSWER = os.environ.get("CADRE_PAY_PER_ANSWER", "0.05")
 CADRE_PAY_CURRENCY = os.environ.get("CADRE_PAY_CURRENCY", "USD")
+# Pay accrual (workforce.services.pay.earnings_accrue_all): each run walks the answers scored and
+# items decided since the last run's start minus this overlap (longer than any scoring or
+# decision transaction), and a full reconciliation walk runs every CADRE_PAY_SWEEP_HOURS.
+CADRE_PAY_ACCRUE_OVERLAP_SECONDS = int(os.environ.get("CADRE_PAY_ACCRUE_OVERLAP_SECONDS", "600"))
+CADRE_PAY_SWEEP_HOURS = float(os.environ.get("CADRE_PAY_SWEEP_HOURS", "24"))
+# /ops/metrics: the decision-latency summary covers the answers scored in this trailing window
+# (dashboards.selectors.metrics.decision_latency): the scrape reads the window, not the history.
+CADRE_METRICS_LATENCY_WINDOW_SECONDS = int(os.environ.get("CADRE_METRICS_LATENCY_WINDOW_SECONDS", "900"))
+# Ops overview (/ops/overview/): projects a page, and how long a project's stored accuracy claim
+# serves the overview before it is recomputed (dashboards.claims).
+CADRE_OVERVIEW_PAGE_SIZE = int(os.environ.get("CADRE_OVERVIEW_PAGE_SIZE", "50"))
+CADRE_OVERVIEW_CLAIM_SECONDS = int(os.environ.get("CADRE_OVERVIEW_CLAIM_SECONDS", "300"))
 CADRE_MIN_HOURLY_RATE = os.environ.get("CADRE_MIN_HOURLY_RATE", "12.00")
 # Timed answers a project needs before its hourly rate is judged against the minimum.
 CADRE_MIN_RATE_ANSWERS = int(os.environ.get("CADRE_MIN_RATE_ANSWERS", "20"))

@@ -7,16 +7,19 @@ multiprocess mode needs a shared directory and its clean-up on restarts). The da
 holds every fact: an answer is scored when ``scored_at`` is set, the decision latency is
 ``scored_at − created_at``, a revocation is a ``GatingDecision`` row. So any worker answers a
 scrape with the same numbers, and counters survive restarts. Cost: about eight aggregate queries
-per scrape (the latency histogram scans scored answers); scrape every 30–60 s.
+per scrape; scrape every 30–60 s.
+
+Decision latency is a **trailing-window summary exposed as gauges**, not a Prometheus histogram:
+a histogram's buckets are cumulative since start, and reading them from the database meant
+aggregating every scored answer in history on each scrape. Instead the scrape reads the answers
+scored in the last ``CADRE_METRICS_LATENCY_WINDOW_SECONDS`` (an index range, ``answer_scored_idx``)
+and reports their quantiles, their count within each bound and their sum — values that go up and
+down, so gauges, and no ``rate()``/``histogram_quantile()`` over them (the HELP says so).
 """
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .selectors import metrics as m
@@ -29,13 +32,28 @@ class CadreCollector(Collector):
             scored.add_metric([str(project)], n)
         yield scored
 
-        hist = m.decision_latency()
-        latency = HistogramMetricFamily(
-            "cadre_answer_decision_latency_seconds",
-            "Time from an answer's arrival (created_at) to its scoring commit (scored_at).",
+        recent = m.decision_latency()
+        window = f"answers scored in the last {recent.window_seconds} s (a trailing window, not cumulative)"
+        quantiles = GaugeMetricFamily(
+            "cadre_answer_decision_latency_recent_seconds",
+            f"Time from an answer's arrival (created_at) to its scoring commit (scored_at), quantiles over the {window}; "
+            "absent when none was scored.",
+            labels=["quantile"],
         )
-        latency.add_metric([], [(_le(b), n) for b, n in hist.buckets], sum_value=hist.sum_seconds)
-        yield latency
+        for q, seconds in recent.quantiles:
+            if seconds is not None:
+                quantiles.add_metric([repr(q)], seconds)
+        yield quantiles
+        under = GaugeMetricFamily(
+            "cadre_answers_scored_recent_within_seconds",
+            f"How many of the {window} were scored within `le` seconds of their arrival (+Inf: all of them).",
+            labels=["le"],
+        )
+        for bound, n in recent.buckets:
+            under.add_metric([_le(bound)], n)
+        yield under
+        yield GaugeMetricFamily("cadre_answer_decision_latency_recent_sum_seconds",
+                                f"Sum of the decision latencies of the {window}.", value=recent.sum_seconds)
 
         unscored = GaugeMetricFamily("cadre_answers_unscored", "Answers waiting to be scored.", labels=["project"])
         for project, n in sorted(m.answers_unscored().items()):

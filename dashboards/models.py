@@ -61,3 +61,20 @@ class Suspect(models.Model):
                 name="suspect_reviewed_has_label",
             ),
         ]
+
+
+class ProjectClaimSnapshot(models.Model):
+    """The ops overview's copy of a project's accuracy claim (``quality.selectors.project_claim``,
+    computed from the shadow deliveries: several queries and a fit per project), kept for
+    ``CADRE_OVERVIEW_CLAIM_SECONDS`` so that a page of the overview reads every project's claim
+    in one query instead of recomputing each (``dashboards.claims``). The project's own page
+    still computes the claim live."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    accuracy = models.FloatField(null=True, blank=True)
+    lower = models.FloatField()
+    upper = models.FloatField()
+    n = models.PositiveIntegerField()
+    correct = models.FloatField(default=0)
+    certified = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()

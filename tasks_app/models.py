@@ -208,6 +208,9 @@ class Item(models.Model):
                 condition=Q(is_known=False, status__in=["accepted", "exhausted"], delivered_at__isnull=True),
                 name="item_undelivered_idx",
             ),
+            # decided recently: the pay accrual's watermark walk (workforce.services.pay) reads the
+            # answers of items decided since its last run through this
+            models.Index(fields=["decided_at"], name="item_decided_idx", condition=Q(decided_at__isnull=False)),
         ]
 
 
@@ -294,6 +297,10 @@ class Answer(models.Model):
             models.Index(fields=["item", "id"], name="answer_item_idx"),
             models.Index(fields=["project", "annotator"], name="answer_annotator_idx"),
             models.Index(fields=["created_at"], name="answer_unscored_idx", condition=Q(scored_at__isnull=True)),
+            # scored recently: the pay accrual's watermark walk (workforce.services.pay) and the
+            # windowed decision-latency metric (dashboards.selectors.metrics) read a time range of
+            # this, so neither rescans every scored answer in history
+            models.Index(fields=["scored_at"], name="answer_scored_idx", condition=Q(scored_at__isnull=False)),
         ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -100,6 +101,33 @@ def celery_worker(celery_worker_process):
     celery_app.conf.task_always_eager = False
     yield celery_worker_process
     celery_app.conf.task_always_eager = old
+
+
+def run_at_once(users, work) -> list[BaseException]:
+    """Run ``work(user)`` in one thread per user, all released by a barrier at the same
+    moment; each thread closes its own database connection. Returns the errors raised.
+    Shared by the concurrency tests (leases, conversations, checks, pay)."""
+    from django.db import close_old_connections, connection
+
+    barrier = threading.Barrier(len(users))
+    errors: list[BaseException] = []
+
+    def body(user):
+        try:
+            barrier.wait()
+            work(user)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=body, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):

@@ -1,7 +1,9 @@
 """factory_boy factories and small builders shared by the test suites.
 
-Factories make rows; builders (``customer_with_token``, ``make_project``, ``annotator_working``)
-go through the real services, so the data they leave is what the product itself would write.
+Factories make rows; builders (``customer_with_token``, ``make_project``, ``annotator_working``,
+``onboarding_project``, ``active_annotator``, ``qualify``) go through the real services, so the
+data they leave is what the product itself would write. ``_fast_password_hasher`` is an autouse
+fixture for a suite's ``conftest.py`` to import (it then applies to that directory).
 
     from tests.factories import customer_with_token, make_project
     customer = customer_with_token()                 # .user, .organization, .token, .client
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import factory
+import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -22,7 +25,15 @@ from tasks_app.models import CustomerMember, Organization, Project
 from workforce.models import AnnotatorProfile, Membership
 
 PASSWORD = "test-password-123"
+SIGNUP_PASSWORD = "correct-horse-battery-staple"  # what annotators sign up with (workforce and web suites)
 LABELS = ["positive", "negative"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Sign-up and login hash passwords; the default hasher is slow on purpose. Autouse where a
+    ``conftest.py`` imports it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -161,3 +172,62 @@ def make_project(
     if launch:
         project = task_services.project_launch(project=project)
     return project
+
+
+Example = tuple[str, str, str]  # (text, label, explanation)
+
+
+def onboarding_project(
+    organization: Organization,
+    *,
+    labels: Sequence[str],
+    tutorial: Sequence[Example],
+    qualifier: Sequence[Example],
+    known: Sequence[Example],
+    items: Sequence[tuple[str, str]],
+    name: str,
+    instructions: str,
+    launch: bool = True,
+    **spec: Any,
+) -> Project:
+    """A project with its onboarding, built through the services: ``tutorial``, ``qualifier``
+    and hidden ``known`` examples as (text, label, explanation), regular ``items`` as
+    (external id, text); launched unless ``launch=False``. ``spec`` overrides project fields.
+    The workforce and web suites' ``make_project`` fixtures are this with their own texts."""
+    examples = [
+        task_services.ExampleIn(data={"text": text}, label=label, explanation=explanation, role=role)
+        for role, group in (("tutorial", tutorial), ("qualifier", qualifier), ("known", known))
+        for text, label, explanation in group
+    ]
+    params = dict(organization=organization, name=name, instructions=instructions, labels=list(labels),
+                  accuracy_target=0.9, examples=examples, qualifier_wait_seconds=3600)
+    params.update(spec)
+    project = task_services.project_create(**params)
+    task_services.items_upload(project=project, rows=[{"external_id": ext, "data": {"text": text}} for ext, text in items])
+    return task_services.project_launch(project=project) if launch else project
+
+
+def active_annotator(username: str | None = None, *, reason: str = "Test: vetted.", password: str = SIGNUP_PASSWORD):
+    """An annotator who signed up (the real service) and was vetted to active (issue 3a)."""
+    import uuid
+
+    from workforce import services as workforce_services
+
+    user = workforce_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=password)
+    workforce_services.annotator_make_active(annotator=user, reason=reason)  # sign-up makes an applicant
+    return user
+
+
+def qualify(project: Project, user) -> Membership:
+    """``user``'s membership on ``project`` in the working stage, through the real onboarding:
+    join, tutorial, a qualifier drawn and answered right, graded."""
+    from tasks_app.models import Example as ExampleRow
+    from workforce import services as workforce_services
+
+    m = workforce_services.membership_join(project=project, annotator=user)
+    m = workforce_services.tutorial_complete(membership=m)
+    attempt = workforce_services.qualifier_draw(membership=m)
+    answers = {ex.pk: ex.label for ex in ExampleRow.objects.filter(pk__in=attempt.example_ids)}
+    result = workforce_services.qualifier_submit(membership=m, responses=answers)
+    assert result.attempt.passed
+    return result.membership

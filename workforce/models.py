@@ -369,6 +369,17 @@ class Earning(models.Model):
         indexes = [models.Index(fields=["annotator", "created_at"], name="earning_annotator_idx")]
 
 
+class PayAccrualMark(models.Model):
+    """Where the pay accrual's incremental walk stands (one row, ``pk=1``;
+    ``workforce.services.pay.earnings_accrue_all``): ``scanned_to`` is the start of the last run
+    that finished its walk (the next run looks at answers scored, and items decided, since then
+    minus an overlap); ``swept_at`` is the last full reconciliation walk over every payable
+    answer. Only ever moved forward (``GREATEST``), so concurrent runs cannot move it back."""
+
+    scanned_to = models.DateTimeField(null=True, blank=True)
+    swept_at = models.DateTimeField(null=True, blank=True)
+
+
 class StandingChange(models.Model):
     """Append-only history of a membership's standing: who (the engine or an ops person),
     when, from what to what, and why. Rows are only ever inserted (on PostgreSQL a trigger

@@ -11,7 +11,8 @@ from .services import invitations
 
 @shared_task(name="workforce.earnings_accrue")
 def earnings_accrue() -> int:
-    """Beat: accepted answers → pay ledger. Idempotent (the ledger's unique constraint)."""
+    """Beat: accepted answers → pay ledger, incrementally (what was scored or decided since the
+    last run; a full sweep every CADRE_PAY_SWEEP_HOURS). Idempotent (the ledger's unique constraint)."""
     return services.earnings_accrue_all()
 
 

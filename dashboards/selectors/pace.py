@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from quality import selectors as quality_selectors
 from tasks_app.models import Answer, Item, Project
 
-from .queues import QueueState, project_queue
+from ..claims import overview_claims
+from .queues import QueueState, _grouped, projects_queue
 
 WINDOW = timedelta(hours=24)
 LAG_LIMIT = timedelta(minutes=5)  # an answer unscored for longer means the workers are behind
@@ -59,18 +61,29 @@ class Pace:
 
 
 def project_pace(*, project: Project, now: datetime | None = None, window: timedelta = WINDOW) -> Pace:
+    return projects_pace(project_ids=[project.pk], now=now, window=window)[project.pk]
+
+
+def projects_pace(*, project_ids, now: datetime | None = None, window: timedelta = WINDOW) -> dict[int, Pace]:
+    """:func:`project_pace` of several projects in two grouped queries (items, answers in the window)."""
     now = now or timezone.now()
     since = now - window
+    ids = list(project_ids)
     decided = Q(status__in=[Item.Status.ACCEPTED, Item.Status.EXHAUSTED])
-    items = Item.objects.filter(project=project, is_known=False).aggregate(
+    items = _grouped(
+        Item.objects.filter(project_id__in=ids, is_known=False),
         total=Count("id"), decided=Count("id", filter=decided),
         decided_window=Count("id", filter=decided & Q(decided_at__gte=since)),
     )
-    answers = Answer.objects.filter(project=project, created_at__gte=since).count()
-    return Pace(
-        items_total=items["total"], items_decided=items["decided"], answers_window=answers,
-        decided_window=items["decided_window"], window_hours=window.total_seconds() / 3600, now=now,
-    )
+    answers = _grouped(Answer.objects.filter(project_id__in=ids, created_at__gte=since), n=Count("id"))
+    out = {}
+    for pid in ids:
+        i = items.get(pid, {"total": 0, "decided": 0, "decided_window": 0})
+        out[pid] = Pace(
+            items_total=i["total"], items_decided=i["decided"], answers_window=answers.get(pid, {"n": 0})["n"],
+            decided_window=i["decided_window"], window_hours=window.total_seconds() / 3600, now=now,
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -128,21 +141,53 @@ def project_verdict(*, project: Project, pace: Pace, claim, ban, queue: QueueSta
 class OverviewRow:
     project: Project
     pace: Pace
-    claim: object  # quality.engine DeliveryClaim
+    claim: object  # dashboards.models.ProjectClaimSnapshot (the claim's accuracy, lower, upper, n, certified)
     ban: object  # quality.selectors.BanRate
     queue: QueueState
     verdict: Verdict
 
 
-def projects_overview(*, now: datetime | None = None) -> list[OverviewRow]:
-    """Every project, newest first, with its pace, accuracy claim, ban rate, queue and verdict."""
+@dataclass(frozen=True)
+class OverviewPage:
+    rows: list[OverviewRow]
+    number: int
+    num_pages: int
+    count: int  # projects in all
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+
+def overview_page_size() -> int:
+    return int(getattr(settings, "CADRE_OVERVIEW_PAGE_SIZE", 50))
+
+
+def projects_overview(*, now: datetime | None = None, page: int = 1, per_page: int | None = None) -> OverviewPage:
+    """One page of the projects, newest first, with pace, accuracy claim, ban rate, queue and
+    verdict. Grouped queries for the page's projects (pace, queue, ban rate) and the stored
+    claims (``dashboards.claims``): the same number of queries for 3 or 30 projects on the page.
+    ``page`` past the last one: ``ValueError`` (the view answers 400)."""
     now = now or timezone.now()
+    per_page = per_page or overview_page_size()
+    count = Project.objects.count()
+    num_pages = max(1, -(-count // per_page))
+    if page < 1 or page > num_pages:
+        raise ValueError(f"page must be between 1 and {num_pages}")
+    projects = list(Project.objects.select_related("organization").order_by("-created_at", "-id")
+                    [(page - 1) * per_page:page * per_page])
+    ids = [p.pk for p in projects]
+    paces = projects_pace(project_ids=ids, now=now)
+    queues = projects_queue(project_ids=ids, now=now)
+    bans = quality_selectors.projects_ban_rate(project_ids=ids)
+    claims = overview_claims(projects=projects, now=now)
     rows = []
-    for project in Project.objects.select_related("organization").order_by("-created_at", "-id"):
-        pace = project_pace(project=project, now=now)
-        claim = quality_selectors.project_claim(project=project).claim
-        ban = quality_selectors.project_ban_rate(project=project)
-        queue = project_queue(project=project, now=now)
+    for project in projects:
+        pace, claim, ban, queue = paces[project.pk], claims[project.pk], bans[project.pk], queues[project.pk]
         rows.append(OverviewRow(project, pace, claim, ban, queue,
                                 project_verdict(project=project, pace=pace, claim=claim, ban=ban, queue=queue)))
-    return rows
+    return OverviewPage(rows=rows, number=page, num_pages=num_pages, count=count)

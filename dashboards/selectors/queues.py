@@ -36,21 +36,41 @@ class QueueState:
 
 def project_queue(*, project: Project, now: datetime | None = None) -> QueueState:
     """Three aggregate queries: items, leases, unscored answers of one project."""
+    return projects_queue(project_ids=[project.pk], now=now)[project.pk]
+
+
+def projects_queue(*, project_ids, now: datetime | None = None) -> dict[int, QueueState]:
+    """:func:`project_queue` of several projects (the overview's page): the same three
+    aggregates, grouped by project, so three queries whatever the number of projects."""
     now = now or timezone.now()
-    items = Item.objects.filter(project=project, is_known=False).aggregate(
+    ids = list(project_ids)
+    items = _grouped(
+        Item.objects.filter(project_id__in=ids, is_known=False),
         open=Count("id", filter=Q(status=Item.Status.OPEN)), held=Count("id", filter=Q(status=Item.Status.HELD)),
     )
-    leases = Lease.objects.filter(project=project, state=Lease.State.ACTIVE).aggregate(
+    leases = _grouped(
+        Lease.objects.filter(project_id__in=ids, state=Lease.State.ACTIVE),
         active=Count("id"),
         expiring=Count("id", filter=Q(expires_at__gte=now, expires_at__lt=now + EXPIRING_WITHIN)),
         overdue=Count("id", filter=Q(expires_at__lt=now)),
     )
-    unscored = Answer.objects.filter(project=project, scored_at__isnull=True).aggregate(n=Count("id"), oldest=Min("created_at"))
-    return QueueState(
-        items_open=items["open"], items_held=items["held"], leases_active=leases["active"],
-        leases_expiring=leases["expiring"], leases_overdue=leases["overdue"],
-        answers_unscored=unscored["n"], oldest_unscored_at=unscored["oldest"],
-    )
+    unscored = _grouped(Answer.objects.filter(project_id__in=ids, scored_at__isnull=True), n=Count("id"),
+                        oldest=Min("created_at"))
+    out = {}
+    for pid in ids:
+        i = items.get(pid, {"open": 0, "held": 0})
+        le = leases.get(pid, {"active": 0, "expiring": 0, "overdue": 0})
+        u = unscored.get(pid, {"n": 0, "oldest": None})
+        out[pid] = QueueState(
+            items_open=i["open"], items_held=i["held"], leases_active=le["active"],
+            leases_expiring=le["expiring"], leases_overdue=le["overdue"],
+            answers_unscored=u["n"], oldest_unscored_at=u["oldest"],
+        )
+    return out
+
+
+def _grouped(qs, **aggregates) -> dict[int, dict]:
+    return {r.pop("project_id"): r for r in qs.values("project_id").annotate(**aggregates).order_by()}
 
 
 def celery_queue_length() -> int | None:

@@ -17,6 +17,7 @@ from workforce.models import Appeal, Membership
 from workforce.views.staff import staff_required
 
 from ..analysis.suspects import last_run as last_suspect_run
+from ..claims import claim_ttl
 from ..selectors import annotators as ann
 from ..selectors.charts import CHARTS
 from ..selectors.known import known_health
@@ -32,8 +33,17 @@ def refresh_seconds() -> int:
 @staff_required
 @require_GET
 def overview(request):
+    """One page of the projects (``?page=``, ``CADRE_OVERVIEW_PAGE_SIZE`` a page); a page that is
+    not a number or not there: 400 naming the field."""
+    raw = request.GET.get("page", "1")
+    try:
+        page = projects_overview(page=int(raw))
+    except ValueError as exc:
+        detail = str(exc) if raw.strip().lstrip("-").isdigit() else "page must be a whole number"
+        return HttpResponse(f"page: {detail}\n", status=400, content_type="text/plain; charset=utf-8")
     return render(request, "dashboards/overview.html", {
-        "rows": projects_overview(), "celery_queue": celery_queue_length(), "nav": "overview",
+        "page": page, "rows": page.rows, "celery_queue": celery_queue_length(), "nav": "overview",
+        "claim_minutes": int(claim_ttl().total_seconds() // 60),
     })
 
 

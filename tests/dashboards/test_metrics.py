@@ -2,13 +2,18 @@
 against the seed; access by bearer token or staff session."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from dashboards.selectors.metrics import LATENCY_BUCKETS
-from tasks_app.models import Answer
+from dashboards.selectors.metrics import LATENCY_QUANTILES
+from tasks_app.models import Answer, Item
 from tests.dashboards.seed import seed_project
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +51,7 @@ def test_metrics_agree_with_the_seed(client, seed):
     assert value(fam["cadre_revocations"], "cadre_revocations_total", project=p) == 1
     age = value(fam["cadre_oldest_unscored_answer_age_seconds"], "cadre_oldest_unscored_answer_age_seconds")
     assert 600 <= age < 700
-    hist = fam["cadre_answer_decision_latency_seconds"]
-    assert hist.type == "histogram"
-    for bound in LATENCY_BUCKETS:
-        expected = sum(1 for lat in seed.latencies if lat <= bound)
-        assert value(hist, "cadre_answer_decision_latency_seconds_bucket", le=repr(bound)) == expected, bound
-    assert value(hist, "cadre_answer_decision_latency_seconds_bucket", le="+Inf") == 14
-    assert value(hist, "cadre_answer_decision_latency_seconds_count") == 14
-    assert value(hist, "cadre_answer_decision_latency_seconds_sum") == pytest.approx(sum(seed.latencies))
+    assert "cadre_answer_decision_latency_seconds" not in fam  # the cumulative histogram is gone (see below)
     assert value(fam["cadre_celery_queue_length"], "cadre_celery_queue_length") >= 0  # REDIS_URL is set in the suite
 
 
@@ -63,7 +61,8 @@ def test_metrics_move_when_an_answer_is_scored(client, seed):
     p = str(seed.project.pk)
     assert value(fam["cadre_answers_scored"], "cadre_answers_scored_total", project=p) == 15
     assert value(fam["cadre_oldest_unscored_answer_age_seconds"], "cadre_oldest_unscored_answer_age_seconds") == 0
-    assert value(fam["cadre_answer_decision_latency_seconds"], "cadre_answer_decision_latency_seconds_bucket", le="0.1") == 1
+    under = fam["cadre_answers_scored_recent_within_seconds"]
+    assert value(under, "cadre_answers_scored_recent_within_seconds", le="0.1") == 1  # the 0 s one, in the last 15 min
 
 
 def test_metrics_access(client, seed, settings):
@@ -92,3 +91,70 @@ def test_scrape_query_count_does_not_grow_with_projects(client, seed, django_ass
     with CaptureQueriesContext(connection) as two:
         client.get(reverse("dashboards:metrics"), **headers)
     assert len(two) == len(one) <= 9  # one grouped query per metric family
+
+
+def _window_latencies(seconds: int) -> list[float]:
+    """The test's own reading of the rule: answers scored in the last ``seconds``, their latency."""
+    since = timezone.now() - timedelta(seconds=seconds)
+    return [(s - c).total_seconds() for c, s in
+            Answer.objects.filter(scored_at__gte=since).values_list("created_at", "scored_at")]
+
+
+def test_decision_latency_is_a_trailing_window_summary_of_gauges(client, seed, settings):
+    """Quantiles, counts within each bound and the sum over the answers scored in the window,
+    as gauges whose HELP names the window (parsed with prometheus_client's parser); checked
+    against the seed read here by the rule (numpy's linear percentile = percentile_cont)."""
+    settings.CADRE_METRICS_LATENCY_WINDOW_SECONDS = 4 * 3600  # the seed's last ~3 h; not the answer 30 h ago
+    expected = _window_latencies(4 * 3600)
+    assert 0 < len(expected) < len(seed.latencies)
+    fam = scrape(client, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    quantiles = fam["cadre_answer_decision_latency_recent_seconds"]
+    under = fam["cadre_answers_scored_recent_within_seconds"]
+    total = fam["cadre_answer_decision_latency_recent_sum_seconds"]
+    for family in (quantiles, under, total):
+        assert family.type == "gauge", family.name
+        assert "last 14400 s" in family.documentation and "not cumulative" in family.documentation
+    for q in LATENCY_QUANTILES:
+        got = value(quantiles, "cadre_answer_decision_latency_recent_seconds", quantile=repr(q))
+        assert got == pytest.approx(float(np.percentile(expected, q * 100)), abs=1e-6), q
+    for bound in LATENCY_BUCKETS:
+        n = value(under, "cadre_answers_scored_recent_within_seconds", le=repr(bound))
+        assert n == sum(1 for lat in expected if lat <= bound), bound
+    assert value(under, "cadre_answers_scored_recent_within_seconds", le="+Inf") == len(expected)
+    assert value(total, "cadre_answer_decision_latency_recent_sum_seconds") == pytest.approx(sum(expected))
+
+
+def test_decision_latency_does_not_read_the_history(client, seed, settings):
+    """Answers scored before the window change nothing in the latency series: the scrape reads
+    the window only (and on PostgreSQL the window is an index range of answer_scored_idx)."""
+    from django.db import connection
+
+    from dashboards.selectors import metrics
+
+    settings.CADRE_METRICS_LATENCY_WINDOW_SECONDS = 900
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+    def latency_series() -> list:
+        fam = scrape(client, **headers)
+        return [(s.name, s.labels, s.value) for name in ("cadre_answer_decision_latency_recent_seconds",
+                                                         "cadre_answers_scored_recent_within_seconds",
+                                                         "cadre_answer_decision_latency_recent_sum_seconds")
+                for s in fam[name].samples]
+
+    before = latency_series()
+    old_item = Item.objects.filter(project=seed.project, is_known=False).first()
+    long_ago = timezone.now() - timedelta(days=3)
+    for i, user in enumerate(seed.users.values()):  # old, slow answers: they would move every quantile
+        if not Answer.objects.filter(item=old_item, annotator=user).exists():
+            a = Answer.objects.create(item=old_item, project=seed.project, annotator=user, label="positive",
+                                      client_key=f"old-{i}", scored_at=long_ago + timedelta(hours=2))
+            Answer.objects.filter(pk=a.pk).update(created_at=long_ago)
+    assert latency_series() == before
+    if connection.vendor == "postgresql":
+        qs = Answer.objects.filter(scored_at__gte=timezone.now() - timedelta(seconds=900))
+        with connection.cursor() as cursor:  # a tiny table favours a sequential scan: ask whether the index serves it
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            plan = qs.explain()
+            cursor.execute("SET LOCAL enable_seqscan = on")
+        assert "answer_scored_idx" in plan, plan
+        assert metrics.decision_latency().window_seconds == 900

@@ -73,7 +73,7 @@ def test_verdict_stalled_and_not_running(seed):
 
 def test_overview_has_every_project(seed):
     other = seed_project("Second project", prefix="two")
-    rows = projects_overview(now=seed.now)
+    rows = projects_overview(now=seed.now).rows
     assert [r.project.pk for r in rows] == [other.project.pk, seed.project.pk]
     row = rows[1]
     assert row.pace.items_decided == 5 and row.queue.leases_active == 3 and row.verdict.on_track is False
@@ -134,3 +134,20 @@ def test_annotator_table_flags_rate_sort_filter(seed):
     assert names(min_answers="4") == ["seed-u2", "seed-u1"]
     _, errors = ann.AnnotatorQuery.from_params({"sort": "salary", "standing": "boss", "min_answers": "-1"})
     assert set(errors) == {"sort", "standing", "min_answers"}
+
+
+def test_overview_batched_reads_match_the_per_project_selectors(seed):
+    """The page's grouped queries give each project what its own page computes."""
+    from dashboards.claims import overview_claims
+
+    other = seed_project("Second project", prefix="two")
+    rows = {r.project.pk: r for r in projects_overview(now=seed.now).rows}
+    for project in (seed.project, other.project):
+        row = rows[project.pk]
+        assert row.pace == project_pace(project=project, now=seed.now)
+        assert row.queue == project_queue(project=project, now=seed.now)
+        assert row.ban == quality_selectors.project_ban_rate(project=project)
+        live = quality_selectors.project_claim(project=project).claim
+        stored = overview_claims(projects=[project])[project.pk]
+        assert (stored.accuracy, stored.lower, stored.upper, stored.n, stored.certified) == (
+            live.accuracy, live.lower, live.upper, live.n, live.certified)

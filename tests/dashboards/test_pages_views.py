@@ -113,3 +113,67 @@ def test_project_page_queries_do_not_grow_with_annotators(staff_client, seed):
         staff_client.get(url)
     assert len(after) == len(before), (len(before), len(after))
     print(f"project dashboard: {len(before)} queries")
+
+
+def _projects(n: int) -> None:
+    from tasks_app.models import Organization
+    from tests import factories
+
+    org = Organization.objects.create(name=f"Org of {n} more")
+    for i in range(n):
+        factories.make_project(org, n_items=2, n_examples=10, name=f"Bulk project {n}-{i}")
+
+
+def test_overview_queries_do_not_grow_with_the_projects(staff_client, settings):
+    """3 or 30 projects on the page: the same queries (grouped reads, stored claims). The first
+    view stores each claim (recomputed per project, once per CADRE_OVERVIEW_CLAIM_SECONDS); the
+    view measured is the next one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.CADRE_OVERVIEW_PAGE_SIZE = 50
+    url = reverse("dashboards:overview")
+    counts = []
+    for n in (3, 27):
+        _projects(n)
+        assert staff_client.get(url).status_code == 200  # stores the new projects' claims
+        with CaptureQueriesContext(connection) as ctx:
+            html = staff_client.get(url).content.decode()
+        assert html.count('<tr data-project="') == (3 if n == 3 else 30)
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_overview_claims_are_recomputed_after_their_ttl(staff_client, settings):
+    from datetime import timedelta
+
+    from dashboards.models import ProjectClaimSnapshot
+
+    _projects(2)
+    url = reverse("dashboards:overview")
+    assert staff_client.get(url).status_code == 200
+    first = dict(ProjectClaimSnapshot.objects.values_list("project_id", "computed_at"))
+    assert len(first) == 2
+    assert staff_client.get(url).status_code == 200
+    assert dict(ProjectClaimSnapshot.objects.values_list("project_id", "computed_at")) == first  # kept
+    ProjectClaimSnapshot.objects.update(computed_at=min(first.values()) - timedelta(seconds=301))
+    assert staff_client.get(url).status_code == 200
+    again = dict(ProjectClaimSnapshot.objects.values_list("project_id", "computed_at"))
+    assert all(again[p] > first[p] for p in first)  # expired: recomputed
+
+
+def test_overview_is_paginated(staff_client, settings):
+    settings.CADRE_OVERVIEW_PAGE_SIZE = 2
+    _projects(5)
+    url = reverse("dashboards:overview")
+    seen = []
+    for page in (1, 2, 3):
+        html = staff_client.get(url, {"page": page}).content.decode()
+        seen += re.findall(r'<tr data-project="(\d+)">', html)
+        assert f"page {page} of 3 (5 projects)" in html
+    assert len(seen) == len(set(seen)) == 5
+    first = staff_client.get(url).content.decode()
+    assert 'rel="next" href="?page=2"' in first and 'rel="prev"' not in first
+    for bad in ("0", "4", "x", "-1"):
+        resp = staff_client.get(url, {"page": bad})
+        assert resp.status_code == 400 and resp.content.decode().startswith("page:"), bad

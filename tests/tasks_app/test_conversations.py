@@ -4,12 +4,10 @@ turn limit, ending, the partner-left timeout (nothing half-written is kept), the
 and the customer API."""
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +15,7 @@ from tasks_app import services
 from tasks_app.models import Conversation, Item, Turn
 from tasks_app.services import conversations as conv
 from tests import factories
-from tests.conftest import requires_postgres
+from tests.conftest import requires_postgres, run_at_once
 
 ROLES = [{"name": "Flower seller", "instructions": "Sell flowers."}, {"name": "Buyer", "instructions": "Buy some."}]
 
@@ -132,24 +130,7 @@ def test_annotators_asking_at_once_pair_with_each_other_and_nobody_twice():
     for round_ in range(3):
         project, _ = make_pair_projects(scenarios=8)
         users = [factories.annotator() for _ in range(8)]
-        barrier = threading.Barrier(len(users))
-        errors: list[BaseException] = []
-
-        def body(user):
-            try:
-                barrier.wait()
-                conv.conversation_join(project=project, annotator=user)
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                close_old_connections()
-                connection.close()
-
-        threads = [threading.Thread(target=body, args=(u,)) for u in users]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = run_at_once(users, lambda user: conv.conversation_join(project=project, annotator=user))
         assert not errors, errors
         convs = list(Conversation.objects.filter(project=project))
         assert sorted(c.state for c in convs) == ["active"] * 4, (round_, [(c.state, c.first_id, c.second_id) for c in convs])

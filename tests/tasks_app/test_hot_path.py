@@ -13,8 +13,7 @@ from django.core.exceptions import ValidationError
 
 from tasks_app import services
 from tasks_app.models import Answer, Item, Lease, Organization, Project
-from tests.conftest import requires_postgres
-from tests.tasks_app.test_leases import run_at_once
+from tests.conftest import requires_postgres, run_at_once
 
 User = get_user_model()
 

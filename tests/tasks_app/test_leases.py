@@ -12,12 +12,11 @@ import pytest
 from django.core.cache import cache as django_cache
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from tasks_app import services
 from tasks_app.models import Answer, Item, Lease, Organization, Project
-from tests.conftest import requires_postgres
+from tests.conftest import requires_postgres, run_at_once
 
 User = get_user_model()
 
@@ -32,30 +31,6 @@ def make_project(n_items: int = 20, max_answers: int = 3, name: str = "p") -> Pr
     services.items_upload(project=project, rows=[{"external_id": f"i{i}", "data": {"text": f"item {i}"}} for i in range(n_items)])
     services.project_launch(project=project)
     return project
-
-
-def run_at_once(users, work) -> list[BaseException]:
-    """Run ``work(user)`` in one thread per user, all released by a barrier at the same
-    moment; each thread closes its own database connection. Returns the errors raised."""
-    barrier = threading.Barrier(len(users))
-    errors: list[BaseException] = []
-
-    def body(user):
-        try:
-            barrier.wait()
-            work(user)
-        except BaseException as exc:  # reported by the caller
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=body, args=(u,)) for u in users]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 @requires_postgres

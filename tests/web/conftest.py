@@ -13,11 +13,11 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from django.contrib.auth import get_user_model  # noqa: E402
 
-from tasks_app import services as task_services  # noqa: E402
 from tasks_app.models import Organization  # noqa: E402
-from workforce import services as wf_services  # noqa: E402
+from tests import factories  # noqa: E402
+from tests.factories import _fast_password_hasher  # noqa: E402,F401  (autouse in this directory)
 
-PASSWORD = "correct-horse-battery-staple"
+PASSWORD = factories.SIGNUP_PASSWORD
 LABELS = ["positive", "negative"]
 
 TUTORIAL = [
@@ -43,12 +43,6 @@ def item_text(i: int) -> str:
     return f"Customer review #{100 + i}: {'great product' if i % 2 == 0 else 'awful product'}"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Sign-up and login hash passwords; the default hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def organization(db):
     return Organization.objects.create(name=f"Org {uuid.uuid4().hex[:6]}")
@@ -60,29 +54,14 @@ def make_project(organization):
     examples, ``items`` regular items (text contains 'great' → positive, 'awful' → negative)."""
 
     def build(*, items: int = 6, known: int = 4, launch: bool = True, name: str = "Review sentiment", **kwargs):
-        examples = [task_services.ExampleIn(data={"text": t}, label=lab, explanation=exp, role="tutorial") for t, lab, exp in TUTORIAL]
-        examples += [task_services.ExampleIn(data={"text": t}, label=lab, explanation=exp, role="qualifier") for t, lab, exp in QUALIFIER]
-        examples += [
-            task_services.ExampleIn(data={"text": known_text(i)}, label=known_label(i), explanation="", role="known")
-            for i in range(known)
-        ]
-        params = dict(
-            organization=organization,
-            name=name,
+        return factories.onboarding_project(
+            organization, labels=LABELS, name=name, launch=launch,
             instructions="Choose the overall sentiment of the review.\nJudge the reviewer's feeling.",
-            labels=LABELS,
-            accuracy_target=0.9,
-            examples=examples,
-            qualifier_wait_seconds=3600,
+            tutorial=TUTORIAL, qualifier=QUALIFIER,
+            known=[(known_text(i), known_label(i), "") for i in range(known)],
+            items=[(f"item-{i:03d}", item_text(i)) for i in range(items)],
+            **kwargs,
         )
-        params.update(kwargs)
-        project = task_services.project_create(**params)
-        task_services.items_upload(
-            project=project, rows=[{"external_id": f"item-{i:03d}", "data": {"text": item_text(i)}} for i in range(items)]
-        )
-        if launch:
-            project = task_services.project_launch(project=project)
-        return project
 
     return build
 
@@ -95,9 +74,7 @@ def project(make_project):
 @pytest.fixture
 def make_annotator(db):
     def build(username: str | None = None):
-        user = wf_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=PASSWORD)
-        wf_services.annotator_make_active(annotator=user, reason="Web fixture: vetted.")  # issue 3a vetting
-        return user
+        return factories.active_annotator(username, reason="Web fixture: vetted.")  # issue 3a vetting
 
     return build
 
@@ -112,16 +89,7 @@ def staff(db):
     return get_user_model().objects.create_user(username="opsy", password=PASSWORD, is_staff=True)
 
 
-def _qualify(project, user):
-    """Membership in the working stage, through the real services."""
-    m = wf_services.membership_join(project=project, annotator=user)
-    m = wf_services.tutorial_complete(membership=m)
-    from tasks_app.models import Example
-
-    answers = {ex.pk: ex.label for ex in Example.objects.filter(project=project, role="qualifier")}
-    result = wf_services.qualifier_submit(membership=m, responses=answers)
-    assert result.attempt.passed
-    return result.membership
+_qualify = factories.qualify  # membership in the working stage, through the real services
 
 
 @pytest.fixture

@@ -9,17 +9,13 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tasks_app import services as task_services
-from tasks_app.models import Answer, Example, Item, Organization
-from workforce import services as wf_services
+from tasks_app.models import Answer, Item, Organization
+from tests import factories
+from tests.factories import _fast_password_hasher  # noqa: F401  (autouse in this directory)
 
-PASSWORD = "correct-horse-battery-staple"
+PASSWORD = factories.SIGNUP_PASSWORD
 LABELS = ["cat", "dog"]
 _seq = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -28,26 +24,15 @@ def make_project(db):
     alternating cat/dog), 4 hidden known-answer examples, ``items`` regular items."""
 
     def build(*, qualifiers: int = 3, items: int = 6, name: str | None = None, **kwargs):
-        org = Organization.objects.create(name=f"Org {uuid.uuid4().hex[:8]}")
-        examples = [
-            task_services.ExampleIn(data={"text": f"tutorial {i}"}, label=LABELS[i % 2], explanation=f"TUT-{i}", role="tutorial")
-            for i in range(2)
-        ]
-        examples += [
-            task_services.ExampleIn(data={"text": f"QBANK-{i} question"}, label=LABELS[i % 2], explanation=f"QEXP-{i}",
-                                    role="qualifier")
-            for i in range(qualifiers)
-        ]
-        examples += [
-            task_services.ExampleIn(data={"text": f"known {i}"}, label=LABELS[i % 2], role="known") for i in range(4)
-        ]
-        params = dict(organization=org, name=name or f"Project {next(_seq)}", instructions="Cat or dog?", labels=LABELS,
-                      accuracy_target=0.9, examples=examples, qualifier_wait_seconds=3600)
-        params.update(kwargs)
-        project = task_services.project_create(**params)
-        task_services.items_upload(project=project, rows=[{"external_id": f"item-{i}", "data": {"text": f"item {i}"}}
-                                                          for i in range(items)])
-        return task_services.project_launch(project=project)
+        return factories.onboarding_project(
+            Organization.objects.create(name=f"Org {uuid.uuid4().hex[:8]}"),
+            labels=LABELS, name=name or f"Project {next(_seq)}", instructions="Cat or dog?",
+            tutorial=[(f"tutorial {i}", LABELS[i % 2], f"TUT-{i}") for i in range(2)],
+            qualifier=[(f"QBANK-{i} question", LABELS[i % 2], f"QEXP-{i}") for i in range(qualifiers)],
+            known=[(f"known {i}", LABELS[i % 2], "") for i in range(4)],
+            items=[(f"item-{i}", f"item {i}") for i in range(items)],
+            **kwargs,
+        )
 
     return build
 
@@ -55,27 +40,15 @@ def make_project(db):
 @pytest.fixture
 def make_annotator(db):
     def build(username: str | None = None):
-        user = wf_services.annotator_signup(username=username or f"ann-{uuid.uuid4().hex[:8]}", password=PASSWORD)
-        wf_services.annotator_make_active(annotator=user, reason="Workforce test: vetted.")  # sign-up makes an applicant
-        return user
+        return factories.active_annotator(username, reason="Workforce test: vetted.")
 
     return build
-
-
-def _qualify(project, user):
-    m = wf_services.membership_join(project=project, annotator=user)
-    m = wf_services.tutorial_complete(membership=m)
-    attempt = wf_services.qualifier_draw(membership=m)
-    answers = {ex.pk: ex.label for ex in Example.objects.filter(pk__in=attempt.example_ids)}
-    result = wf_services.qualifier_submit(membership=m, responses=answers)
-    assert result.attempt.passed
-    return result.membership
 
 
 @pytest.fixture
 def qualify(db):
     """``qualify(project, user)`` → a working membership, through the draw and the grading."""
-    return _qualify
+    return factories.qualify
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from cadre.celery import app as celery_app
 from tasks_app.models import Item
-from tests.conftest import requires_postgres
+from tests.conftest import requires_postgres, run_at_once
 from workforce import selectors_pay, services
-from workforce.models import Earning, PayoutBatch
+from workforce.models import Earning, PayAccrualMark, PayoutBatch
 
 pytestmark = pytest.mark.django_db
 
@@ -67,23 +67,9 @@ def test_the_database_not_python_refuses_a_second_entry(make_annotator):
 
 
 def _run_threads(n, target):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    """``target()`` in ``n`` threads released at once (tests.conftest.run_at_once); its results."""
+    results = []
+    errors = run_at_once(range(n), lambda _: results.append(target()))
     assert not errors, errors
     return results
 
@@ -454,3 +440,125 @@ def test_the_real_worker_runs_the_beat_accrual(celery_worker, make_project, make
     celery_app.send_task(settings.CELERY_BEAT_SCHEDULE["accrue-answer-earnings"]["task"])
     wait_for(lambda: Earning.objects.filter(kind="answer").count() == 3, message="the worker's accrual")
     assert "workforce.earnings_accrue" in celery_worker["log"].read_text()
+
+
+# --- incremental accrual (the beat's run walks what changed, not the history) --------------------
+
+def _scored(answer, when):
+    """What scoring leaves: ``scored_at`` stamped (the fixture's answers have none)."""
+    type(answer).objects.filter(pk=answer.pk).update(scored_at=when)
+    return answer
+
+
+def test_incremental_run_pays_what_changed_since_the_watermark_and_not_the_history(make_project, make_annotator,
+                                                                                    make_answer, settings):
+    """After the first run (a full sweep), a run reads only answers scored and items decided
+    since the last run (minus the overlap): an old answer made payable without either time moving
+    (a corrected known-answer key) is not seen again until the next sweep — proof that the
+    run does not rescan the history — and the sweep then pays it, once."""
+    settings.CADRE_PAY_ACCRUE_OVERLAP_SECONDS = 60
+    settings.CADRE_PAY_SWEEP_HOURS = 24
+    project = make_project()
+    ann = make_annotator()
+    t0 = timezone.now()
+    old = [make_answer(project, ann) for _ in range(3)]
+    wrong_check = _scored(make_answer(project, ann, label="dog", check=False), t0 - dt.timedelta(hours=2))
+    assert services.earnings_accrue_all(now=t0) == 3  # no watermark yet: the sweep
+    mark = PayAccrualMark.objects.get()
+    assert mark.scanned_to == t0 and mark.swept_at == t0
+
+    # an hour later: a new accepted answer (decided now), a late answer to an accepted item
+    # (scored now), a check scored now; and the old wrong check's key corrected (correct flips,
+    # no time moves)
+    t1 = t0 + dt.timedelta(hours=1)
+    Item.objects.filter(pk__in=[a.item_id for a in old]).update(decided_at=t0 - dt.timedelta(hours=2))
+    fresh = make_answer(project, ann)
+    Item.objects.filter(pk=fresh.item_id).update(decided_at=t1 - dt.timedelta(seconds=5))
+    late = make_answer(project, ann)
+    Item.objects.filter(pk=late.item_id).update(decided_at=t0 - dt.timedelta(hours=3))
+    _scored(late, t1 - dt.timedelta(seconds=3))
+    check = _scored(make_answer(project, ann, check=True), t1 - dt.timedelta(seconds=1))
+    type(wrong_check).objects.filter(pk=wrong_check.pk).update(correct=True)
+    assert services.earnings_accrue_all(now=t1) == 3
+    assert set(Earning.objects.filter(kind="answer").values_list("source_key", flat=True)) == {
+        str(a.pk) for a in [*old, fresh, late, check]}
+    assert PayAccrualMark.objects.get().scanned_to == t1
+
+    t2 = t1 + dt.timedelta(minutes=5)
+    assert services.earnings_accrue_all(now=t2) == 0  # the corrected check is older than the window
+    t3 = t0 + dt.timedelta(hours=24)
+    assert services.earnings_accrue_all(now=t3) == 1  # the sweep is due: reconciled
+    assert Earning.objects.filter(kind="answer", source_key=str(wrong_check.pk)).count() == 1
+    assert PayAccrualMark.objects.get().swept_at == t3
+    assert services.earnings_accrue_all(now=t3 + dt.timedelta(minutes=5)) == 0
+
+
+def test_incremental_run_overlap_catches_a_late_commit(make_project, make_annotator, make_answer, settings):
+    """A scoring transaction that stamped ``scored_at`` before the last run started but committed
+    after it is still inside the next run's window (the overlap)."""
+    settings.CADRE_PAY_ACCRUE_OVERLAP_SECONDS = 600
+    project = make_project()
+    ann = make_annotator()
+    t0 = timezone.now()
+    services.earnings_accrue_all(now=t0)
+    straggler = _scored(make_answer(project, ann, check=True), t0 - dt.timedelta(seconds=30))
+    assert services.earnings_accrue_all(now=t0 + dt.timedelta(minutes=1)) == 1
+    assert Earning.objects.get(kind="answer").source_key == str(straggler.pk)
+
+
+def test_a_run_cut_short_leaves_the_watermark(make_project, make_annotator, make_answer):
+    project = make_project()
+    ann = make_annotator()
+    t0 = timezone.now()
+    services.earnings_accrue_all(now=t0)
+    for i in range(3):
+        _scored(make_answer(project, ann, check=True), t0 + dt.timedelta(seconds=i + 1))
+    t1 = t0 + dt.timedelta(minutes=1)
+    before = PayAccrualMark.objects.get().scanned_to
+    paid, finished = services.earnings_accrue_since(since=t0, limit=2, max_batches=1)
+    assert (paid, finished) == (2, False)
+    assert services.earnings_accrue_all(now=t1, max_batches=0) == 0  # cut short at once
+    assert PayAccrualMark.objects.get().scanned_to == before
+    assert services.earnings_accrue_all(now=t1) == 1
+    assert PayAccrualMark.objects.get().scanned_to == t1
+
+
+def test_incremental_run_queries_do_not_grow_with_the_history(make_project, make_annotator, make_answer):
+    """The same change (one new accepted answer) costs the same queries after 5 or 60 paid answers."""
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project()
+    ann = make_annotator()
+    counts, t = [], timezone.now()
+    for n in (5, 60):
+        for _ in range(n):
+            make_answer(project, ann)
+        services.earnings_accrue_all(now=t + dt.timedelta(days=len(counts) + 1))  # a sweep
+        t_run = t + dt.timedelta(days=len(counts) + 1, minutes=5)
+        Item.objects.update(decided_at=t_run - dt.timedelta(days=1))
+        fresh = make_answer(project, ann)
+        Item.objects.filter(pk=fresh.item_id).update(decided_at=t_run - dt.timedelta(seconds=1))
+        with CaptureQueriesContext(connection) as ctx:
+            assert services.earnings_accrue_all(now=t_run) == 1
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_incremental_runs_pay_each_answer_once_and_move_the_mark_forward(make_project, make_annotator,
+                                                                                   make_answer):
+    project = make_project()
+    anns = [make_annotator() for _ in range(3)]
+    t0 = timezone.now()
+    services.earnings_accrue_all(now=t0)  # the first sweep sets the watermark
+    for i, ann in enumerate(anns):
+        for j in range(8):
+            a = make_answer(project, ann)
+            Item.objects.filter(pk=a.item_id).update(decided_at=t0 + dt.timedelta(seconds=i * 8 + j + 1))
+    starts = [t0 + dt.timedelta(minutes=m) for m in (1, 2, 3, 4)]
+    results = _run_threads(4, lambda: services.earnings_accrue_all(now=starts.pop(), max_batches=50))
+    assert sum(results) == 24  # inserted rows, summed over the runs: no answer twice
+    assert Earning.objects.filter(kind="answer").count() == 24
+    assert PayAccrualMark.objects.get().scanned_to == t0 + dt.timedelta(minutes=4)  # the latest start, whoever ended last
+    assert services.earnings_accrue_all(now=t0 + dt.timedelta(minutes=5)) == 0

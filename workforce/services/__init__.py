@@ -10,7 +10,7 @@ from .onboarding import (
     QualifierResult, membership_join, membership_requalify, project_requalify, qualifier_draw, qualifier_submit,
     qualifier_wait_remaining, tutorial_complete,
 )
-from .pay import earning_record, earnings_accrue, earnings_accrue_all, payout_create, project_pay_set
+from .pay import earning_record, earnings_accrue, earnings_accrue_all, earnings_accrue_since, payout_create, project_pay_set
 from .standing import membership_check_rate_set, membership_standing_set
 from .tasking import conversation_next, task_next, task_skip, task_submit
 # issue 3a: vetting, profiles, surveys, audience, invitations, ranking (modules of their own)
@@ -26,7 +26,7 @@ from .vetting import (
 __all__ = [
     "QualifierResult", "annotator_activate", "annotator_make_active", "annotator_signup", "annotator_suspend",
     "annotator_unsuspend", "appeal_decide", "appeal_open", "audience_set", "earning_record",
-    "earnings_accrue", "earnings_accrue_all", "email_verification_send", "email_verify",
+    "earnings_accrue", "earnings_accrue_all", "earnings_accrue_since", "email_verification_send", "email_verify",
     "identity_check_record", "invitation_respond", "invitations_send", "invitations_widen",
     "membership_check_rate_set", "membership_join", "membership_requalify", "membership_standing_set",
     "payout_create", "profile_flag_resolve", "profile_update", "project_pay_set", "project_requalify",

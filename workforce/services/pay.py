@@ -22,13 +22,13 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, Exists, F, OuterRef, Q
-from django.db.models.functions import Cast
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Cast, Coalesce, Greatest
 from django.utils import timezone
 
 from tasks_app.models import Answer, Item, Project
 
-from ..models import Earning, PayoutBatch, ProjectPay
+from ..models import Earning, PayAccrualMark, PayoutBatch, ProjectPay
 
 ACCRUE_BATCH = 2000
 
@@ -116,38 +116,111 @@ def answers_payable():
 
 
 def earnings_accrue(*, project: Project | None = None, limit: int = ACCRUE_BATCH, max_batches: int | None = None) -> int:
-    """Turn accepted, unpaid answers into ledger entries at their project's rate, ``limit``
-    at a time, walking answer ids upwards (keyset: each batch starts after the last id of
-    the one before, so answers that write nothing — a project paying 0 — cannot hold the
-    walk up); returns how many entries were inserted. Safe to run concurrently and
+    """The full walk: turn every accepted, unpaid answer into a ledger entry at its project's
+    rate, ``limit`` at a time, walking answer ids upwards (keyset: each batch starts after the
+    last id of the one before, so answers that write nothing — a project paying 0 — cannot
+    hold the walk up); returns how many entries were inserted. Safe to run concurrently and
     repeatedly: the insert skips any answer another run paid first (``ON CONFLICT DO
-    NOTHING`` on the ledger's unique constraint)."""
+    NOTHING`` on the ledger's unique constraint). Its cost grows with the answers in history;
+    the beat runs :func:`earnings_accrue_all`, which walks only what changed since its last run
+    and this only as the periodic reconciliation sweep."""
+    return _accrue_full(project=project, limit=limit, max_batches=max_batches)[0]
+
+
+def _accrue_full(*, project: Project | None, limit: int, max_batches: int | None) -> tuple[int, bool]:
+    """:func:`earnings_accrue`'s walk, ``(inserted, finished)``: finished is False when
+    ``max_batches`` stopped it before the last answer."""
     qs = answers_payable()
     if project is not None:
         qs = qs.filter(project=project)
     inserted, after_id, batches = 0, 0, 0
     rates: dict[int, tuple[Decimal, str]] = {}
-    while max_batches is None or batches < max_batches:
+    while True:
+        if max_batches is not None and batches >= max_batches:
+            return inserted, False
         rows = list(qs.filter(id__gt=after_id).order_by("id").values_list("id", "annotator_id", "project_id")[:limit])
         if not rows:
             break
         batches += 1
         after_id = rows[-1][0]
-        for pid in {r[2] for r in rows} - rates.keys():
-            rates[pid] = project_rate(Project(pk=pid))
-        entries = [
-            Earning(
-                annotator_id=annotator_id, project_id=project_id, kind=Earning.Kind.ANSWER, source_key=str(answer_id),
-                amount=rates[project_id][0], currency=rates[project_id][1],
-            )
-            for answer_id, annotator_id, project_id in rows
-            if rates[project_id][0] > 0  # a project paying nothing per answer writes no entries
-        ]
-        if entries:
-            inserted += len(_insert_skipping_paid(entries))
+        inserted += _pay_rows(rows, rates)
         if len(rows) < limit:
             break
-    return inserted
+    return inserted, True
+
+
+def _pay_rows(rows: list[tuple[int, int, int]], rates: dict[int, tuple[Decimal, str]]) -> int:
+    """Ledger entries for ``(answer_id, annotator_id, project_id)`` rows at their projects' rates
+    (``rates`` caches them for the run); returns how many this call inserted."""
+    for pid in {r[2] for r in rows} - rates.keys():
+        rates[pid] = project_rate(Project(pk=pid))
+    entries = [
+        Earning(
+            annotator_id=annotator_id, project_id=project_id, kind=Earning.Kind.ANSWER, source_key=str(answer_id),
+            amount=rates[project_id][0], currency=rates[project_id][1],
+        )
+        for answer_id, annotator_id, project_id in rows
+        if rates[project_id][0] > 0  # a project paying nothing per answer writes no entries
+    ]
+    return len(_insert_skipping_paid(entries)) if entries else 0
+
+
+def earnings_accrue_since(*, since: dt.datetime, limit: int = ACCRUE_BATCH, max_batches: int | None = None) -> tuple[int, bool]:
+    """The incremental walk: pay the answers that can have become payable since ``since``,
+    ``(inserted, finished)``. An answer becomes payable in one of two writes, and each leaves a
+    time this walks by an index, so the cost follows what changed, not the history:
+
+    - its scoring (``Answer.scored_at``: a check matched its key, a late answer to an item
+      already accepted, a subjective check scored) — ``answer_scored_idx``, keyset on
+      ``(scored_at, id)``;
+    - its item's decision (``Item.decided_at``: accepted, or re-decided by an expert; the
+      structured types set ``correct`` in that same transaction) — ``item_decided_idx``, keyset
+      on ``(decided_at, id)`` over items, then those items' answers (``answer_item_idx``).
+
+    Anything else that can make an answer payable without touching either time (a corrected
+    known-answer key re-marking ``correct``, a project's ``type_config`` turned subjective) is
+    left to the periodic full sweep (:func:`earnings_accrue`). ``finished`` is False when
+    ``max_batches`` cut a walk short: the caller must not move its watermark then."""
+    payable = answers_payable()
+    rates: dict[int, tuple[Decimal, str]] = {}
+    inserted, batches = 0, 0
+    fields = ("id", "annotator_id", "project_id")
+    # 1. answers scored since whose scoring is what made them payable: checks, and answers scored
+    # once their item was already decided (a regular answer scored before its item's decision is
+    # walk 2's: reading it here too would read every new answer twice)
+    scored = Answer.objects.filter(scored_at__gte=since).filter(Q(is_check=True) | Q(scored_at__gte=F("item__decided_at")))
+    last: tuple[dt.datetime, int] | None = None
+    while True:
+        if max_batches is not None and batches >= max_batches:
+            return inserted, False
+        page = scored if last is None else scored.filter(Q(scored_at__gt=last[0]) | Q(scored_at=last[0], id__gt=last[1]))
+        keys = list(page.order_by("scored_at", "id").values_list("scored_at", "id")[:limit])
+        if not keys:
+            break
+        batches += 1
+        last = keys[-1]
+        rows = list(payable.filter(id__in=[k[1] for k in keys]).values_list(*fields))
+        inserted += _pay_rows(rows, rates) if rows else 0
+        if len(keys) < limit:
+            break
+    # 2. answers of items decided since
+    decided = Item.objects.filter(decided_at__gte=since)
+    item_batch = max(1, limit // 10)  # an item has at most its project's cap of answers
+    last = None
+    while True:
+        if max_batches is not None and batches >= max_batches:
+            return inserted, False
+        page = decided if last is None else decided.filter(Q(decided_at__gt=last[0]) | Q(decided_at=last[0], id__gt=last[1]))
+        keys = list(page.order_by("decided_at", "id").values_list("decided_at", "id")[:item_batch])
+        if not keys:
+            break
+        batches += 1
+        last = keys[-1]
+        rows = list(payable.filter(item_id__in=[k[1] for k in keys]).values_list(*fields))
+        inserted += _pay_rows(rows, rates) if rows else 0
+        if len(keys) < item_batch:
+            break
+    return inserted, True
 
 
 def _insert_skipping_paid(entries: list[Earning]) -> list[int]:
@@ -180,10 +253,40 @@ def _insert_skipping_paid(entries: list[Earning]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def earnings_accrue_all(*, max_batches: int = 500) -> int:
-    """What the beat task runs: one walk over the payable answers (bounded per run; the next
-    run picks up what is left)."""
-    return earnings_accrue(max_batches=max_batches)
+def earnings_accrue_all(*, max_batches: int = 500, now: dt.datetime | None = None) -> int:
+    """What the beat task runs. With a watermark (:class:`PayAccrualMark`) younger than
+    ``CADRE_PAY_SWEEP_HOURS``' sweep: the incremental walk (:func:`earnings_accrue_since`) from
+    the last finished run's start minus ``CADRE_PAY_ACCRUE_OVERLAP_SECONDS`` — the overlap
+    covers a scoring or decision transaction that stamped its time before that run started
+    and committed after (it must be shorter than the overlap; the sweep catches any that was
+    not). Otherwise (first run, or the sweep is due): the full walk (:func:`earnings_accrue`).
+    Bounded per run (``max_batches``); a run cut short leaves the watermark where it was, so
+    the next run starts over from the same time (what it paid meanwhile is skipped by the
+    anti-join). Concurrent runs pay each answer once (the ledger's unique constraint) and only
+    move the watermark forward."""
+    started = now or timezone.now()
+    mark = PayAccrualMark.objects.filter(pk=1).first()
+    sweep_every = dt.timedelta(hours=float(settings.CADRE_PAY_SWEEP_HOURS))
+    if mark is None or mark.scanned_to is None or mark.swept_at is None or started - mark.swept_at >= sweep_every:
+        # the sweep is not bounded by max_batches: cut short, it would start over at every run
+        inserted, _ = _accrue_full(project=None, limit=ACCRUE_BATCH, max_batches=None)
+        _mark_move(scanned_to=started, swept_at=started)
+        return inserted
+    overlap = dt.timedelta(seconds=float(settings.CADRE_PAY_ACCRUE_OVERLAP_SECONDS))
+    inserted, finished = earnings_accrue_since(since=mark.scanned_to - overlap, max_batches=max_batches)
+    if finished:
+        _mark_move(scanned_to=started)
+    return inserted
+
+
+def _mark_move(*, scanned_to: dt.datetime, swept_at: dt.datetime | None = None) -> None:
+    """Move the watermark forward only (``GREATEST``): a slower concurrent run finishing later
+    with an earlier start cannot move it back."""
+    PayAccrualMark.objects.get_or_create(pk=1)
+    values = {"scanned_to": Greatest(Coalesce(F("scanned_to"), Value(scanned_to)), Value(scanned_to))}
+    if swept_at is not None:
+        values["swept_at"] = Greatest(Coalesce(F("swept_at"), Value(swept_at)), Value(swept_at))
+    PayAccrualMark.objects.filter(pk=1).update(**values)
 
 
 def payout_create(*, period_start: dt.date, period_end: dt.date, created_by, today: dt.date | None = None) -> tuple[PayoutBatch, bool]:
