@@ -8,6 +8,7 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -197,7 +198,8 @@ class DeliveryItemsView(CustomerView, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return DeliveryBatchItem.objects.none()
-        return DeliveryBatchItem.objects.filter(batch=self.batch()).order_by("item_id")
+        # value: the item's decided structure, read in the same query (as the export reads it)
+        return DeliveryBatchItem.objects.filter(batch=self.batch()).annotate(value=F("item__value")).order_by("item_id")
 
     @extend_schema(responses={200: DeliveryBatchItemSerializer(many=True), **error_responses(400, *PROJECT_ERRORS)})
     def get(self, request, *args, **kwargs):

@@ -59,9 +59,15 @@ class DeliveryBatchSerializer(serializers.ModelSerializer):
 
 
 class DeliveryBatchItemSerializer(serializers.ModelSerializer):
+    value = serializers.JSONField(
+        read_only=True, allow_null=True,
+        help_text="The item's decided structure for the structured task types (as in the export's `value`); "
+        "null for single choice.",
+    )
+
     class Meta:
         model = DeliveryBatchItem
-        fields = ["external_id", "label", "p_correct", "p_model", "answers_used", "status"]
+        fields = ["external_id", "label", "p_correct", "p_model", "answers_used", "status", "value"]
         read_only_fields = fields
 
 
