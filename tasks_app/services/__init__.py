@@ -9,7 +9,7 @@ from . import conversations, idempotency
 from .skips import lease_skip, skip_reason_clean
 from .answers import SIGNAL_BOUNDS, answer_signals_clean, answer_submit, item_decision_apply
 from .enqueue import BROKER_ERRORS, SCORE_TASK, task_enqueue
-from .items import MAX_UPLOAD_ERRORS, UploadResult, data_shape, describe_shapes, items_upload
+from .items import MAX_UPLOAD_ERRORS, UploadResult, data_shape, describe_shapes, item_image_size_report, items_upload
 from .leases import EXPIRE_EVERY_SECONDS, lease_next, leases_expire, leases_release
 from .projects import ExampleIn, example_roles_split, project_create, project_launch
 from .deliveries import batch_certificate_set, batch_cut, batch_request, items_reopen, undelivered
@@ -24,7 +24,7 @@ __all__ = [
     "items_upload", "lease_next", "leases_expire", "leases_release", "project_create", "project_launch",
     "task_enqueue",
     # workbench skips and two-person conversations (issue 6)
-    "conversations", "lease_skip", "skip_reason_clean",
+    "conversations", "item_image_size_report", "lease_skip", "skip_reason_clean",
     # deliveries, phases, webhooks, exports, idempotency (issue 5)
     "EXPORT_FORMATS", "batch_certificate_set", "batch_cut", "batch_export", "batch_request", "deliveries_due",
     "delivery_attempt", "event_emit", "fingerprint", "idempotency_begin", "idempotency_finish",
