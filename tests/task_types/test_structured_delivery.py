@@ -62,3 +62,100 @@ def test_single_choice_delivery_value_is_null():
     r = customer.client.get(f"/api/projects/{p.pk}/delivery/")
     assert r.status_code == 200
     assert [(it["label"], it["value"]) for it in r.json()["items"]] == [("positive", None)]
+
+
+# --- the expert queue resolves with a typed value ----------------------------------------------
+
+def staff_user():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username=f"ops-{Item.objects.count()}-{DeliveryBatch.objects.count()}", is_staff=True)
+
+
+def review_item():
+    """A review-mode free-text item with one annotator's answer: waiting in the expert queue."""
+    customer, p = customer_project("text", mode="review")
+    item = Item.objects.filter(project=p, is_known=False).order_by("id").first()
+    submit(p, annotator_working(p).annotator, item, "Paris,  France")
+    item.refresh_from_db()
+    return customer, p, item
+
+
+def test_review_item_waits_for_the_expert_who_accepts_the_annotators_answer():
+    from quality import selectors as quality_selectors
+    from quality import services as quality_services
+
+    _, p, item = review_item()
+    assert item.status == "exhausted" and item.value == "Paris,  France"
+    assert [row["item"].pk for row in quality_selectors.expert_queue(project=p)] == [item.pk]
+    review, created = quality_services.item_expert_resolve(item_id=item.pk, expert=staff_user(), value=item.value)
+    item.refresh_from_db()
+    assert created and item.status == "accepted" and item.value == "Paris,  France" and item.label == "paris france"
+    assert review.value == item.value and review.previous_value == item.value and review.method.startswith("expert kept")
+    assert quality_selectors.expert_queue(project=p) == []
+
+
+def test_review_item_corrected_by_the_expert_and_bad_values_write_nothing():
+    from django.core.exceptions import ValidationError
+
+    from quality import services as quality_services
+    from quality.models import ExpertReview
+
+    _, p, item = review_item()
+    ops = staff_user()
+    for bad in ("  !!! ", ["a list"], None, "x" * 2001):
+        with pytest.raises(ValidationError) as exc:
+            quality_services.item_expert_resolve(item_id=item.pk, expert=ops, value=bad)
+        assert "value" in exc.value.message_dict
+    item.refresh_from_db()
+    assert item.status == "exhausted" and ExpertReview.objects.count() == 0
+    review, _ = quality_services.item_expert_resolve(item_id=item.pk, expert=ops, value="Lyon")
+    item.refresh_from_db()
+    assert (item.label, item.value, item.status) == ("lyon", "Lyon", "accepted")
+    assert review.previous_value == "Paris,  France" and review.method.startswith("expert answer")
+    again, created = quality_services.item_expert_resolve(item_id=item.pk, expert=ops, value="LYON!")  # same label
+    assert not created and again.pk == review.pk
+    with pytest.raises(ValidationError):
+        quality_services.item_expert_resolve(item_id=item.pk, expert=ops, value="Paris")
+
+
+def exhausted_bbox_item():
+    customer, p = customer_project("bbox", threshold=1.0)
+    item = Item.objects.filter(project=p, is_known=False).order_by("id").first()
+    for dx in (0.0, 0.3, 0.45, 0.55):  # four answers that never agree: exhausted at the cap (4)
+        submit(p, annotator_working(p).annotator, item, [moved(SQUARE, dx)] if dx + SQUARE["x"] + SQUARE["w"] <= 1 else [])
+    item.refresh_from_db()
+    return customer, p, item
+
+
+def test_exhausted_bbox_item_resolved_with_boxes():
+    from quality import services as quality_services
+
+    _, p, item = exhausted_bbox_item()
+    assert item.status == "exhausted", (item.status, item.answers_count)
+    boxes = [{"label": "circle", "x": 0.5, "y": 0.5, "w": 0.25, "h": 0.25}]
+    review, _ = quality_services.item_expert_resolve(item_id=item.pk, expert=staff_user(), value=boxes)
+    item.refresh_from_db()
+    assert item.status == "accepted" and item.value == boxes and item.label.startswith("boxes:1:")
+    assert review.value == boxes and review.label == item.label
+
+
+def test_expert_page_resolves_a_typed_value_over_http(client):
+    from quality.models import ExpertReview
+
+    _, p, item = review_item()
+    client.force_login(staff_user())
+    page = client.get(f"/ops/projects/{p.pk}/expert/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-tw="text"' in html and "Annotator's answer" in html and "Paris,  France" in html
+    url = f"/ops/projects/{p.pk}/expert/"
+    bad = client.post(url, {"item": item.pk, f"value-{item.pk}": '"  ?! "'})
+    assert bad.status_code == 400 and "value: Write an answer" in bad.content.decode()
+    unreadable = client.post(url, {"item": item.pk, f"value-{item.pk}": "{not json"})
+    assert unreadable.status_code == 400 and "could not be read" in unreadable.content.decode()
+    assert ExpertReview.objects.count() == 0
+    ok = client.post(url, {"item": item.pk, f"value-{item.pk}": '"Marseille"'})
+    assert ok.status_code == 302
+    item.refresh_from_db()
+    assert (item.status, item.value, item.label) == ("accepted", "Marseille", "marseille")

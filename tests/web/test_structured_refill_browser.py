@@ -97,3 +97,76 @@ def test_boxes_come_back_after_an_error(page: Page, live_server, organization, m
     attempt = QualifierAttempt.objects.get(membership__annotator=user)
     assert json.loads(attempt.responses[str(ids[0])]) == drawn
     assert len(json.loads(attempt.responses[str(ids[1])])) == 1
+
+
+# --- the expert queue: typed values with the annotators' widgets ------------------------------
+
+def test_ops_resolve_a_text_review_item_and_an_exhausted_bbox_item(page: Page, live_server, staff, web_data):
+    from quality.models import ExpertReview
+    from tests.task_types.test_structured_delivery import exhausted_bbox_item, review_item
+
+    _, text_project, text_item = review_item()
+    _, box_project, box_item = exhausted_bbox_item()
+    login(page, live_server.url, staff.username, web_data.password)
+
+    # review mode: the annotator's answer is in the text area; a bad correction is a form error, then a good one
+    page.goto(f"{live_server.url}/ops/projects/{text_project.pk}/expert/")
+    card = page.locator(f"#expert-item-{text_item.pk}")
+    expect(card.get_by_text("Annotator's answer: “Paris,  France”")).to_be_visible()
+    area = card.get_by_label("Your answer")
+    expect(area).to_have_value("Paris,  France")
+    area.fill("?!")
+    card.get_by_role("button", name="Resolve item i0").click()
+    expect(page.get_by_role("alert").first).to_contain_text("Write an answer")
+    assert ExpertReview.objects.count() == 0
+    card = page.locator(f"#expert-item-{text_item.pk}")
+    expect(card.get_by_label("Your answer")).to_have_value("?!")  # what the expert posted, not lost
+    card.get_by_label("Your answer").fill("Paris, Île-de-France")
+    card.get_by_role("button", name="Resolve item i0").click()
+    expect(page.get_by_text("Nothing waiting for an expert.")).to_be_visible()
+    text_item.refresh_from_db()
+    assert (text_item.status, text_item.value, text_item.label) == ("accepted", "Paris, Île-de-France", "paris île de france")
+
+    # exhausted boxes: the engine's guess is drawn; delete it, draw a circle, resolve
+    page.goto(f"{live_server.url}/ops/projects/{box_project.pk}/expert/")
+    card = page.locator(f"#expert-item-{box_item.pk}")
+    page.wait_for_function("document.querySelector('.tw-image').naturalWidth > 0")
+    expect(card.locator(".tw-boxes li")).to_have_count(len(box_item.value or []))
+    while card.locator(".tw-delete").count():
+        card.locator(".tw-delete").first.click()
+    card.get_by_label("circle").check()
+    card.locator(".tw-image").scroll_into_view_if_needed()
+    _drag(page, card.locator(".tw-image").bounding_box(), 0.55, 0.33, 0.90, 0.80)
+    expect(card.locator(".tw-boxes li")).to_have_count(1)
+    card.get_by_role("button", name="Resolve item i0").click()
+    expect(page.get_by_text("Nothing waiting for an expert.")).to_be_visible()
+    box_item.refresh_from_db()
+    assert box_item.status == "accepted" and [b["label"] for b in box_item.value] == ["circle"]
+    (b,) = box_item.value
+    assert abs(b["x"] - 0.55) < 0.02 and abs(b["w"] - 0.35) < 0.02
+    assert ExpertReview.objects.get(item=box_item).value == box_item.value
+
+
+def test_task_page_reports_the_image_size_once(page: Page, live_server, organization, make_annotator, web_data):
+    from tasks_app.models import Item
+    from tests.factories import annotator_working
+    from tests.task_types.specs import spec
+
+    s = spec("bbox")
+    project = task_services.project_create(
+        organization=organization, name="boxes", instructions="Box it.", accuracy_target=0.9, task_type="bbox",
+        labels=s["labels"], type_config=s["type_config"], examples=[task_services.ExampleIn(**ex) for ex in s["examples"]],
+    )
+    task_services.items_upload(project=project, rows=[{"external_id": "i0", "data": s["item_data"](0)}])
+    project = task_services.project_launch(project=project)
+    user = make_annotator("sizer")
+    annotator_working(project, user)
+    login(page, live_server.url, "sizer", web_data.password)
+    page.goto(f"{live_server.url}/projects/{project.pk}/task/")
+    page.wait_for_function("document.querySelector('.tw-image').naturalWidth > 0")
+    _drag(page, page.locator(".tw-image").bounding_box(), 0.10, 0.20, 0.40, 0.60)
+    expect(page.locator("input[name=image_size]")).to_have_value('{"width":400,"height":300}')
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_text("Answer saved")).to_be_visible()
+    answered = [i for i in Item.objects.filter(project=project) if i.answers_count]
+    assert answered and all((i.data["width"], i.data["height"]) == (400, 300) for i in answered)
