@@ -71,6 +71,12 @@ class DeliveryBatchItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ExportSizesSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    items_without_size = serializers.IntegerField(help_text="Delivered items with no image size.")
+    examples = serializers.ListField(child=serializers.CharField(), help_text="Up to 10 of their external ids.")
+
+
 class SampleSizeQuerySerializer(serializers.Serializer):
     margin = serializers.FloatField(min_value=0.001, max_value=0.49, help_text="Half-width of the interval, e.g. 0.02.")
     confidence = serializers.FloatField(min_value=0.8, max_value=0.999, default=0.95)
