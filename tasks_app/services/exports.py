@@ -28,6 +28,8 @@ import io
 import json
 from typing import Iterator
 
+from django.db.models.fields.json import KeyTransform
+
 from .. import task_types
 from ..models import DeliveryBatch, DeliveryBatchItem
 
@@ -129,8 +131,9 @@ def _coco_lines(batch: DeliveryBatch, chunk_size: int) -> Iterator[str]:
     yield '{"info":' + dumps(info) + ',"licenses":[],"categories":' + dumps(cats) + ',"images":['
     rows = DeliveryBatchItem.objects.filter(batch=batch).order_by("item_id")
     first = True
-    for item_id, ext, status, url, w, h in rows.values_list(
-        "item_id", "external_id", "status", f"item__data__{field}", "item__data__width", "item__data__height"
+    # the image field by KeyTransform, not an ``item__data__<field>`` path: a name with "__" is one key
+    for item_id, ext, status, url, w, h in rows.annotate(image_url=KeyTransform(field, "item__data")).values_list(
+        "item_id", "external_id", "status", "image_url", "item__data__width", "item__data__height"
     ).iterator(chunk_size=chunk_size):
         image = {"id": item_id, "file_name": url, "width": w, "height": h, "cadre_external_id": ext, "cadre_status": status}
         yield ("" if first else ",") + dumps(image)
