@@ -88,11 +88,14 @@ def expert_queue(request, project_pk):
                 except ValidationError as exc:
                     errors = _errors(exc)
     status = 400 if errors else 200
+    single = project.task_type in (task_types.SINGLE, task_types.CONVERSATION)
+    queue = _expert_rows(project, item_id if errors else None, raw)
+    errors_item = item_id if errors and not single and any(row["item"].pk == item_id for row in queue) else None
     return render(
         request, "quality/expert_queue.html",
-        {"project": project, "queue": _expert_rows(project, item_id if errors else None, raw), "errors": errors,
-         "errors_item": item_id if errors else None,
-         "single": project.task_type in (task_types.SINGLE, task_types.CONVERSATION),
+        {"project": project, "queue": queue, "errors": errors,
+         "errors_item": errors_item,  # shown beside that item's widget instead of at the top
+         "single": single,
          "review_mode": task_types.scoring_kind(project.task_type, project.type_config) == task_types.REVIEW,
          "widget_template": f"workforce/task_widgets/{project.task_type}.html",
          "label_keys": [{"value": lab, "key": ""} for lab in project.labels],

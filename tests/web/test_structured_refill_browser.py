@@ -117,7 +117,7 @@ def test_ops_resolve_a_text_review_item_and_an_exhausted_bbox_item(page: Page, l
     expect(area).to_have_value("Paris,  France")
     area.fill("?!")
     card.get_by_role("button", name="Resolve item i0").click()
-    expect(page.get_by_role("alert").first).to_contain_text("Write an answer")
+    expect(page.get_by_role("alert")).to_contain_text("Write an answer")  # once, beside the item
     assert ExpertReview.objects.count() == 0
     card = page.locator(f"#expert-item-{text_item.pk}")
     expect(card.get_by_label("Your answer")).to_have_value("?!")  # what the expert posted, not lost
