@@ -182,17 +182,20 @@ class GatingState(models.Model):
 
 
 class ExpertReview(models.Model):
-    """An expert's label for an item left uncertain at the cap: it resolves the item.
-    One per item (the unique constraint makes resolving idempotent)."""
+    """An expert's label (and, for the structured task types, value) for an item left uncertain
+    at the cap or waiting for review: it resolves the item. One per item (the unique constraint
+    makes resolving idempotent)."""
 
     item = models.OneToOneField("tasks_app.Item", on_delete=models.CASCADE, related_name="expert_review")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="expert_reviews")
     expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="expert_reviews")
     label = models.CharField(max_length=200)
+    value = models.JSONField(null=True, blank=True, help_text="The expert's structured answer (non-categorical types); label is its canonical form.")
     p_correct = models.FloatField(help_text="The expert's accuracy as the engine knows it (see expert_p_correct).")
     method = models.CharField(max_length=200)
     previous_status = models.CharField(max_length=16)
     previous_label = models.CharField(max_length=200, null=True, blank=True)
+    previous_value = models.JSONField(null=True, blank=True)
     previous_p_correct = models.FloatField(null=True, blank=True)
     note = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -25,6 +25,12 @@ class DeliveredItemSerializer(serializers.Serializer):
     p_correct = serializers.FloatField(allow_null=True, help_text="Cadre's calibrated probability that the label is right.")
     answers_used = serializers.IntegerField()
     status = serializers.CharField(help_text="accepted, or exhausted (uncertain at the answer cap).")
+    value = serializers.JSONField(
+        allow_null=True,
+        help_text="The decided structure of a structured task type (multi_choice list, rating number, text, "
+        "bbox boxes as fractions of the image, most_similar candidate number; subjective types: the distribution "
+        "and its centre), as in the exports; null for single choice.",
+    )
 
 
 class DeliverySummarySerializer(serializers.Serializer):

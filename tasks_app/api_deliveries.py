@@ -8,6 +8,7 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -29,6 +30,7 @@ from .models import DeliveryBatch, DeliveryBatchItem, Project, SpecRevision, Web
 from .serializers_deliveries import (
     DeliveryBatchItemSerializer,
     DeliveryBatchSerializer,
+    ExportSizesSerializer,
     PhaseSerializer,
     PilotStartSerializer,
     SpecReviseSerializer,
@@ -197,7 +199,8 @@ class DeliveryItemsView(CustomerView, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return DeliveryBatchItem.objects.none()
-        return DeliveryBatchItem.objects.filter(batch=self.batch()).order_by("item_id")
+        # value: the item's decided structure, read in the same query (as the export reads it)
+        return DeliveryBatchItem.objects.filter(batch=self.batch()).annotate(value=F("item__value")).order_by("item_id")
 
     @extend_schema(responses={200: DeliveryBatchItemSerializer(many=True), **error_responses(400, *PROJECT_ERRORS)})
     def get(self, request, *args, **kwargs):
@@ -216,21 +219,31 @@ class DeliveryExportView(CustomerView):
     @extend_schema(
         parameters=[OpenApiParameter("fmt", str, enum=list(services.EXPORT_FORMATS), default="jsonl",
                                      description="json (one object: batch, certificate, items), jsonl (one item per "
-                                     "line) or csv (header row)")],
+                                     "line), csv (header row), or coco (bounding-box projects: COCO object detection, "
+                                     "boxes in pixels; every item needs its image size, else 409)")],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT,
                    (200, "text/csv"): OpenApiTypes.STR, **error_responses(400, *PROJECT_ERRORS),
+                   409: OpenApiResponse(ExportSizesSerializer, description="fmt=coco and some delivered items have no "
+                                        "image size (data.width / data.height): how many, and up to 10 of their external ids."),
                    429: OpenApiResponse(ErrorSerializer, description="Too many exports: over `CADRE_API_RATE_EXPORTS` "
                                         "for this token; retry after the `Retry-After` header's seconds.")},
     )
     def get(self, request: Request, project_pk: int, number: int):
         """The whole batch as a file, streamed (a 1M-item batch is not loaded into memory), in a stable order
-        (upload order). Rate-limited per token (`CADRE_API_RATE_EXPORTS`)."""
+        (upload order). Rate-limited per token (`CADRE_API_RATE_EXPORTS`). `fmt=coco` (bounding-box projects):
+        COCO object detection with boxes in pixels, which needs each image's size: `data.width` / `data.height`
+        given at upload, or reported by the first annotator's browser; if any item lacks one, 409 before
+        anything is written."""
         fmt = request.query_params.get("fmt", "jsonl")
         if fmt not in services.EXPORT_FORMATS:
             raise ValidationError({"fmt": [f"One of: {', '.join(services.EXPORT_FORMATS)}."]})
         batch = self.batch()
+        problem = services.export_problem(batch=batch, fmt=fmt)
+        if problem is not None:  # checked before the first byte: a refused export writes nothing
+            return Response(problem[1], status=problem[0])
         resp = StreamingHttpResponse(services.batch_export(batch=batch, fmt=fmt), content_type=services.EXPORT_FORMATS[fmt])
-        resp["Content-Disposition"] = f'attachment; filename="project-{batch.project_id}-batch-{batch.number}.{fmt}"'
+        name = "coco.json" if fmt == "coco" else fmt
+        resp["Content-Disposition"] = f'attachment; filename="project-{batch.project_id}-batch-{batch.number}.{name}"'
         return resp
 
 

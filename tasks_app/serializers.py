@@ -49,7 +49,9 @@ class ProjectCreateSerializer(serializers.Serializer):
         help_text="Settings of the task type (README \"Task types\"): multi_choice {min_choices, max_choices, threshold}; "
         "rating {min, max, step, subjective, tolerance, min_label, max_label}; text {mode: exact|keywords|review, "
         "max_length, threshold}; bbox {image_field, iou, threshold, max_boxes}; most_similar {item_field, "
-        "candidates_field, n}.",
+        "candidates_field, n}; conversation {roles, min_turns, max_turns, turn_seconds, partner_seconds, wait_seconds, "
+        "labelling_project}: the labelling project (yours, a draft or in production, {\"text\"} examples) is launched "
+        "by the first finished dialogue and stays open while this project runs (README \"Two-person conversations\").",
     )
     accuracy_target = serializers.FloatField(min_value=0.5, max_value=0.999)
     confidence = serializers.FloatField(min_value=0.8, max_value=0.999, default=0.95)

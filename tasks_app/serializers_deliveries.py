@@ -59,10 +59,22 @@ class DeliveryBatchSerializer(serializers.ModelSerializer):
 
 
 class DeliveryBatchItemSerializer(serializers.ModelSerializer):
+    value = serializers.JSONField(
+        read_only=True, allow_null=True,
+        help_text="The item's decided structure for the structured task types (as in the export's `value`); "
+        "null for single choice.",
+    )
+
     class Meta:
         model = DeliveryBatchItem
-        fields = ["external_id", "label", "p_correct", "p_model", "answers_used", "status"]
+        fields = ["external_id", "label", "p_correct", "p_model", "answers_used", "status", "value"]
         read_only_fields = fields
+
+
+class ExportSizesSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    items_without_size = serializers.IntegerField(help_text="Delivered items with no image size.")
+    examples = serializers.ListField(child=serializers.CharField(), help_text="Up to 10 of their external ids.")
 
 
 class SampleSizeQuerySerializer(serializers.Serializer):

@@ -230,12 +230,31 @@ def config_clean(task_type: str, config: Any, labels: Any, *, organization_id: i
 
 # --- item data ---------------------------------------------------------------------------------
 
+MAX_IMAGE_SIDE = 100_000  # pixels: larger is not a photograph but a typo
+
+
+def image_size_valid(width: Any, height: Any) -> bool:
+    """Whether ``width`` / ``height`` are an image's size in pixels (whole numbers 1..100000)."""
+    return all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_IMAGE_SIDE for v in (width, height))
+
+
+def image_size(data: Any) -> tuple[int, int] | None:
+    """A bbox item's image size in pixels (``data.width`` / ``data.height``), or None if unknown."""
+    if isinstance(data, dict) and image_size_valid(data.get("width"), data.get("height")):
+        return data["width"], data["height"]
+    return None
+
+
 def data_problem(task_type: str, config: dict, data: Any) -> str | None:
-    """Why ``data`` (an item's or example's content) cannot be shown for this type, or None."""
+    """Why ``data`` (an item's or example's content) cannot be shown for this type, or None.
+    Boxes: ``width`` and ``height`` (the image's size in pixels, what a COCO export needs) are
+    optional but, when given, both whole numbers from 1 to 100000."""
     if task_type == BBOX:
         url = data.get(config["image_field"]) if isinstance(data, dict) else None
         if not isinstance(url, str) or not re.match(r"^(https?://|/)\S+$", url) or len(url) > 2000:
             return f"data.{config['image_field']} must be the image's URL (http(s):// or a path from /)."
+        if ("width" in data or "height" in data) and image_size(data) is None:
+            return "data.width and data.height (the image's size in pixels) go together, as whole numbers from 1 to 100000."
     if task_type == SIMILAR:
         cands = data.get(config["candidates_field"]) if isinstance(data, dict) else None
         if not isinstance(cands, list) or len(cands) != config["n"]:
@@ -372,6 +391,8 @@ def widget_context(task_type: str, config: dict, labels: list[str], data: Any) -
     elif task_type == BBOX:
         ctx["image_url"] = data.get(config["image_field"]) if isinstance(data, dict) else None
         ctx["classes"] = labels
+        # the task page reports the image's natural size while the item's data has none (COCO export)
+        ctx["report_size"] = image_size(data) is None
     elif task_type == SIMILAR:
         cands = data.get(config["candidates_field"], []) if isinstance(data, dict) else []
         ctx["reference"] = data.get(config["item_field"]) if isinstance(data, dict) else None

@@ -102,7 +102,7 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
         Item.objects.filter(project=project, is_known=False)
         .exclude(status=Item.Status.OPEN)
         .order_by("id")
-        .values("external_id", "label", "p_correct", "answers_count", "status")
+        .values("external_id", "label", "p_correct", "answers_count", "status", "value")
     )
     out_items = [
         {
@@ -111,6 +111,7 @@ def project_delivery(*, project: Project) -> dict[str, Any]:
             "p_correct": round(pc.p_correct(row["status"], row["p_correct"]), 4) if row["p_correct"] is not None else None,
             "answers_used": row["answers_count"],
             "status": row["status"],
+            "value": row["value"],
         }
         for row in items
     ]

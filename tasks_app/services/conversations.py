@@ -22,6 +22,15 @@ conversation project, whose items are ``{"text": ...}``), the transcript becomes
 (external id ``conversation-<id>``) for other annotators to label: the labelling pass is that
 project's ordinary work, with its own examples, checks and quality engine.
 
+The labelling project runs by itself (decision, issue 6): the customer creates it as a draft with
+its own spec (labels, examples: checked when it is created, and checked again as a labelling
+project when the conversation spec names it: same organization, ``{"text"}`` examples, a draft or
+in production), and the first finished dialogue launches it in the same transaction that uploads
+the transcript (``project_launch`` needs an item, so it cannot open earlier). While a conversation
+project that feeds it is running (pilot, pilot review or production), the labelling project does not
+complete when its transcripts are all labelled: it waits for more (``phases.project_phase_advance``);
+it completes once its conversation projects are complete and its last transcript is decided.
+
 If a partner leaves (presses Leave, or their page stops asking for news for ``partner_seconds``)
 or nobody writes for ``turn_seconds``, or nobody joins within ``wait_seconds``, the conversation
 is *abandoned*: its turns are deleted (nothing half-written is kept or delivered) and the scenario
@@ -40,6 +49,7 @@ from django.utils import timezone
 
 from ..models import Conversation, Item, Project, Turn
 from .items import data_shape, items_upload
+from .projects import project_launch
 
 LOCK_NAMESPACE = 0x43565354  # "CVST": the pairing lock per project (quality uses "CADR")
 TEXT_MAX = 2000
@@ -47,6 +57,9 @@ DEFAULTS = {"min_turns": 4, "max_turns": 12, "turn_seconds": 300, "partner_secon
 BOUNDS = {"min_turns": (2, 100), "max_turns": (2, 100), "turn_seconds": (30, 3600), "partner_seconds": (10, 600),
           "wait_seconds": (30, 24 * 3600)}
 LIVE = (Conversation.State.WAITING, Conversation.State.ACTIVE)
+# where a labelling project may be when a conversation project names it: a draft is launched by the
+# first dialogue; a project in pilot would hold the dialogues until someone approves; a complete one takes no more
+LABELLING_PHASES = (Project.Phase.DRAFT, Project.Phase.PRODUCTION)
 
 
 # --- the spec -------------------------------------------------------------------------------
@@ -98,6 +111,10 @@ def conversation_config_clean(*, config: Any, organization_id: int | None = None
             errors["type_config.labelling_project"] = ["No such project of your organization."]
         elif project.task_type == Project.TaskType.CONVERSATION:
             errors["type_config.labelling_project"] = ["The labelling project cannot itself be a conversation project."]
+        elif project.phase not in LABELLING_PHASES:
+            errors["type_config.labelling_project"] = [
+                f"The labelling project is in {project.phase}: it must be a draft (it is launched when the first "
+                "dialogue arrives) or already in production."]
         else:
             shapes = {data_shape(d) for d in project.examples.values_list("data", flat=True)}
             if shapes and shapes != {data_shape({"text": ""})}:
@@ -316,6 +333,8 @@ def _finish(conversation: Conversation, turns: int, now, reason: str) -> None:
         external_id = f"conversation-{conversation.pk}"
         items_upload(project=target, rows=[{"external_id": external_id, "data": {"text": conversation_transcript(conversation)}}])
         conversation.labelling_item = Item.objects.get(project=target, external_id=external_id)
+        if target.status == Project.Status.DRAFT and target.phase == Project.Phase.DRAFT:
+            project_launch(project=target)  # the first dialogue: the labelling pass opens by itself
     conversation.save(update_fields=["state", "ended_at", "end_reason", "labelling_item"])
 
 

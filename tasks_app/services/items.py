@@ -148,3 +148,27 @@ def items_upload(*, project: Project, rows: Iterable[dict[str, Any]], batch_size
         if batch:
             created += _items_insert(project, batch)
     return UploadResult(created=created, existing=total - created)
+
+
+def item_image_size_report(*, item_id: int, raw: Any) -> bool:
+    """Keep the image size an annotator's browser reported for a bounding-box item (``raw``: the
+    widget's JSON ``{"width", "height"}`` in natural pixels) in the item's data as ``width`` /
+    ``height``, the sizes a COCO export needs. The first valid report wins: one conditional
+    UPDATE that only touches a bbox item whose data has neither key yet (a customer's own sizes
+    are never overwritten; two reports racing cannot both land). A report that cannot be read
+    or is out of range (1..100000 pixels each) is ignored: the answer it came with still counts.
+    Returns whether the size was stored."""
+    try:
+        size = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return False
+    if not isinstance(size, dict) or not task_types.image_size_valid(size.get("width"), size.get("height")):
+        return False
+    with connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {Item._meta.db_table} SET data = data || %s::jsonb "  # noqa: S608 (table name from the model)
+            "WHERE id = %s AND jsonb_typeof(data) = 'object' AND NOT (data ? 'width') AND NOT (data ? 'height') "
+            f"AND project_id IN (SELECT id FROM {Project._meta.db_table} WHERE task_type = %s)",
+            [json.dumps({"width": size["width"], "height": size["height"]}), item_id, task_types.BBOX],
+        )
+        return cur.rowcount == 1

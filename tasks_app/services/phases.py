@@ -169,7 +169,9 @@ def project_phase_advance(*, project_id: int) -> str:
     pilot with no open item left → cut the pilot batch, phase pilot review, status draft
     (annotators stop; the ``pilot.ready`` webhook goes out when the batch is certified);
     production → cut a batch once ``batch_size`` decided items wait; with no open or held item
-    left → cut the final batch, phase complete, status complete, ``project.complete`` webhook.
+    left → cut the final batch, phase complete, status complete, ``project.complete`` webhook —
+    except a conversation's labelling project while that conversation project still runs (its
+    next dialogues would arrive in a complete project): "waiting for dialogues".
     """
     with transaction.atomic():
         project = Project.objects.select_for_update().filter(pk=project_id).first()
@@ -187,6 +189,8 @@ def project_phase_advance(*, project_id: int) -> str:
         if project.phase != Project.Phase.PRODUCTION:
             return "nothing to do"
         if not regular.filter(status__in=[Item.Status.OPEN, Item.Status.HELD]).exists():
+            if _feeds_running_conversations(project):
+                return "waiting for dialogues"
             batch_cut(project=project, kind=DeliveryBatch.Kind.FINAL)
             project.phase = Project.Phase.COMPLETE
             project.status = Project.Status.COMPLETE
@@ -203,6 +207,15 @@ def project_phase_advance(*, project_id: int) -> str:
                 batch_cut(project=project, kind=DeliveryBatch.Kind.INCREMENTAL)
                 return "batch"
         return "running"
+
+
+def _feeds_running_conversations(project: Project) -> bool:
+    """Whether ``project`` is the labelling project of a conversation project still running
+    (pilot, pilot review or production): more transcripts will come, so it is not complete yet."""
+    return Project.objects.filter(
+        task_type=Project.TaskType.CONVERSATION, type_config__labelling_project=project.pk,
+        phase__in=[Project.Phase.PILOT, Project.Phase.PILOT_REVIEW, Project.Phase.PRODUCTION],
+    ).exists()
 
 
 def projects_advance() -> dict[str, int]:

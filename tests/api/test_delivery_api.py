@@ -15,7 +15,7 @@ from tests.factories import (
     true_label,
 )
 
-ITEM_KEYS = {"external_id", "label", "p_correct", "answers_used", "status"}
+ITEM_KEYS = {"external_id", "label", "p_correct", "answers_used", "status", "value"}
 SUMMARY_KEYS = {
     "items_delivered", "items_accepted", "items_uncertain", "estimated_accuracy", "sample_size", "sample_correct",
     "interval_lower", "interval_upper", "confidence", "target", "certified", "method", "mean_p_correct",

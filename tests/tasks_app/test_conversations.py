@@ -23,7 +23,7 @@ ROLES = [{"name": "Flower seller", "instructions": "Sell flowers."}, {"name": "B
 def make_pair_projects(organization=None, *, scenarios: int = 3, **config):
     organization = organization or factories.OrganizationFactory()
     labelling = factories.make_project(organization, n_items=0, n_examples=6, labels=["natural", "stilted"], name="Rate dialogues",
-                                      launch=False)  # launched once dialogues arrive (it needs an item)
+                                      launch=False)  # the first dialogue launches it
     project = factories.make_project(organization, n_items=scenarios, n_examples=6, name="Flower shop talks")
     conv.conversation_project_configure(
         project=project, config={"roles": ROLES, "min_turns": 2, "max_turns": 4, "labelling_project": labelling.pk, **config}
@@ -86,8 +86,9 @@ def test_a_dialogue_alternates_turns_and_becomes_an_item_to_label():
         "Flower seller: Roses or tulips today?", "Buyer: Tulips, a dozen please.", "Flower seller: That is 12 euros.",
         "Buyer: Here you go.",
     ]
-    # the labelling pass is the labelling project's ordinary work: another annotator gets the item
-    services.project_launch(project=labelling)
+    # the first dialogue launched the labelling project; its pass is ordinary work: another annotator gets the item
+    labelling.refresh_from_db()
+    assert (labelling.status, labelling.phase) == ("live", "production")
     labeller = factories.annotator()
     lease = services.lease_next(project=labelling, annotator=labeller, known_check_rate=0.0)
     assert lease.item_id == item.pk
@@ -178,3 +179,50 @@ def test_finished_scenarios_go_through_the_phase_and_delivery_machinery():
     services.projects_advance()
     batch = services.batch_request(project=project) if not project.delivery_batches.exists() else project.delivery_batches.first()
     assert batch.items.filter(item_id=c.item_id, label="conversation").exists()
+
+
+def _dialogue(project, a, b):
+    c = conv.conversation_join(project=project, annotator=a)
+    conv.conversation_join(project=project, annotator=b)
+    conv.conversation_turn_add(conversation_id=c.pk, annotator=a, text="Hello")
+    conv.conversation_turn_add(conversation_id=c.pk, annotator=b, text="Hi")
+    conv.conversation_end(conversation_id=c.pk, annotator=a)
+    c.refresh_from_db()
+    return c
+
+
+@pytest.mark.django_db
+def test_the_labelling_project_opens_with_the_first_dialogue_and_waits_for_the_rest():
+    """Decision (issue 6): no customer step between the dialogues and their labelling pass. The
+    first transcript launches the draft labelling project; labelling everything that arrived does
+    not complete it while the conversation project runs; it completes after the conversation project."""
+    project, labelling = make_pair_projects(scenarios=2)
+    assert labelling.status == "draft"
+    a, b = factories.annotator(), factories.annotator()
+    first = _dialogue(project, a, b)
+    labelling.refresh_from_db()
+    assert labelling.status == "live" and first.labelling_item.status == "open"
+    item = first.labelling_item
+    services.item_decision_apply(item=item, status="accepted", label="natural", p_correct=0.95, answers_wanted=1)
+    assert services.project_phase_advance(project_id=labelling.pk) == "waiting for dialogues"
+    labelling.refresh_from_db()
+    assert labelling.status == "live"
+    second = _dialogue(project, a, b)  # arrives in a project still open to annotators
+    assert second.labelling_item.status == "open"
+    assert services.project_phase_advance(project_id=project.pk) == "complete"  # every scenario talked through
+    services.item_decision_apply(item=second.labelling_item, status="accepted", label="stilted", p_correct=0.9, answers_wanted=1)
+    assert services.project_phase_advance(project_id=labelling.pk) == "complete"
+
+
+@pytest.mark.django_db
+def test_a_labelling_project_in_pilot_or_complete_is_refused_at_creation():
+    organization = factories.OrganizationFactory()
+    done = factories.make_project(organization, n_items=1, n_examples=6, labels=["natural", "stilted"])
+    done.phase, done.status = "complete", "complete"
+    done.save(update_fields=["phase", "status"])
+    piloting = factories.make_project(organization, n_items=2, n_examples=6, labels=["natural", "stilted"], launch=False)
+    services.project_pilot_start(project=piloting, size=1)
+    for target in (done, piloting):
+        with pytest.raises(ValidationError) as exc:
+            conv.conversation_config_clean(config={"roles": ROLES, "labelling_project": target.pk}, organization_id=organization.pk)
+        assert "launched when the first dialogue arrives" in exc.value.message_dict["type_config.labelling_project"][0]

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tasks_app import services as task_services
 from tasks_app import task_types
 from tasks_app.models import Lease, Project
 
@@ -141,7 +142,7 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
         messages.error(request, "Your answer could not be read; here is your task again.")
         return redirect(url)
     try:
-        _, created = services.task_submit(
+        answer, created = services.task_submit(
             membership=membership,
             lease_id=data["lease_id"],
             label=data["label"],
@@ -157,6 +158,9 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
         else:
             _message_errors(request, exc)
         return redirect(url)
+    if request.POST.get("image_size") and membership.project.task_type == Project.TaskType.BBOX:
+        # i6r: the bbox widget's natural image size, kept in the item's data while it has none (COCO export)
+        task_services.item_image_size_report(item_id=answer.item_id, raw=request.POST["image_size"])
     if created:
         messages.success(request, "Answer saved. Here is the next one.")
     else:
