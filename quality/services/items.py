@@ -32,7 +32,7 @@ def annotator_accuracies(project: Project, annotator_ids: list[int]) -> dict[int
     return out
 
 
-def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
+def _score_item_answer(answer: Answer, project: Project, pending: dict | None = None) -> ScoreOutcome:
     """A regular answer: the item's posterior under the per-class model (each annotator's
     confusion rows, the project's class prior and evidence temperature — ``engine.decide_confusion``,
     the call the crowd replay makes) and accept it, ask for one more answer, or stop at the cap
@@ -44,7 +44,11 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
     item = Item.objects.select_for_update(no_key=True).get(pk=answer.item_id)
     if item.status != Item.Status.OPEN:
         return ScoreOutcome(True, "item", f"item already {item.status}")
-    answers = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label"))
+    answers = list(Answer.objects.filter(item=item).order_by("id").values_list("id", "annotator_id", "label", "weight"))
+    # answer-quality weights (null = 1): stored when scored; this batch's not saved yet
+    pending = {**(pending or {}), answer.pk: answer.weight}
+    weights = [pending.get(i, w) for i, _, _, w in answers]
+    answers = [(i, a, label) for i, a, label, _ in answers]
     ids = sorted({a for _, a, _ in answers})
     weightless = model_services.weightless_annotators(project, ids)  # revoked or evidence withheld
     rows = model_services.confusions(project, ids, lock=True)
@@ -57,6 +61,7 @@ def _score_item_answer(answer: Answer, project: Project) -> ScoreOutcome:
         tau=1.0,
         target=project.accuracy_target,
         cap=project.max_answers,
+        weights=weights,
     )
     # stored P(label right) is the calibrated one (temperature + hard-item share), as delivered
     p_correct = calibrate_posterior(post, state.log_prior, state.tau, state.eps)[decision.label]

@@ -28,6 +28,7 @@ from tasks_app.models import Answer, Project
 
 from ..engine.em import REFRESH_MIN, refresh_due
 from .checks import _score_check
+from .answer_model import answer_weight_set
 from .common import ScoreOutcome, project_lock
 from .items import _score_item_answer
 from .model import confusion_check_observe, model_state_count
@@ -40,14 +41,15 @@ def _locked(qs, *, skip_locked: bool = False):
     return qs.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked).select_related("annotator")
 
 
-def _score_one(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
+def _score_one(answer: Answer, project: Project, kind: str, pending: dict | None = None) -> ScoreOutcome:
     if answer.is_check and kind in (task_types.CATEGORICAL, task_types.AGREEMENT):
         outcome = _score_check(answer, project)
         if kind == task_types.CATEGORICAL:  # structured labels are not classes of the confusion model
             confusion_check_observe(answer=answer, project=project)
         return outcome
     if kind == task_types.CATEGORICAL:
-        return _score_item_answer(answer, project)
+        answer_weight_set(answer)  # issue 4: the answer-quality weight, stored with scored_at
+        return _score_item_answer(answer, project, pending=pending)
     return structured_answer_score(answer, project, kind)  # issue 6: structured and subjective types
 
 
@@ -72,10 +74,12 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
         # before any item, confusion or state row; exclusive for a batch (module docstring)
         project_lock(project.pk, exclusive=len(batch) > 1)
         batch.sort(key=lambda a: a.pk)
-        outcomes, posts = {}, []
+        outcomes, posts, pending = {}, [], {}
         for a in batch:
             a.project = project
-            outcomes[a.pk] = outcome = _score_one(a, project, kind)
+            outcomes[a.pk] = outcome = _score_one(a, project, kind, pending)
+            if a.weight is not None:
+                pending[a.pk] = a.weight  # not saved yet: later answers of the batch read it here
             if outcome.class_post is not None:
                 posts.append(outcome.class_post)
                 if a is not batch[-1]:  # the next answers' items are decided under the new class prior
@@ -83,9 +87,9 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
                     posts = []
             a.scored_at = timezone.now()
         if len(batch) == 1:
-            answer.save(update_fields=["scored_at", "correct"])
+            answer.save(update_fields=["scored_at", "correct", "weight"])
         else:
-            Answer.objects.bulk_update(batch, ["scored_at", "correct"])
+            Answer.objects.bulk_update(batch, ["scored_at", "correct", "weight"])
         if categorical:
             # last statement of the transaction: the state row is locked only until commit
             scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)
