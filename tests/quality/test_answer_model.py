@@ -14,6 +14,15 @@ from tasks_app.models import Answer, Item
 from tests.quality.test_scoring import answer, setup_project, worker
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_model_leaks():
+    """Scoring now weighs answers with the active model, cached per process for a minute: a
+    model trained here must not outlive its test (the database is flushed, the cache is not)."""
+    svc.answer_model_cache_clear()
+    yield
+    svc.answer_model_cache_clear()
+
+
 def test_features_handle_missing_signals_and_duration():
     fb = am.FeatureBuilder()
     x = fb.add(am.AnswerRecord(annotator=1, item=1, label="a", at=0, duration_ms=None, signals=None))
