@@ -227,8 +227,9 @@ def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, 
     """Accepted items whose acceptance no longer holds under the re-estimated rows and class
     prior go back to work (``engine.reopen_decision``; ``tasks_app.services.items_reopen``: open,
     one more answer wanted, out of the next batch), as the crowd replay does at each re-estimate.
-    Answers enter with their stored answer-quality weight. Two statements (accepted items'
-    answers, the reopen). Returns how many items were reopened."""
+    Answers enter with their stored answer-quality weight. One read (the accepted items'
+    answers), then ``items_reopen``'s lock and updates when any item goes back. Returns how
+    many items were reopened."""
     by_item: dict[int, list] = {}
     confs = {a: confusion_of(row, project) for a, row in stored.items() if a not in weightless}
     for item_id, a, label, weight in (
