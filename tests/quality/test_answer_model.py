@@ -193,7 +193,15 @@ def test_scoring_stores_the_weight_once_and_acceptance_reads_it():
     state = model_services.model_state(project)
     rows = model_services.confusions(project, [users[1].pk, users[2].pk])
     confs = [(a.label, model_services.confusion_of(rows[a.annotator_id], project)) for a in (first, second)]
-    weighted, _ = engine.decide_confusion(project.labels, state.log_prior, confs, tau=1.0,
-                                          target=project.accuracy_target, cap=project.max_answers,
-                                          weights=[first.weight, second.weight])
+    from quality.engine.em import calibrate_posterior
+
+    def stored_p(weights):
+        dec, post = engine.decide_confusion(project.labels, state.log_prior, confs, tau=1.0,
+                                            target=project.accuracy_target, cap=project.max_answers, weights=weights)
+        return dec, calibrate_posterior(post, state.log_prior, state.tau, state.eps)[dec.label]
+
+    weighted, p_weighted = stored_p([first.weight, second.weight])
+    unweighted, p_unweighted = stored_p(None)
     assert weighted.status == "more" and item.status == Item.Status.OPEN  # 2 x w < 2 agreeing answers
+    assert item.p_correct == pytest.approx(p_weighted, abs=1e-6)
+    assert abs(p_weighted - p_unweighted) > 1e-3  # the stored P is the weighted one, not today's
