@@ -13,7 +13,10 @@ the same engine functions the Celery task calls (``quality.services``):
   back into its annotators' rows (incremental Dawid-Skene);
 * whenever ``quality.engine.em.refresh_due``: the periodic re-estimate
   :func:`quality.engine.em.refit` (Dawid-Skene over all answers so far, known items clamped,
-  and the calibration ``tau``/``eps`` fitted on cross-fitted known items).
+  and the calibration ``tau``/``eps`` fitted on cross-fitted known items), then
+  :func:`quality.engine.reopen_decision` on every accepted item and every accepted shadow
+  delivery: an acceptance the re-estimated model no longer supports goes back to work (the
+  production re-estimate task does the same, ``quality.services.model``).
 
 Revoked workers leave. At the end, the delivered labels and probabilities come from one last
 re-estimate (the same function). Claims: each known item also gets a *shadow delivery* — the
@@ -44,7 +47,7 @@ from quality.engine import (
     prior_from_qualifier,
     shadow_eligible,
 )
-from quality.engine.acceptance import best_label, decide_confusion
+from quality.engine.acceptance import best_label, decide_confusion, reopen_decision
 from quality.engine.claim import items_claim
 from quality.engine.confusion import Confusion, confusion_prior
 from quality.engine.delivery import cross_fitted_outcomes, shadow_run
@@ -121,6 +124,7 @@ def run_replay(
     worker_order: list[str] = []
     item_order: list[str] = []
     workers_items: dict[str, list[str]] = {}
+    item_workers: dict[str, list[str]] = {}
     seen_items: set[str] = set()
     labels_seen: dict[str, None] = {}
     for item, worker, label in _rows(answers_rows, ("item", "worker", "label")):
@@ -132,6 +136,7 @@ def run_replay(
             workers_items[worker] = []
             worker_order.append(worker)
         workers_items[worker].append(item)
+        item_workers.setdefault(item, []).append(worker)
         if item not in seen_items:
             seen_items.add(item)
             item_order.append(item)
@@ -163,7 +168,7 @@ def run_replay(
 
     # project-level model state: class prior (log), evidence temperature, refresh bookkeeping
     model = {"log_prior": [-math.log(n_labels)] * n_labels, "tau": 1.0, "watermark": 0, "at_last": 0,
-             "refreshes": 0}
+             "refreshes": 0, "reopened": 0, "shadows_reopened": 0}
     class_counts = [1.0] * n_labels
     log_answers: list[tuple[str, str, str]] = []  # (item, worker, label) in arrival order, all kinds
 
@@ -227,6 +232,47 @@ def run_replay(
         model["watermark"] = len(log_answers)
         model["at_last"] = len(log_answers)
         model["refreshes"] += 1
+        reopen_unsettled()
+
+    def still_open(st_answers, confs) -> ItemDecision | None:
+        return reopen_decision(labels, model["log_prior"], [(lab, c) for (_, lab, _), c in zip(st_answers, confs)],
+                               target=target, cap=cap)
+
+    def reopen_unsettled() -> None:
+        """``engine.reopen_decision`` after each re-estimate (production: the refresh task):
+        accepted items whose acceptance no longer holds go back to the annotators who have an
+        answer for them and have not given it; a known item's shadow delivery is re-decided the
+        same way and continues on the check answers it has received since."""
+        for it, st in items.items():
+            if not st.done or st.decision is None or st.decision.status != "accepted":
+                continue
+            dec = still_open(st.answers, [conf_of(x) for x, _, _ in st.answers])
+            if dec is None:
+                continue
+            st.done = False
+            st.decision = dec
+            model["reopened"] += 1
+            given = {x for x, _, _ in st.answers}
+            for x in item_workers[it]:
+                if x not in given and workers[x].active and it not in workers[x].items:
+                    workers[x].items.append(it)
+        for it, sh in shadows.items():
+            if not sh.done or sh.decision is None or sh.decision.status != "accepted":
+                continue
+            used = sh.answers[: sh.used]
+            dec = still_open(used, [shadow_conf(x, it, lab) for x, lab, _ in used])
+            if dec is None:
+                continue
+            sh.done = False
+            sh.decision = dec
+            model["shadows_reopened"] += 1
+            for n in range(sh.used + 1, len(sh.answers) + 1):
+                dec, _ = decide(sh.answers[:n], [shadow_conf(x, it, lab) for x, lab, _ in sh.answers[:n]])
+                sh.decision = dec
+                if dec.status != "more":
+                    sh.done = True
+                    sh.used = n
+                    break
 
     answers_used = 0
     known_checks = 0
@@ -400,6 +446,8 @@ def run_replay(
         "eps": eps,
         "design_effect": round(deff, 3),
         "model_refreshes": model["refreshes"],
+        "items_reopened": model["reopened"],
+        "shadows_reopened": model["shadows_reopened"],
     }
     return delivered, summary
 

@@ -24,7 +24,7 @@ Per answer, in this order:
 Assignment: ``known_check_rate`` (1.0 for the first 3 checks, highest for borderline
 annotators, a floor that decays with the evidence held, never below 0.03) and ``choose_item``.
 """
-from .acceptance import ItemDecision, accept, best_label, decide_confusion, decide_item, item_posterior
+from .acceptance import ItemDecision, accept, best_label, decide_confusion, decide_item, item_posterior, reopen_decision
 from .annotator import (
     AnnotatorPosterior,
     chance_accuracy,
@@ -46,7 +46,7 @@ __all__ = [
     "SHADOW_DESIGN_EFFECT",
     "ShadowClaim", "ShadowOutcome", "claim_from_shadow", "shadow_decision",
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
-    "accept", "best_label", "decide_confusion", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
+    "accept", "best_label", "decide_confusion", "reopen_decision", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",
     "known_check_rate", "posterior_update", "shadow_eligible", "prior_from_qualifier", "stratified_claim", "wilson", "difficulty_strata", "post_stratified_claim",
 ]

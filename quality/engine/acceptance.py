@@ -110,16 +110,61 @@ def decide_confusion(
     target: float,
     cap: int,
     min_agree: int = MIN_AGREE,
+    weights: Sequence[float | None] | None = None,
 ) -> tuple[ItemDecision, dict[str, float]]:
     """The production decision for one item under the per-class model: posterior over true
     labels from (given label, annotator's :class:`~quality.engine.confusion.Confusion`) answers —
     ``None`` for an annotator whose answers carry no weight (revoked) — tempered by ``tau``;
     then :func:`accept` (P(top) >= target with >= ``min_agree`` agreeing answers, 'exhausted' at
-    the cap). Cost O(answers x labels). Returns the decision and the posterior."""
-    logliks = [conf.loglik(lab) for lab, conf in answers if conf is not None]
+    the cap). Cost O(answers x labels). Returns the decision and the posterior.
+
+    ``weights`` (one per answer, ``None`` = 1): the answer-quality model's weight of each answer
+    (``quality.services.answer_model.answer_weight``, in (0, 1]). An answer of weight ``w``
+    enters as a tempered likelihood, ``w`` x its log-likelihood — it counts as ``w`` of an
+    answer, the same device ``tau`` applies to the whole item — and as ``w`` of an agreeing
+    answer toward ``min_agree`` (two answers the behaviour model doubts do not make the two
+    agreeing answers acceptance asks for). Weights of 1, or none given, are today's rule
+    exactly."""
+    if weights is None:
+        weights = [None] * len(answers)
+    elif len(weights) != len(answers):
+        raise ValueError("one weight per answer")
+    ws = [1.0 if w is None else min(1.0, max(0.0, float(w))) for w in weights]
+    logliks = []
+    for (lab, conf), w in zip(answers, ws):
+        if conf is None or w <= 0.0:
+            continue
+        ll = conf.loglik(lab)
+        logliks.append(ll if w == 1.0 else [w * v for v in ll])
     lp = item_log_posterior(log_prior, logliks, tau)
     post = {lab: math.exp(v) for lab, v in zip(labels, lp)}
     label, _ = best_label(post)
-    n_agree = sum(1 for lab, _ in answers if lab == label)
+    n_agree = sum(w for (lab, _), w in zip(answers, ws) if lab == label)
     dec = accept(post, target=target, n_answers=len(answers), cap=cap, n_agree=n_agree, min_agree=min_agree)
     return dec, post
+
+
+def reopen_decision(
+    labels: Sequence[str],
+    log_prior: Sequence[float],
+    answers: Sequence[tuple[str, Confusion | None]],
+    *,
+    target: float,
+    cap: int,
+    weights: Sequence[float | None] | None = None,
+) -> ItemDecision | None:
+    """Whether an item accepted earlier still is, under the model of now.
+
+    Items are accepted under the annotator rows and class prior of the moment; a periodic
+    re-estimate (``engine.em.refit``) revises them from all answers, and some acceptances no
+    longer meet the target (typically an item accepted on two answers from annotators whose
+    rows were still mostly prior). The same rule (:func:`decide_confusion`, ``tau = 1``) is
+    re-run on the item's answers: if it now asks for 'more', that decision is returned and the
+    item goes back to work (more answers, within the cap); otherwise ``None`` and the acceptance
+    stands — an item whose re-run says 'exhausted' (at the cap) is not reopened, since no more
+    answers could be asked for; its label is what the re-estimate says either way. The crowd
+    replay runs this at each re-estimate on regular items and on the known items' shadow
+    deliveries alike (the claim's sample must follow the procedure the delivery followed);
+    production runs it in the re-estimate task (``quality.services.model``)."""
+    dec, _ = decide_confusion(labels, log_prior, answers, tau=1.0, target=target, cap=cap, weights=weights)
+    return dec if dec.status == "more" else None

@@ -7,14 +7,13 @@ import logging
 import time
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Subquery, Value
 
 from tasks_app.models import Answer
 
 from .. import engine
 from ..engine import answer_model as am
 from ..models import AnnotatorQuality, AnswerQualityModel
-from .common import posterior_of
 
 log = logging.getLogger(__name__)
 TRAIN_LIMIT = 200_000  # newest answers read for one training run
@@ -105,19 +104,33 @@ def answer_model_cache_clear() -> None:
 
 def answer_features(answer: Answer) -> list[float]:
     """Features of one stored answer from what was known before it (the annotator's recent
-    answers on the project, the item's earlier answers, the annotator's posterior)."""
+    answers on the project, the item's earlier answers, the annotator's posterior).
+
+    One statement: the two answer sets as one ``UNION ALL``, each row carrying the annotator's
+    quality row (Beta posterior) as scalar subqueries — scoring pays for it only when a model is
+    active (:func:`answer_weight_set`). With no earlier answer at all on the project the
+    annotator has no check yet either, so the prior is theirs."""
     fields = ("id", "annotator_id", "item_id", "label", "created_at", "duration_ms", "signals")
-    mine = list(
-        Answer.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id, id__lt=answer.pk)
-        .order_by("-id").values(*fields)[:200]
-    )[::-1]
-    others = list(Answer.objects.filter(item_id=answer.item_id, id__lt=answer.pk).order_by("id").values(*fields))
+    aq = AnnotatorQuality.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id)
+    quality = {f"q_{f}": Subquery(aq.values(f)[:1]) for f in ("alpha", "beta", "checks", "checks_correct")}
+    cols = (*fields, *quality)
+    mine = (Answer.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id, id__lt=answer.pk)
+            .annotate(src=Value(0), **quality).order_by("-id").values(*cols, "src")[:200])
+    others = (Answer.objects.filter(item_id=answer.item_id, id__lt=answer.pk)
+              .annotate(src=Value(1), **quality).values(*cols, "src"))
+    rows = list(mine.union(others, all=True))
+    mine_rows = sorted((r for r in rows if r["src"] == 0), key=lambda r: r["id"])
+    other_rows = sorted((r for r in rows if r["src"] == 1), key=lambda r: r["id"])
     fb = am.FeatureBuilder()
-    for r in mine + others:
+    for r in mine_rows + other_rows:
         fb.record(am.AnswerRecord(annotator=r["annotator_id"], item=r["item_id"], label=r["label"],
                                   at=r["created_at"].timestamp(), duration_ms=r["duration_ms"], signals=r["signals"]))
-    aq = AnnotatorQuality.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id).first()
-    acc = posterior_of(aq).mean if aq else engine.default_prior(len(answer.project.labels)).mean
+    q = rows[0] if rows else None
+    if q is not None and q["q_alpha"] is not None:
+        acc = engine.AnnotatorPosterior(alpha=q["q_alpha"], beta=q["q_beta"], checks=q["q_checks"],
+                                        correct=q["q_checks_correct"]).mean
+    else:
+        acc = engine.default_prior(len(answer.project.labels)).mean
     return fb.features(am.AnswerRecord(
         annotator=answer.annotator_id, item=answer.item_id, label=answer.label, at=answer.created_at.timestamp(),
         duration_ms=answer.duration_ms, signals=answer.signals, annotator_accuracy=acc,
@@ -135,3 +148,15 @@ def answer_weight(answer: Answer) -> float:
     except Exception:  # a weight must never stop scoring
         log.exception("answer weight failed for answer %s", answer.pk)
         return 1.0
+
+
+def answer_weight_set(answer: Answer) -> None:
+    """Set ``answer.weight`` (not saved: the scoring transaction saves it with ``scored_at``)
+    once, when the answer is scored; item decisions then read the stored weights with the
+    item's answers instead of recomputing features. No active model: nothing is computed and
+    the weight stays null (= 1, today's rule); no statement beyond the active-model check,
+    which is cached per process (``CACHE_SECONDS``). Active model: one statement
+    (:func:`answer_features`)."""
+    if answer.weight is not None or _active_model() is None:
+        return
+    answer.weight = answer_weight(answer)

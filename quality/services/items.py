@@ -14,6 +14,7 @@ from .. import engine
 from ..engine.em import calibrate_posterior
 from ..models import AnnotatorConfusion, AnnotatorQuality
 from . import model as model_services
+from .answer_model import answer_weight_set
 from .common import ScoreOutcome, _prior, posterior_of
 
 
@@ -66,11 +67,20 @@ def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int
     outcomes: dict[int, ScoreOutcome] = {}
     if not open_ids:
         return {a.pk: ScoreOutcome(True, "item", f"item already {items[a.item_id].status}") for a in batch}, []
+    # answer-quality weights (issue 4; null = 1): computed once, when the answer is scored (only
+    # while an answer model is active), saved by the caller with scored_at; this batch's are read
+    # from here, the earlier answers' from their rows
+    for a in batch:
+        answer_weight_set(a)
+    pending = {a.pk: a.weight for a in batch}
     on_item: dict[int, list[tuple[int, int, str]]] = {i: [] for i in open_ids}
-    for answer_id, item_id, annotator_id, label in (
-        Answer.objects.filter(item_id__in=open_ids).order_by("id").values_list("id", "item_id", "annotator_id", "label")
+    weight_of: dict[int, float | None] = {}
+    for answer_id, item_id, annotator_id, label, weight in (
+        Answer.objects.filter(item_id__in=open_ids).order_by("id")
+        .values_list("id", "item_id", "annotator_id", "label", "weight")
     ):
         on_item[item_id].append((answer_id, annotator_id, label))
+        weight_of[answer_id] = pending.get(answer_id, weight)
     ids = sorted({a for answers in on_item.values() for _, a, _ in answers})
     weightless = model_services.weightless_annotators(project, ids)  # revoked or evidence withheld
     rows = model_services.confusions(project, ids, lock=True)
@@ -95,6 +105,7 @@ def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int
             tau=1.0,
             target=project.accuracy_target,
             cap=project.max_answers,
+            weights=[weight_of[i] for i, _, _ in answers],
         )
         # stored P(label right) is the calibrated one (temperature + hard-item share), as delivered
         p_correct = calibrate_posterior(post, log_prior, state.tau, state.eps)[decision.label]

@@ -15,9 +15,11 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Project
 from workforce.models import Membership
 
+from ..engine.acceptance import reopen_decision
 from ..engine.annotator import AnnotatorPosterior, posterior_update
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.delivery import cross_fitted_outcomes, shadow_run
@@ -226,8 +228,32 @@ def project_model_refresh(*, project_id: int) -> int:
         state.refreshes += 1
         state.refreshed_at = timezone.now()
         state.save()
+        _reopen_unsettled(project, state, stored, revoked)
         _relabel_decided(project, fit.result.items, fit.result.tempered(fit.tau, fit.eps))
     return len(answers)
+
+
+def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, weightless: set) -> int:
+    """Accepted items whose acceptance no longer holds under the re-estimated rows and class
+    prior go back to work (``engine.reopen_decision``; ``tasks_app.services.items_reopen``: open,
+    one more answer wanted, out of the next batch), as the crowd replay does at each re-estimate.
+    Answers enter with their stored answer-quality weight. One read (the accepted items'
+    answers), then ``items_reopen``'s lock and updates when any item goes back. Returns how
+    many items were reopened."""
+    by_item: dict[int, list] = {}
+    confs = {a: confusion_of(row, project) for a, row in stored.items() if a not in weightless}
+    for item_id, a, label, weight in (
+        Answer.objects.filter(item__project=project, item__is_known=False, item__status=Item.Status.ACCEPTED)
+        .order_by("id").values_list("item_id", "annotator_id", "label", "weight")
+    ):
+        by_item.setdefault(item_id, []).append((label, confs.get(a), weight))
+    reopen = [
+        item_id for item_id, ans in by_item.items()
+        if reopen_decision(project.labels, state.log_prior, [(lab, c) for lab, c, _ in ans],
+                           target=project.accuracy_target, cap=project.max_answers,
+                           weights=[w for _, _, w in ans]) is not None
+    ]
+    return task_services.items_reopen(item_ids=reopen)
 
 
 def _relabel_decided(project: Project, item_ids: list, dist) -> int:

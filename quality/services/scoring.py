@@ -152,10 +152,13 @@ def _score_locked(batch: list[Answer], project: Project, kind: str) -> dict[int,
         outcome = _score_one(batch[0], project, kind)
         outcomes, posts = {batch[0].pk: outcome}, [outcome.class_post] if outcome.class_post is not None else []
         batch[0].scored_at = timezone.now()
-        batch[0].save(update_fields=["scored_at", "correct"])
+        batch[0].save(update_fields=["scored_at", "correct", "weight"])
     else:
         outcomes, posts = _score_item_answers(batch, project)
         Answer.objects.filter(pk__in=[a.pk for a in batch]).update(scored_at=timezone.now())
+        weighed = [a for a in batch if a.weight is not None]  # only while an answer model is active
+        if weighed:
+            Answer.objects.bulk_update(weighed, ["weight"])
     if categorical:
         # last statement of the transaction: the state row is locked only until commit
         scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)

@@ -14,6 +14,15 @@ from tasks_app.models import Answer, Item
 from tests.quality.test_scoring import answer, setup_project, worker
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_model_leaks():
+    """Scoring now weighs answers with the active model, cached per process for a minute: a
+    model trained here must not outlive its test (the database is flushed, the cache is not)."""
+    svc.answer_model_cache_clear()
+    yield
+    svc.answer_model_cache_clear()
+
+
 def test_features_handle_missing_signals_and_duration():
     fb = am.FeatureBuilder()
     x = fb.add(am.AnswerRecord(annotator=1, item=1, label="a", at=0, duration_ms=None, signals=None))
@@ -121,3 +130,78 @@ def test_retrain_and_audit_are_on_the_beat_schedule():
     from quality import tasks as qt
 
     assert qt.answer_model_retrain.name == "quality.answer_model_retrain"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scoring_stores_the_weight_once_and_acceptance_reads_it():
+    """Issue 4: with an active model, scoring a regular answer stores its weight (one statement
+    for the features) and the item's decision weighs the answers by it; without one, nothing is
+    computed and the weight stays null (= 1)."""
+    import uuid
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tasks_app import services as task_services
+    from tasks_app.models import Lease
+
+    project = setup_project(n_items=4, n_known=60, max_answers=5, target=0.9)
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    rng = random.Random(5)
+    users = [worker(project, f"s{i}") for i in range(6)]
+    svc.answer_model_cache_clear()
+    regular = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    plain = answer(project, users[0], regular[0], "a")
+    assert Answer.objects.get(pk=plain.pk).weight is None  # no model: nothing computed
+    for u in users:
+        for k in knowns:
+            rushed = rng.random() < 0.35
+            wrong = "a" if k.known_label == "b" else "b"
+            label = k.known_label if rng.random() < (0.35 if rushed else 0.92) else wrong
+            a = answer(project, u, k, label)
+            Answer.objects.filter(pk=a.pk).update(
+                duration_ms=1500 if rushed else 9000, signals={"pastes": 0, "blurs": 3 if rushed else 0}
+            )
+    assert svc.answer_model_train() is not None
+    svc.answer_model_cache_clear()
+
+    def submit(user, item, label, rushed):
+        lease = Lease.objects.create(item=item, project=project, annotator=user, expires_at=timezone.now() + timedelta(minutes=5))
+        Item.objects.filter(pk=item.pk).update(assigned=item.assigned + 1)
+        a, _ = task_services.answer_submit(annotator=user, lease_id=lease.pk, label=label, client_key=uuid.uuid4().hex,
+                                           duration_ms=1200 if rushed else 9000,
+                                           signals={"pastes": 0, "blurs": 3 if rushed else 0})
+        return Answer.objects.get(pk=a.pk)
+
+    item = regular[1]
+    first = submit(users[1], item, "a", rushed=True)
+    item.refresh_from_db()
+    second = submit(users[2], item, "a", rushed=True)
+    assert first.weight is not None and second.weight is not None and 0 < first.weight < 1
+    fresh = Answer.objects.select_related("project").get(pk=second.pk)
+    fresh.weight = None
+    with CaptureQueriesContext(connection) as ctx:
+        assert svc.answer_weight(fresh) == pytest.approx(second.weight)
+    assert len(ctx.captured_queries) == 1  # the features, in one statement (the model is cached)
+    # the decision read the stored weights: the same call on the stored rows gives the stored outcome
+    from quality import engine
+    from quality.services import model as model_services
+
+    item.refresh_from_db()
+    state = model_services.model_state(project)
+    rows = model_services.confusions(project, [users[1].pk, users[2].pk])
+    confs = [(a.label, model_services.confusion_of(rows[a.annotator_id], project)) for a in (first, second)]
+    from quality.engine.em import calibrate_posterior
+
+    def stored_p(weights):
+        dec, post = engine.decide_confusion(project.labels, state.log_prior, confs, tau=1.0,
+                                            target=project.accuracy_target, cap=project.max_answers, weights=weights)
+        return dec, calibrate_posterior(post, state.log_prior, state.tau, state.eps)[dec.label]
+
+    weighted, p_weighted = stored_p([first.weight, second.weight])
+    unweighted, p_unweighted = stored_p(None)
+    assert weighted.status == "more" and item.status == Item.Status.OPEN  # 2 x w < 2 agreeing answers
+    assert item.p_correct == pytest.approx(p_weighted, abs=1e-6)
+    assert abs(p_weighted - p_unweighted) > 1e-3  # the stored P is the weighted one, not today's

@@ -39,3 +39,59 @@ def test_ties_are_deterministic():
     d1 = decide_item(["b", "a"], [("a", 0.8), ("b", 0.8)], target=0.95, cap=5)
     d2 = decide_item(["a", "b"], [("b", 0.8), ("a", 0.8)], target=0.95, cap=5)
     assert d1.label == d2.label == "a"
+
+
+# --- answer weights and re-opening under the re-estimated model (issue 4) ----------------------
+
+from quality.engine import AnnotatorPosterior, decide_confusion, reopen_decision  # noqa: E402
+from quality.engine.confusion import confusion_prior  # noqa: E402
+
+LABELS = ["a", "b"]
+LOG_PRIOR = [-0.6931471805599453, -0.6931471805599453]
+
+
+def _conf(acc: float, strength: float = 20.0):
+    return confusion_prior(LABELS, AnnotatorPosterior(alpha=acc * strength, beta=(1 - acc) * strength))
+
+
+def test_weights_of_one_are_todays_rule_exactly():
+    answers = [("a", _conf(0.9)), ("b", _conf(0.7)), ("a", _conf(0.8)), ("a", None)]
+    base = decide_confusion(LABELS, LOG_PRIOR, answers, tau=1.0, target=0.95, cap=10)
+    ones = decide_confusion(LABELS, LOG_PRIOR, answers, tau=1.0, target=0.95, cap=10, weights=[1.0] * 4)
+    nones = decide_confusion(LABELS, LOG_PRIOR, answers, tau=1.0, target=0.95, cap=10, weights=[None] * 4)
+    assert base == ones == nones
+
+
+def test_a_weight_tempers_its_answer_and_its_agreement():
+    c = _conf(0.95)
+    full, post_full = decide_confusion(LABELS, LOG_PRIOR, [("a", c), ("a", c)], tau=1.0, target=0.95, cap=10)
+    assert full.status == "accepted"
+    half, post_half = decide_confusion(LABELS, LOG_PRIOR, [("a", c), ("a", c)], tau=1.0, target=0.95, cap=10,
+                                       weights=[1.0, 0.5])
+    # w x log-likelihood: the same as tau = 0.75 on the pair
+    tempered, post_tau = decide_confusion(LABELS, LOG_PRIOR, [("a", c), ("a", c)], tau=0.75, target=0.95, cap=10)
+    assert post_half["a"] == pytest.approx(post_tau["a"])
+    assert post_half["a"] < post_full["a"]
+    assert half.status == "more"  # 1.5 agreeing answers < the two acceptance asks for
+    zero, post_zero = decide_confusion(LABELS, LOG_PRIOR, [("a", c), ("b", c)], tau=1.0, target=0.95, cap=10,
+                                       weights=[1.0, 0.0])
+    assert post_zero["a"] > 0.9  # a weight-0 answer says nothing
+    with pytest.raises(ValueError):
+        decide_confusion(LABELS, LOG_PRIOR, [("a", c)], tau=1.0, target=0.95, cap=10, weights=[1.0, 1.0])
+
+
+def test_reopen_when_the_reestimated_rows_no_longer_support_the_acceptance():
+    trusted = _conf(0.97, strength=40.0)
+    accepted, _ = decide_confusion(LABELS, LOG_PRIOR, [("a", trusted), ("a", trusted)], tau=1.0, target=0.95, cap=5)
+    assert accepted.status == "accepted"
+    # the re-estimate finds both annotators far weaker than their prior said
+    weak = _conf(0.7, strength=40.0)
+    again = reopen_decision(LABELS, LOG_PRIOR, [("a", weak), ("a", weak)], target=0.95, cap=5)
+    assert again is not None and again.status == "more" and again.label == "a"
+    # still supported: the acceptance stands
+    assert reopen_decision(LABELS, LOG_PRIOR, [("a", trusted), ("a", trusted)], target=0.95, cap=5) is None
+    # at the cap no more answers can be asked for: not reopened (the label follows the re-estimate)
+    assert reopen_decision(LABELS, LOG_PRIOR, [("a", weak), ("a", weak)], target=0.95, cap=2) is None
+    # a doubted answer (weight) can be what makes the acceptance fall
+    assert reopen_decision(LABELS, LOG_PRIOR, [("a", trusted), ("a", trusted)], target=0.95, cap=5,
+                           weights=[1.0, 0.3]) is not None

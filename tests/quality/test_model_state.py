@@ -136,3 +136,52 @@ def test_claim_is_post_stratified_by_difficulty_as_the_replay_computes_it():
     state.save()
     old = project_claim(project=project).claim
     assert old.n == 80 and abs(old.accuracy - 68 / 80) < 1e-9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_reopens_acceptances_the_reestimate_no_longer_supports_as_the_replay_does():
+    """Two answers accepted an item while its annotators' rows were still their prior; their
+    checks then show them weak, and the re-estimate reopens the item (open, one more answer
+    wanted, label cleared) — exactly the items ``engine.reopen_decision`` picks on the stored
+    rows after the re-estimate (the crowd replay's call); a well-supported item stays."""
+    from quality import engine
+
+    project = setup_project(n_items=3, n_known=12, max_answers=5, target=0.9)
+    weak = [worker(project, "w0", qualifier=(2, 2)), worker(project, "w1", qualifier=(2, 2))]
+    strong = [worker(project, f"s{i}", qualifier=(2, 2)) for i in range(3)]
+    regular = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    first, second = regular[0], regular[1]
+    for u in weak:
+        first.refresh_from_db()
+        answer(project, u, first, "a")
+    first.refresh_from_db()
+    assert first.status == Item.Status.ACCEPTED
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    for u in strong:
+        for item in knowns:
+            answer(project, u, item, item.known_label)
+    for u in weak:  # right on 7 of 12: close to guessing
+        for j, item in enumerate(knowns):
+            answer(project, u, item, item.known_label if j % 12 < 7 else ("a" if item.known_label == "b" else "b"))
+    for u in strong[:2]:
+        second.refresh_from_db()
+        if second.status == Item.Status.OPEN:
+            answer(project, u, second, "b")
+    second.refresh_from_db()
+    assert second.status == Item.Status.ACCEPTED
+
+    quality_services.project_model_refresh(project_id=project.pk)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Item.Status.OPEN and first.label is None and first.answers_wanted == 3
+    assert second.status == Item.Status.ACCEPTED
+
+    # parity: the engine call the replay makes, on the stored rows after the re-estimate
+    state = ProjectModelState.objects.get(project=project)
+    weightless = model_services.weightless_annotators(project)
+    for item, expect_open in ((first, True), (second, False)):
+        answers = list(item.answers.order_by("id").values_list("annotator_id", "label", "weight"))
+        confs = [(lab, None if a in weightless else rows(project, a)) for a, lab, _ in answers]
+        again = engine.reopen_decision(project.labels, state.log_prior, confs, target=project.accuracy_target,
+                                       cap=project.max_answers, weights=[w for *_, w in answers])
+        assert (again is not None) is expect_open
