@@ -479,9 +479,11 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
             cur.execute("SELECT pg_backend_pid()")
             backend = cur.fetchone()[0]
         pg0, cpu0 = _proc_cpu(backend), time.thread_time()
+        last_start = 0
         with CaptureQueriesContext(connection) as q:
             for i in range(n):
                 c = clients[i % len(clients)]
+                last_start = len(q.captured_queries)
                 t0 = time.perf_counter()
                 page = pages.get(i % len(clients))
                 if page is None:
@@ -504,6 +506,9 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
         pg_cpu = _proc_cpu(backend) - pg0
         sql_ms = sum(float(x["time"]) for x in q.captured_queries) * 1000
         n_sql = len(q.captured_queries)
+        if os.environ.get("LOAD_SHOW_SQL"):  # the last annotation's statements, to read what the path sends
+            for x in q.captured_queries[last_start:]:
+                log(f"sql {x['time']}: {x['sql'][:400]}")
     finally:
         for owner, name, orig in undo:
             setattr(owner, name, orig)

@@ -8,7 +8,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -16,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tasks_app import task_types
@@ -72,10 +75,61 @@ def _task_membership(request: HttpRequest, project_id: int) -> Membership:
     return membership
 
 
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _session_membership(request: HttpRequest, project_id: int) -> Membership | None:
+    """The hot path's user, membership, project and profile in ONE query, or None when the usual
+    route must decide (issue 9: the auth middleware's user query and the profile query were two
+    of the loop's fixed statements).
+
+    The user is accepted only as ``django.contrib.auth.get_user`` would accept it with the model
+    backend, checked on the joined row: the session names that backend, the account is active
+    and the session's auth hash matches the current password hash. Anything else (no session,
+    another backend, a hash only a fallback secret verifies, an inactive account, no membership
+    yet, requalification due) returns None and the caller takes the ordinary route
+    (``login_required`` + ``_task_membership``), which logs out, redirects or 404s exactly as
+    before. Accepted, the user replaces the middleware's lazy ``request.user`` before anything
+    has read it. The profile read here is the one ``tasking_blocked`` checks (a suspension counts
+    from the next request, as it did when that check read it a few statements later)."""
+    session = request.session
+    try:
+        user_id = int(session[SESSION_KEY])
+        backend = session[BACKEND_SESSION_KEY]
+    except (KeyError, TypeError, ValueError):
+        return None
+    session_hash = session.get(HASH_SESSION_KEY)
+    if backend != _MODEL_BACKEND or backend not in settings.AUTHENTICATION_BACKENDS or not session_hash:
+        return None
+    membership = (
+        Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
+        .filter(project_id=project_id, annotator_id=user_id, project__status=Project.Status.LIVE)
+        .first()
+    )
+    if membership is None or membership.requalification_due:
+        return None
+    user = membership.annotator
+    if not user.is_active or not constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return None
+    request.user = user
+    membership.profile_read = True  # tasking_blocked: the profile came with this row
+    return membership
+
+
+def task(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _session_membership(request, project_id) if request.method in ("GET", "POST") else None
+    if membership is None:
+        return _task_usual(request, project_id)
+    return _task(request, membership)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-def task(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _task_membership(request, project_id)
+def _task_usual(request: HttpRequest, project_id: int) -> HttpResponse:
+    return _task(request, _task_membership(request, project_id))
+
+
+def _task(request: HttpRequest, membership: Membership) -> HttpResponse:
     project = membership.project
     if project.task_type == Project.TaskType.CONVERSATION:  # paired live work: its own page (issue 6)
         return redirect("workforce:conversation", project.pk)
@@ -168,11 +222,21 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
 
 # --- workbench: skip, progress, instructions (issue 6) --------------------------------------
 
-@login_required
-@require_POST
 def task_skip(request: HttpRequest, project_id: int) -> HttpResponse:
     """Give the task back with a reason; answers with the next task (as a submit does)."""
-    membership = _task_membership(request, project_id)
+    membership = _session_membership(request, project_id) if request.method == "POST" else None
+    if membership is None:
+        return _task_skip_usual(request, project_id)
+    return _task_skip(request, membership)
+
+
+@login_required
+@require_POST
+def _task_skip_usual(request: HttpRequest, project_id: int) -> HttpResponse:
+    return _task_skip(request, _task_membership(request, project_id))
+
+
+def _task_skip(request: HttpRequest, membership: Membership) -> HttpResponse:
     url = reverse("workforce:task", args=[membership.project.pk])
     form = SkipForm(request.POST)
     if not form.is_valid():
