@@ -417,6 +417,7 @@ PROFILE_PARTS = [
     ("session load (SESSION_ENGINE)", "SESSION_ENGINE", "SessionStore.load"),
     ("user (auth middleware)", "django.contrib.auth", "get_user"),
     ("membership + project", "workforce.views.task", "_task_membership"),
+    ("user + membership + project + profile (one query)", "workforce.views.task", "_session_membership"),
     ("submit service (answer_submit + enqueue)", "workforce.services", "task_submit"),
     ("  of which: Celery publish to Redis", "celery.canvas", "Signature.apply_async"),
     ("next-task service (lease_next)", "workforce.services", "task_next"),
