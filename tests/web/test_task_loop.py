@@ -247,3 +247,33 @@ def test_an_expired_lease_is_refused_with_a_fresh_task(annotator_client, annotat
     html = resp.content.decode()
     assert resp.status_code == 302 or "no longer yours" in html
     assert not Answer.objects.filter(annotator=annotator).exists()
+
+
+@requires_postgres
+@pytest.mark.parametrize("with_audience", [False, True])
+def test_the_plain_sql_membership_row_matches_the_orm(working, annotator, with_audience):
+    """``_membership_row`` builds the same five objects the ORM's select_related query would, with
+    every concrete field equal (JSON fields parsed, dates aware) and the relations cached."""
+    from workforce.models import Audience, Membership
+    from workforce.views.task import _membership_row
+
+    if with_audience:
+        Audience.objects.create(project_id=working.project_id)
+    orm = (Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
+           .get(project_id=working.project_id, annotator_id=annotator.pk))
+    raw = _membership_row(working.project_id, annotator.pk)
+
+    def same(a, b):
+        assert type(a) is type(b)
+        for f in type(a)._meta.concrete_fields:
+            assert getattr(a, f.attname) == getattr(b, f.attname), f.name
+
+    same(raw, orm)
+    same(raw.project, orm.project)
+    same(raw.annotator, orm.annotator)
+    same(raw.annotator.annotator, orm.annotator.annotator)
+    if with_audience:
+        same(raw.project.audience, orm.project.audience)
+    else:
+        assert not hasattr(raw.project, "audience") and not hasattr(orm.project, "audience")
+    assert _membership_row(working.project_id + 10_000, annotator.pk) is None

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,9 +27,10 @@ from tasks_app.models import Lease, Project
 
 from .. import selectors, selectors_pay, services
 from ..forms import SkipForm, TaskForm
-from ..models import Membership
+from ..models import AnnotatorProfile, Audience, Membership
 from .common import _content, _label_keys, _membership, _message_errors
 
+User = get_user_model()
 STARTED_SALT = "workforce.task.started"
 MAX_DURATION_MS = 24 * 3600 * 1000
 # Behaviour signals the page's script fills in (README "Behaviour signals"); cleaned by the answer service.
@@ -101,11 +103,7 @@ def _session_membership(request: HttpRequest, project_id: int) -> Membership | N
     session_hash = session.get(HASH_SESSION_KEY)
     if backend != _MODEL_BACKEND or backend not in settings.AUTHENTICATION_BACKENDS or not session_hash:
         return None
-    membership = (
-        Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
-        .filter(project_id=project_id, annotator_id=user_id, project__status=Project.Status.LIVE)
-        .first()
-    )
+    membership = _membership_row(project_id, user_id)
     if membership is None or membership.requalification_due:
         return None
     user = membership.annotator
@@ -113,6 +111,68 @@ def _session_membership(request: HttpRequest, project_id: int) -> Membership | N
         return None
     request.user = user
     membership.profile_read = True  # tasking_blocked: the profile came with this row
+    return membership
+
+
+# The one query of ``_session_membership`` as plain SQL, built once from the models' concrete fields:
+# the ORM's select_related over five tables spent ~3.7 ms of Python per request building and reading
+# it (bench/load.py --profile, issue 9) for a statement PostgreSQL runs in a fraction of that.
+# Same rows as ``Membership.objects.select_related("project", "project__audience", "annotator",
+# "annotator__annotator").filter(project_id=…, annotator_id=…, project__status="live").first()``.
+_MEMBERSHIP_JOIN = (  # (alias, model, join); LEFT: the row may be missing
+    ("m", Membership, ""),
+    ("p", Project, "JOIN {t} p ON p.id = m.project_id"),
+    ("au", Audience, "LEFT JOIN {t} au ON au.project_id = p.id"),
+    ("u", User, "JOIN {t} u ON u.id = m.annotator_id"),
+    ("pr", AnnotatorProfile, "LEFT JOIN {t} pr ON pr.user_id = u.id"),
+)
+_membership_sql: list[str] = []
+
+
+def _membership_sql_text() -> str:
+    if not _membership_sql:
+        q = connection.ops.quote_name
+        cols = ", ".join(f"{alias}.{q(f.column)}" for alias, model, _ in _MEMBERSHIP_JOIN for f in model._meta.concrete_fields)
+        joins = " ".join(join.format(t=q(model._meta.db_table)) for _, model, join in _MEMBERSHIP_JOIN[1:])
+        _membership_sql.append(f"SELECT {cols} FROM {q(Membership._meta.db_table)} m {joins} "
+                               "WHERE m.project_id = %s AND m.annotator_id = %s AND p.status = %s LIMIT 1")
+    return _membership_sql[0]
+
+
+def _model_from_row(model, row, start: int):
+    """(instance, or None when its primary key is NULL: a LEFT JOIN found nothing; next offset)."""
+    fields = model._meta.concrete_fields
+    end = start + len(fields)
+    values = row[start:end]
+    if values[fields.index(model._meta.pk)] is None:
+        return None, end
+    values = [f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
+              for f, v in zip(fields, values)]
+    return model.from_db(connection.alias, [f.attname for f in fields], values), end
+
+
+def _membership_row(project_id: int, user_id: int) -> Membership | None:
+    if connection.vendor != "postgresql":  # the embedded run (SQLite converts dates itself): the ORM's query
+        return (Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
+                .filter(project_id=project_id, annotator_id=user_id, project__status=Project.Status.LIVE).first())
+    with connection.cursor() as cursor:
+        cursor.execute(_membership_sql_text(), [project_id, user_id, Project.Status.LIVE])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    objs, at = [], 0
+    for _, model, _ in _MEMBERSHIP_JOIN:
+        obj, at = _model_from_row(model, row, at)
+        objs.append(obj)
+    membership, project, audience, user, profile = objs
+    Membership.project.field.set_cached_value(membership, project)
+    Project.audience.related.set_cached_value(project, audience)
+    if audience is not None:
+        Audience.project.field.set_cached_value(audience, project)
+    Membership.annotator.field.set_cached_value(membership, user)
+    User.annotator.related.set_cached_value(user, profile)
+    if profile is not None:
+        AnnotatorProfile.user.field.set_cached_value(profile, user)
     return membership
 
 
