@@ -23,6 +23,7 @@ with the next task page, so each annotation is one request. Protocol "two" (the 
 After each run, in the database: items given to more annotators than they need (answers >
 wanted, or answers + live leases > wanted), and scoring lag (answer ``created_at`` → ``scored_at``).
 ``--profile N`` then runs N annotations one at a time in this process and splits their CPU by part.
+``LOAD_SHOW_SQL=1`` also logs the SQL of the profile's last annotation.
 """
 from __future__ import annotations
 
