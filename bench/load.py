@@ -23,6 +23,7 @@ with the next task page, so each annotation is one request. Protocol "two" (the 
 After each run, in the database: items given to more annotators than they need (answers >
 wanted, or answers + live leases > wanted), and scoring lag (answer ``created_at`` → ``scored_at``).
 ``--profile N`` then runs N annotations one at a time in this process and splits their CPU by part.
+``LOAD_SHOW_SQL=1`` also logs the SQL of the profile's last annotation.
 """
 from __future__ import annotations
 
@@ -417,6 +418,7 @@ PROFILE_PARTS = [
     ("session load (SESSION_ENGINE)", "SESSION_ENGINE", "SessionStore.load"),
     ("user (auth middleware)", "django.contrib.auth", "get_user"),
     ("membership + project", "workforce.views.task", "_task_membership"),
+    ("user + membership + project + profile (one query)", "workforce.views.task", "_session_membership"),
     ("submit service (answer_submit + enqueue)", "workforce.services", "task_submit"),
     ("  of which: Celery publish to Redis", "celery.canvas", "Signature.apply_async"),
     ("next-task service (lease_next)", "workforce.services", "task_next"),
@@ -479,9 +481,11 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
             cur.execute("SELECT pg_backend_pid()")
             backend = cur.fetchone()[0]
         pg0, cpu0 = _proc_cpu(backend), time.thread_time()
+        last_start = 0
         with CaptureQueriesContext(connection) as q:
             for i in range(n):
                 c = clients[i % len(clients)]
+                last_start = len(q.captured_queries)
                 t0 = time.perf_counter()
                 page = pages.get(i % len(clients))
                 if page is None:
@@ -504,6 +508,9 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
         pg_cpu = _proc_cpu(backend) - pg0
         sql_ms = sum(float(x["time"]) for x in q.captured_queries) * 1000
         n_sql = len(q.captured_queries)
+        if os.environ.get("LOAD_SHOW_SQL"):  # the last annotation's statements, to read what the path sends
+            for x in q.captured_queries[last_start:]:
+                log(f"sql {x['time']}: {x['sql'][:400]}")
     finally:
         for owner, name, orig in undo:
             setattr(owner, name, orig)

@@ -75,33 +75,62 @@ def test_submit_is_four_statements_in_one_transaction(django_assert_num_queries,
 
 
 @pytest.mark.django_db
-def test_submit_idempotency_and_refusals_survive_the_shorter_path(django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("one_statement", [False, True], ids=["orm", "one-statement"])
+def test_submit_idempotency_and_refusals_survive_the_shorter_path(django_capture_on_commit_callbacks, one_statement):
+    """The same rules whether the caller passes the project (the task page: one statement on
+    PostgreSQL) or not (the ORM path)."""
     project = project_with_checks()
     u = user()
+    extra = {"project": project} if one_statement else {}
     first = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
-    answer, _ = services.answer_submit(annotator=u, lease_id=first.pk, label="a", client_key="same")
+    answer, _ = services.answer_submit(**extra, annotator=u, lease_id=first.pk, label="a", client_key="same")
     second = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
     # A client key used before (for another lease): the first answer, nothing new, lease stays live.
-    again, created = services.answer_submit(annotator=u, lease_id=second.pk, label="b", client_key="same")
+    again, created = services.answer_submit(**extra, annotator=u, lease_id=second.pk, label="b", client_key="same")
     assert (again.pk, created) == (answer.pk, False)
     second.refresh_from_db()
     assert second.state == Lease.State.ACTIVE and Answer.objects.filter(annotator=u).count() == 1
     with pytest.raises(ValidationError) as exc:
-        services.answer_submit(annotator=u, lease_id=second.pk, label="zebra", client_key="k2")
+        services.answer_submit(**extra, annotator=u, lease_id=second.pk, label="zebra", client_key="k2")
     assert "label" in exc.value.message_dict
     other = user()
     with pytest.raises(ValidationError) as exc:
-        services.answer_submit(annotator=other, lease_id=second.pk, label="a", client_key="k3")
+        services.answer_submit(**extra, annotator=other, lease_id=second.pk, label="a", client_key="k3")
     assert "lease" in exc.value.message_dict
     # The item already has this annotator's answer (a lease made by hand): refused, nothing half-written.
     Lease.objects.filter(pk=second.pk).update(state=Lease.State.RELEASED)
     stray = Lease.objects.create(item=first.item, project=project, annotator=u, expires_at=second.expires_at)
     with pytest.raises(ValidationError) as exc:
-        services.answer_submit(annotator=u, lease_id=stray.pk, label="a", client_key="k4")
+        services.answer_submit(**extra, annotator=u, lease_id=stray.pk, label="a", client_key="k4")
     assert "already answered" in " ".join(exc.value.message_dict["lease"])
     stray.refresh_from_db()
     assert stray.state == Lease.State.ACTIVE
     assert Item.objects.get(pk=first.item_id).answers_count == 1
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_submit_with_the_project_is_one_statement(django_assert_num_queries, django_capture_on_commit_callbacks):
+    """The task page passes its project: lock, insert, close and count in ONE statement (in a
+    savepoint here because the test runs in a transaction; in autocommit it commits by itself).
+    The stored answer and the item's counts are what the ORM path writes."""
+    project = project_with_checks()
+    u = user()
+    lease = services.lease_next(project=project, annotator=u, known_check_rate=1.0)  # a hidden check
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with django_assert_num_queries(3):
+            answer, created = services.answer_submit(annotator=u, lease_id=lease.pk, label="a", client_key="k1",
+                                                     duration_ms=1234, signals={"pastes": "2"}, project=project)
+    assert created and len(callbacks) == 1
+    stored = Answer.objects.get(pk=answer.pk)
+    assert (stored.item_id, stored.project_id, stored.label, stored.client_key, stored.duration_ms, stored.signals,
+            stored.is_check, stored.value, stored.scored_at) == (lease.item_id, project.pk, "a", "k1", 1234, {"pastes": 2},
+                                                                 True, None, None)
+    assert stored.is_check == answer.is_check and stored.created_at == answer.created_at
+    lease.refresh_from_db()
+    assert lease.state == Lease.State.SUBMITTED
+    item = Item.objects.get(pk=lease.item_id)
+    assert (item.answers_count, item.assigned) == (1, 1)
 
 
 # --- known-item rotation ----------------------------------------------------------------------------

@@ -121,22 +121,24 @@ def test_the_next_task_looks_the_same_whether_it_is_a_check_or_not(client, make_
 
 @requires_postgres
 def test_query_budgets_of_the_two_requests(annotator_client, working, django_assert_num_queries):
-    """Sessions come from the cache (cadre/sessions.py), so a request's fixed cost is the user,
-    the membership with its project and audience (one query), and the annotator's profile (the
-    vetting status, issue 3; the page's navigation reuses it). Next task: + savepoint, the live leases, one
-    pick statement, the lease insert, release. Submit with the next task: + the four-statement
-    submit in its own savepoint, then the same five as a next task."""
+    """Sessions come from the cache (cadre/sessions.py), so a request's fixed cost is ONE query:
+    the user, the membership with its project and audience, and the annotator's profile (the
+    vetting status, issue 3; the page's navigation reuses it), joined (issue 9, second round:
+    ``_session_membership``). Next task: + savepoint, the live leases, one pick statement, the
+    lease insert, release. Submit with the next task: + the one-statement submit (here in a
+    savepoint, as the test runs in a transaction; in production it commits by itself), then the
+    same five as a next task."""
     session = 0 if settings.SESSION_ENGINE == "cadre.sessions" else 1  # without Redis: the session row
     set_rate(working, 0.0)
     url = task_url(working.project_id)
     annotator_client.get(url)  # warm: the project's id range, the expiry throttle
     Lease.objects.filter(annotator=working.annotator).update(state=Lease.State.RELEASED)
     Item.objects.update(assigned=0)
-    with django_assert_num_queries(session + 8):
+    with django_assert_num_queries(session + 6):
         form = form_of(annotator_client.get(url).content.decode())
-    with django_assert_num_queries(session + 3 + 3):  # a reload: user, membership, profile, the live lease (in its savepoint)
+    with django_assert_num_queries(session + 1 + 3):  # a reload: user + membership + profile, the live lease (in its savepoint)
         assert form_of(annotator_client.get(url).content.decode())["lease_id"] == form["lease_id"]
-    with django_assert_num_queries(session + 3 + 6 + 5):
+    with django_assert_num_queries(session + 1 + 3 + 5):
         resp = annotator_client.post(url, {**form, "label": "positive"})
     assert resp.status_code == 200 and form_of(resp.content.decode())["lease_id"] != form["lease_id"]
 
@@ -177,3 +179,101 @@ def test_a_logged_out_session_is_refused(client, annotator, working):
     client.cookies[settings.SESSION_COOKIE_NAME] = cookie
     resp = client.get(url)
     assert resp.status_code == 302 and resp.url.startswith(settings.LOGIN_URL)
+
+
+# --- the one-query session path (issue 9, second round: ``_session_membership``) ----------------
+
+@requires_postgres
+def test_a_password_changed_elsewhere_logs_the_old_session_out(annotator_client, annotator, working):
+    """The joined user row must verify the session's auth hash as the auth middleware would: after
+    a password change the old cookie is anonymous on the task page and on the skip form."""
+    url = task_url(working.project_id)
+    form = form_of(annotator_client.get(url).content.decode())
+    annotator.set_password("another-long-password")
+    annotator.save()
+    resp = annotator_client.post(url, {**form, "label": "positive"})
+    assert resp.status_code == 302 and resp.url.startswith(settings.LOGIN_URL)
+    assert not Answer.objects.filter(annotator=annotator).exists()
+
+
+@requires_postgres
+def test_a_deactivated_account_is_anonymous_on_the_task_page(annotator_client, annotator, working):
+    url = task_url(working.project_id)
+    assert annotator_client.get(url).status_code == 200
+    type(annotator).objects.filter(pk=annotator.pk).update(is_active=False)
+    resp = annotator_client.get(url)
+    assert resp.status_code == 302 and resp.url.startswith(settings.LOGIN_URL)
+
+
+@requires_postgres
+def test_a_suspension_counts_on_the_next_request(annotator_client, annotator, working, staff):
+    """The profile now comes with the membership row; a suspension between two requests still
+    stops the next task (the blocked page, no new lease)."""
+    url = task_url(working.project_id)
+    form = form_of(annotator_client.get(url).content.decode())
+    wf_services.annotator_suspend(annotator=annotator, actor=staff, reason="Test: suspended.")
+    annotator_client.post(url, {**form, "label": "positive"})
+    resp = annotator_client.get(url)
+    assert resp.status_code == 200 and 'name="lease_id"' not in resp.content.decode()
+    assert Lease.objects.filter(annotator=annotator, state=Lease.State.ACTIVE).count() == 0
+
+
+@requires_postgres
+def test_another_projects_lease_is_refused_on_this_page(annotator_client, annotator, working, make_project, qualify):
+    """The one-statement submit takes only a live lease of the page's project; a lease of another
+    project posted here takes the full path, which stores it under the lease's own project, as
+    before (the lease is the annotator's own), and never under this one."""
+    other = qualify(make_project(), annotator)
+    set_rate(working, 0.0)
+    set_rate(other, 0.0)
+    here = form_of(annotator_client.get(task_url(working.project_id)).content.decode())
+    there = form_of(annotator_client.get(task_url(other.project_id)).content.decode())
+    resp = annotator_client.post(task_url(working.project_id), {**here, "lease_id": there["lease_id"], "label": "positive"})
+    assert resp.status_code == 200
+    answer = Answer.objects.get(annotator=annotator)
+    assert answer.project_id == other.project_id == Lease.objects.get(pk=there["lease_id"]).project_id
+
+
+@requires_postgres
+def test_an_expired_lease_is_refused_with_a_fresh_task(annotator_client, annotator, working):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    url = task_url(working.project_id)
+    form = form_of(annotator_client.get(url).content.decode())
+    Lease.objects.filter(pk=form["lease_id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    resp = annotator_client.post(url, {**form, "label": "positive"})
+    html = resp.content.decode()
+    assert resp.status_code == 302 or "no longer yours" in html
+    assert not Answer.objects.filter(annotator=annotator).exists()
+
+
+@requires_postgres
+@pytest.mark.parametrize("with_audience", [False, True])
+def test_the_plain_sql_membership_row_matches_the_orm(working, annotator, with_audience):
+    """``_membership_row`` builds the same five objects the ORM's select_related query would, with
+    every concrete field equal (JSON fields parsed, dates aware) and the relations cached."""
+    from workforce.models import Audience, Membership
+    from workforce.views.task import _membership_row
+
+    if with_audience:
+        Audience.objects.create(project_id=working.project_id)
+    orm = (Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
+           .get(project_id=working.project_id, annotator_id=annotator.pk))
+    raw = _membership_row(working.project_id, annotator.pk)
+
+    def same(a, b):
+        assert type(a) is type(b)
+        for f in type(a)._meta.concrete_fields:
+            assert getattr(a, f.attname) == getattr(b, f.attname), f.name
+
+    same(raw, orm)
+    same(raw.project, orm.project)
+    same(raw.annotator, orm.annotator)
+    same(raw.annotator.annotator, orm.annotator.annotator)
+    if with_audience:
+        same(raw.project.audience, orm.project.audience)
+    else:
+        assert not hasattr(raw.project, "audience") and not hasattr(orm.project, "audience")
+    assert _membership_row(working.project_id + 10_000, annotator.pk) is None

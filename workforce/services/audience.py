@@ -313,9 +313,13 @@ def tasking_blocked(*, membership: Membership) -> bool:
     returns True when a quota asks this annotator to wait (no task now), else False."""
     # Read fresh (a suspension counts at once), then kept on the user object, whose profile the
     # page's navigation reads again: one query, not two.
-    profile = AnnotatorProfile.objects.filter(user_id=membership.annotator_id).first()
-    if profile is not None:
-        membership.annotator.annotator = profile
+    # ``profile_read``: the task page loaded the profile with the membership in this request (issue 9).
+    if getattr(membership, "profile_read", False):
+        profile = getattr(membership.annotator, "annotator", None)
+    else:
+        profile = AnnotatorProfile.objects.filter(user_id=membership.annotator_id).first()
+        if profile is not None:
+            membership.annotator.annotator = profile
     row = profile.status if profile is not None else None
     if row != AnnotatorProfile.Status.ACTIVE:
         raise ValidationError({"membership": ["Your account is not active: see your account page."

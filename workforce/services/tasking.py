@@ -49,7 +49,7 @@ def task_submit(
         raise ValidationError({"membership": ["You cannot take tasks on this project."]})
     return task_services.answer_submit(
         annotator=membership.annotator, lease_id=lease_id, label=label, client_key=client_key, duration_ms=duration_ms,
-        signals=signals, value=value,
+        signals=signals, value=value, project=membership.project,
     )
 
 

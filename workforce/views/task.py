@@ -8,14 +8,23 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+)
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tasks_app import services as task_services
@@ -24,9 +33,10 @@ from tasks_app.models import Lease, Project
 
 from .. import selectors, selectors_pay, services
 from ..forms import SkipForm, TaskForm
-from ..models import Membership
+from ..models import AnnotatorProfile, Audience, Membership
 from .common import _content, _label_keys, _membership, _message_errors
 
+User = get_user_model()
 STARTED_SALT = "workforce.task.started"
 MAX_DURATION_MS = 24 * 3600 * 1000
 # Behaviour signals the page's script fills in (README "Behaviour signals"); cleaned by the answer service.
@@ -73,10 +83,119 @@ def _task_membership(request: HttpRequest, project_id: int) -> Membership:
     return membership
 
 
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _session_membership(request: HttpRequest, project_id: int) -> Membership | None:
+    """The hot path's user, membership, project and profile in ONE query, or None when the usual
+    route must decide (issue 9: the auth middleware's user query and the profile query were two
+    of the loop's fixed statements).
+
+    The user is accepted only as ``django.contrib.auth.get_user`` would accept it with the model
+    backend, checked on the joined row: the session names that backend, the account is active
+    and the session's auth hash matches the current password hash. Anything else (no session,
+    another backend, a hash only a fallback secret verifies, an inactive account, no membership
+    yet, requalification due) returns None and the caller takes the ordinary route
+    (``login_required`` + ``_task_membership``), which logs out, redirects or 404s exactly as
+    before. Accepted, the user replaces the middleware's lazy ``request.user`` before anything
+    has read it. The profile read here is the one ``tasking_blocked`` checks (a suspension counts
+    from the next request, as it did when that check read it a few statements later)."""
+    session = request.session
+    try:
+        user_id = int(session[SESSION_KEY])
+        backend = session[BACKEND_SESSION_KEY]
+    except (KeyError, TypeError, ValueError):
+        return None
+    session_hash = session.get(HASH_SESSION_KEY)
+    if backend != _MODEL_BACKEND or backend not in settings.AUTHENTICATION_BACKENDS or not session_hash:
+        return None
+    membership = _membership_row(project_id, user_id)
+    if membership is None or membership.requalification_due:
+        return None
+    user = membership.annotator
+    if not user.is_active or not constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return None
+    request.user = user
+    membership.profile_read = True  # tasking_blocked: the profile came with this row
+    return membership
+
+
+# The one query of ``_session_membership`` as plain SQL, built once from the models' concrete fields:
+# the ORM's select_related over five tables spent ~3.7 ms of Python per request building and reading
+# it (bench/load.py --profile, issue 9) for a statement PostgreSQL runs in a fraction of that.
+# Same rows as ``Membership.objects.select_related("project", "project__audience", "annotator",
+# "annotator__annotator").filter(project_id=…, annotator_id=…, project__status="live").first()``.
+_MEMBERSHIP_JOIN = (  # (alias, model, join); LEFT: the row may be missing
+    ("m", Membership, ""),
+    ("p", Project, "JOIN {t} p ON p.id = m.project_id"),
+    ("au", Audience, "LEFT JOIN {t} au ON au.project_id = p.id"),
+    ("u", User, "JOIN {t} u ON u.id = m.annotator_id"),
+    ("pr", AnnotatorProfile, "LEFT JOIN {t} pr ON pr.user_id = u.id"),
+)
+_membership_sql: list[str] = []
+
+
+def _membership_sql_text() -> str:
+    if not _membership_sql:
+        q = connection.ops.quote_name
+        cols = ", ".join(f"{alias}.{q(f.column)}" for alias, model, _ in _MEMBERSHIP_JOIN for f in model._meta.concrete_fields)
+        joins = " ".join(join.format(t=q(model._meta.db_table)) for _, model, join in _MEMBERSHIP_JOIN[1:])
+        _membership_sql.append(f"SELECT {cols} FROM {q(Membership._meta.db_table)} m {joins} "
+                               "WHERE m.project_id = %s AND m.annotator_id = %s AND p.status = %s LIMIT 1")
+    return _membership_sql[0]
+
+
+def _model_from_row(model, row, start: int):
+    """(instance, or None when its primary key is NULL: a LEFT JOIN found nothing; next offset)."""
+    fields = model._meta.concrete_fields
+    end = start + len(fields)
+    values = row[start:end]
+    if values[fields.index(model._meta.pk)] is None:
+        return None, end
+    values = [f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
+              for f, v in zip(fields, values)]
+    return model.from_db(connection.alias, [f.attname for f in fields], values), end
+
+
+def _membership_row(project_id: int, user_id: int) -> Membership | None:
+    if connection.vendor != "postgresql":  # the embedded run (SQLite converts dates itself): the ORM's query
+        return (Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
+                .filter(project_id=project_id, annotator_id=user_id, project__status=Project.Status.LIVE).first())
+    with connection.cursor() as cursor:
+        cursor.execute(_membership_sql_text(), [project_id, user_id, Project.Status.LIVE])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    objs, at = [], 0
+    for _, model, _ in _MEMBERSHIP_JOIN:
+        obj, at = _model_from_row(model, row, at)
+        objs.append(obj)
+    membership, project, audience, user, profile = objs
+    Membership.project.field.set_cached_value(membership, project)
+    Project.audience.related.set_cached_value(project, audience)
+    if audience is not None:
+        Audience.project.field.set_cached_value(audience, project)
+    Membership.annotator.field.set_cached_value(membership, user)
+    User.annotator.related.set_cached_value(user, profile)
+    if profile is not None:
+        AnnotatorProfile.user.field.set_cached_value(profile, user)
+    return membership
+
+
+def task(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _session_membership(request, project_id) if request.method in ("GET", "POST") else None
+    if membership is None:
+        return _task_usual(request, project_id)
+    return _task(request, membership)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-def task(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _task_membership(request, project_id)
+def _task_usual(request: HttpRequest, project_id: int) -> HttpResponse:
+    return _task(request, _task_membership(request, project_id))
+
+
+def _task(request: HttpRequest, membership: Membership) -> HttpResponse:
     project = membership.project
     if project.task_type == Project.TaskType.CONVERSATION:  # paired live work: its own page (issue 6)
         return redirect("workforce:conversation", project.pk)
@@ -86,9 +205,29 @@ def task(request: HttpRequest, project_id: int) -> HttpResponse:
     return _next_task_response(request, membership)
 
 
+_TASK_URL_NAMES = ("project", "task_progress", "task_instructions", "task", "task_skip")
+_task_urls_memo: dict[tuple[str, int], dict[str, str]] = {}
+
+
+def _task_urls(project_id: int) -> dict[str, str]:
+    """The task page's own links, reversed once per project and script prefix (issue 9: eight
+    ``{% url %}`` tags were ~0.5 ms of the page's render; the links depend on nothing else).
+    Bounded: cleared when it holds more projects than a process plausibly serves at once."""
+    key = (get_script_prefix(), project_id)
+    urls = _task_urls_memo.get(key)
+    if urls is None:
+        if len(_task_urls_memo) >= 1024:
+            _task_urls_memo.clear()
+        urls = {name: reverse(f"workforce:{name}", args=[project_id]) for name in _TASK_URL_NAMES}
+        urls["earnings"] = reverse("workforce:earnings")
+        _task_urls_memo[key] = urls
+    return urls
+
+
 def _task_page(request: HttpRequest, membership: Membership, lease: Lease) -> HttpResponse:
     # Only these values reach the template: nothing about the item but its content.
     context = {
+        "urls": _task_urls(membership.project.pk),
         "project": membership.project,
         "membership": membership,
         "content": _content(lease.item.data),
@@ -172,11 +311,21 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
 
 # --- workbench: skip, progress, instructions (issue 6) --------------------------------------
 
-@login_required
-@require_POST
 def task_skip(request: HttpRequest, project_id: int) -> HttpResponse:
     """Give the task back with a reason; answers with the next task (as a submit does)."""
-    membership = _task_membership(request, project_id)
+    membership = _session_membership(request, project_id) if request.method == "POST" else None
+    if membership is None:
+        return _task_skip_usual(request, project_id)
+    return _task_skip(request, membership)
+
+
+@login_required
+@require_POST
+def _task_skip_usual(request: HttpRequest, project_id: int) -> HttpResponse:
+    return _task_skip(request, _task_membership(request, project_id))
+
+
+def _task_skip(request: HttpRequest, membership: Membership) -> HttpResponse:
     url = reverse("workforce:task", args=[membership.project.pk])
     form = SkipForm(request.POST)
     if not form.is_valid():
