@@ -162,7 +162,10 @@ class Item(models.Model):
         ACCEPTED = "accepted", "Accepted"
         EXHAUSTED = "exhausted", "Uncertain at the cap"
         HELD = "held", "Held back until the pilot is approved"
-        REPEAT = "repeat", "Hidden repeat of an answered item (subjective projects)"
+
+    # A hidden repeat's status (tasks_app.services.repeats). Not a choice on purpose: the customer
+    # API's status enum and filters are built from the choices, and repeats never reach customers.
+    STATUS_REPEAT = "repeat"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200)

@@ -45,7 +45,7 @@ EXTERNAL_PREFIX = "repeat-"
 
 
 def repeat_gap() -> int:
-    return int(getattr(settings, "CADRE_REPEAT_GAP", 10))
+    return settings.CADRE_REPEAT_GAP
 
 
 def repeats_apply(project: Project) -> bool:
@@ -76,7 +76,7 @@ def _clone_of(original_id: int) -> Item:
         with transaction.atomic():  # a savepoint: a concurrent creator wins, we read theirs
             return Item.objects.create(
                 project_id=original.project_id, external_id=f"{EXTERNAL_PREFIX}{original.pk}", data=original.data,
-                is_known=True, known_label="", status=Item.Status.REPEAT, repeat_of=original, answers_wanted=0,
+                is_known=True, known_label="", status=Item.STATUS_REPEAT, repeat_of=original, answers_wanted=0,
             )
     except IntegrityError:
         return Item.objects.get(repeat_of_id=original_id)
