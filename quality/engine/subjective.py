@@ -88,7 +88,11 @@ def peer_agreement(mine: Mapping[Hashable, Hashable], peers: Mapping[Hashable, S
 
 # --- gating on self-consistency (quality.services.subjective) ------------------------------------
 
-KAPPA_MIN = 0.4  # "moderate" agreement beyond chance (Landis & Koch): the least a rater must show
+# The least agreement beyond chance a rater must show: kappa 0.25, "fair" (Landis & Koch). Not
+# higher: people re-rating the same photo on a 1-5 scale agree exactly only about half the time
+# (chance ~0.2, so kappa ~0.4), and a bar there would pause honest raters; a random or constant
+# rater has kappa 0 and is caught anyway. A customer who wants more sets consistency_target.
+KAPPA_MIN = 0.25
 MAX_BAR = 0.9  # above this, agreeing says too little (chance itself is near 1)
 
 
@@ -115,7 +119,7 @@ def consistency_bar(chance: float, target: float | None = None) -> ConsistencyBa
     perfect (``chance + KAPPA_MIN * (1 - chance)``), and at least the project's
     ``consistency_target`` when it sets one; at most ``MAX_BAR``. When the chance-based bar
     would pass ``MAX_BAR`` (a rater who gives nearly the same answer to everything: chance
-    >= 0.83) no agreement can show consistency beyond chance: the repeat is *uninformative* and
+    above ~0.87) no agreement can show consistency beyond chance: the repeat is *uninformative* and
     counts against them — a constant rater is caught like a random one."""
     need = chance + KAPPA_MIN * (1 - chance)
     if target is not None:

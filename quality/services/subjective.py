@@ -9,7 +9,7 @@ Decisions (the issues left them open):
 - **Gating** is the objective projects' graded SPRT walk (``gating.annotator_gate``: warn →
   pause → revoke, stated error rates, stored decisions with evidence, appeal, ops reinstate) on
   repeat outcomes, with the bar of each step from ``engine.subjective.consistency_bar``: the
-  rater's consistency must be at least ``KAPPA_MIN`` (0.4) of the way from *their own* chance
+  rater's consistency must be at least ``KAPPA_MIN`` (0.25) of the way from *their own* chance
   level (two random draws from their own answer distribution agreeing) to perfect, and at least
   the project's ``consistency_target`` when it sets one. A random rater sits at chance and is
   caught; a rater who (nearly) always gives the same answer has chance near 1, so agreeing
@@ -24,7 +24,9 @@ Decisions (the issues left them open):
   view, so peer agreement is shown to ops (and the annotator) as a warning sign, not acted on.
 - **How often.** The membership's check rate after each repeat is ``engine.known_check_rate``
   on the consistency posterior (Beta(1, 1) prior, no calibration phase: there are no repeats
-  before ``CADRE_REPEAT_GAP`` answers anyway), at most ``MAX_REPEAT_RATE``.
+  before ``CADRE_REPEAT_GAP`` answers anyway) with its ceiling lowered to ``MAX_REPEAT_RATE``
+  (0.3) for the uncertain; as for known-answer checks, a rater more likely below the bar than
+  above gets every slot as a repeat (as many as are due) until gating settles it.
 - **Revoked annotators' answers stop counting** toward a subjective item's acceptance (from the
   next decision of each item; items already accepted are not reopened).
 - **Cost.** Per repeat: one aggregate over the annotator's answers on the project (their label
@@ -49,7 +51,7 @@ from ..models import SubjectiveQuality
 from .common import ScoreOutcome
 from .gating import annotator_gate
 
-MAX_REPEAT_RATE = 0.5
+MAX_REPEAT_RATE = 0.3
 MODEL_VERSION = "subjective-consistency-1"
 
 
@@ -90,9 +92,11 @@ def consistency_posterior(row: SubjectiveQuality) -> engine.AnnotatorPosterior:
     return engine.AnnotatorPosterior(alpha=1.0 + k, beta=1.0 + n - k, checks=n, correct=k)
 
 
-def _design(bar: float, chance: float) -> sprt.SprtDesign:
-    delta = min(sprt.MAX_DELTA, (1 - bar) / 2, max(0.02, (bar - chance) / 2))
-    return sprt.SprtDesign(bar=bar, delta=delta)
+def _design(bar: float) -> sprt.SprtDesign:
+    """The walk's step for this bar: p0 = bar + delta, p1 = bar - delta, delta = min(0.10,
+    (1 - bar) / 2) (the objective design's zone, without its chance term: p1 may lie below the
+    rater's chance level, which only makes a chance-level rater climb faster)."""
+    return sprt.SprtDesign(bar=bar, delta=min(sprt.MAX_DELTA, (1 - bar) / 2, bar / 2))
 
 
 def repeat_score(answer: Answer, project: Project) -> ScoreOutcome:
@@ -123,19 +127,21 @@ def repeat_score(answer: Answer, project: Project) -> ScoreOutcome:
     if membership is None:
         return ScoreOutcome(True, "check", "no membership")
     post = consistency_posterior(row)
-    design = _design(cb.bar, chance)
+    design = _design(cb.bar)
+    lo, hi = sprt.wilson_interval(row.repeats_consistent, row.repeats)
     facts = (
         f"{row.repeats_consistent} of {row.repeats} repeated items answered as the first time"
         + ("" if row.repeats_credited == row.repeats_consistent else f" ({row.repeats_credited} counted: agreeing by chance is "
                                                                     f"near-certain for answers that hardly vary)")
-        + f"; estimated consistency {post.mean:.0%}; by chance {chance:.0%}; bar {cb.bar:.0%}"
+        + f"; consistency {row.repeats_consistent / row.repeats:.0%} (95 % interval {lo:.0%}-{hi:.0%}); by chance "
+          f"{chance:.0%}; bar {cb.bar:.0%}"
     )
     extra = {"measure": "self-consistency on hidden repeats", "chance": round(chance, 4), "agreed": agreed,
              "informative": cb.informative, "consistency_rule": MODEL_VERSION, "kappa_min": subj.KAPPA_MIN,
              "repeats": row.repeats, "repeats_consistent": row.repeats_consistent}
     standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=cb.bar,
                               design=design, facts=facts, extra_evidence=extra)
-    rate = min(MAX_REPEAT_RATE, engine.known_check_rate(post, bar=cb.bar, calibration_checks=0))
+    rate = engine.known_check_rate(post, bar=cb.bar, calibration_checks=0, ceiling=MAX_REPEAT_RATE)
     workforce_services.membership_check_rate_set(membership=membership, rate=rate)
     return ScoreOutcome(True, "check", standing)
 
@@ -163,16 +169,3 @@ def peer_agreement_record(project: Project, rows: list[tuple]) -> None:
             SubjectiveQuality.objects.get_or_create(project=project, annotator_id=annotator_id)
             SubjectiveQuality.objects.filter(project=project, annotator_id=annotator_id).update(
                 peer_n=F("peer_n") + 1, peer_agree=F("peer_agree") + score)
-
-
-def consistency_summary(row: SubjectiveQuality | None) -> dict | None:
-    """What the standing page and ops table show: repeats (n), consistency (rate, 95 % Wilson
-    interval), chance, peer agreement (n, rate). None without any evidence."""
-    if row is None or (row.repeats == 0 and row.peer_n == 0):
-        return None
-    lo, hi = sprt.wilson_interval(row.repeats_consistent, row.repeats)
-    return {
-        "n": row.repeats, "rate": row.repeats_consistent / row.repeats if row.repeats else None,
-        "lower": lo, "upper": hi, "chance": row.chance,
-        "peer_n": row.peer_n, "peer_rate": row.peer_agree / row.peer_n if row.peer_n else None,
-    }
