@@ -144,3 +144,15 @@ def test_engine_bar_and_leave_one_out():
     assert subj.leave_one_out([3, 4, 4, 5], ordinal=True, tolerance=1) == [1.0, 1.0, 1.0, 1.0]
     assert subj.leave_one_out(["1", "1", "2"], ordinal=False) == [0.5, 0.5, 0.0]
     assert subj.leave_one_out([4], ordinal=True) == []
+
+
+def test_ops_table_shows_consistency_for_subjective_projects():
+    from dashboards.selectors.annotators import annotator_table
+
+    p = project_make("rating", 2)
+    m = annotator_working(p, qualifier=(3, 3))
+    SubjectiveQuality.objects.create(project=p, annotator=m.annotator, repeats=20, repeats_consistent=15, repeats_credited=15,
+                                     chance=0.22, peer_n=10, peer_agree=6.5)
+    row = next(r for r in annotator_table(project=p) if r["annotator_id"] == m.annotator_id)
+    assert row["checks"] == 20 and row["checks_correct"] == 15 and row["accuracy"] == 0.75
+    assert row["lower"] < 0.75 < row["upper"] and row["consistency"]["peer_rate"] == 0.65
