@@ -271,6 +271,8 @@ SPECTACULAR_SETTINGS = {
 # --- Cadre ----------------------------------------------------------------------------
 # How long a task lease lasts before the item goes back to the pool.
 CADRE_LEASE_SECONDS = int(os.environ.get("CADRE_LEASE_SECONDS", "600"))
+# subjective projects: answers between an item and its hidden repeat (tasks_app.services.repeats)
+CADRE_REPEAT_GAP = int(os.environ.get("CADRE_REPEAT_GAP", "10"))
 # Largest request body accepted (bytes); item uploads above it get 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CADRE_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
 # Login and sign-up limits (workforce/ratelimit.py): "<count>/<period>", e.g. "10/5m".

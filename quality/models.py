@@ -32,6 +32,34 @@ class AnnotatorQuality(models.Model):
         ]
 
 
+class SubjectiveQuality(models.Model):
+    """Evidence on an annotator in a subjective project (``quality.services.subjective``):
+    hidden repeats answered as the first time (self-consistency: what gating reads) and agreement
+    with the other answers of accepted items (peer agreement, leave-one-out: a signal shown to
+    ops, never a gating reason). The gating walk itself is the annotator's ``GatingState`` row."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="subjective_quality")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subjective_quality")
+    repeats = models.PositiveIntegerField(default=0)
+    repeats_consistent = models.PositiveIntegerField(default=0, help_text="Repeats answered as the first time.")
+    repeats_credited = models.PositiveIntegerField(
+        default=0, help_text="Of those, the ones gating credited (agreement can show something: engine.subjective.consistency_bar)."
+    )
+    peer_n = models.PositiveIntegerField(default=0)
+    peer_agree = models.FloatField(default=0.0, help_text="Sum of leave-one-out agreements (ties and even medians split).")
+    chance = models.FloatField(null=True, blank=True, help_text="Chance consistency at the latest repeat.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="subjective_quality_unique"),
+            models.CheckConstraint(
+                condition=Q(repeats_consistent__lte=models.F("repeats")) & Q(repeats_credited__lte=models.F("repeats_consistent")),
+                name="subjective_quality_counts",
+            ),
+        ]
+
+
 class GatingDecision(models.Model):
     """Every change of an annotator's standing, with its evidence, kept for appeal and audit."""
 

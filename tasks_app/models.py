@@ -150,6 +150,11 @@ class Item(models.Model):
     It starts at 1 and the quality engine raises it by one when the answers so far are not
     enough, up to the project's cap. ``assigned`` counts answers plus live leases, so the
     lease query can refuse an item that already has all the people it needs.
+
+    A *repeat* (``repeat_of`` set, status ``repeat``, ``is_known``, empty ``known_label``) is a
+    hidden copy of an answered item of a subjective project, shown again to the same annotator
+    later to measure self-consistency (``tasks_app.services.repeats``). Its status keeps it out of
+    both pick queries and ``is_known`` out of deliveries, exports, counts and the customer's API.
     """
 
     class Status(models.TextChoices):
@@ -157,6 +162,10 @@ class Item(models.Model):
         ACCEPTED = "accepted", "Accepted"
         EXHAUSTED = "exhausted", "Uncertain at the cap"
         HELD = "held", "Held back until the pilot is approved"
+
+    # A hidden repeat's status (tasks_app.services.repeats). Not a choice on purpose: the customer
+    # API's status enum and filters are built from the choices, and repeats never reach customers.
+    STATUS_REPEAT = "repeat"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200)
@@ -176,10 +185,16 @@ class Item(models.Model):
     delivered_at = models.DateTimeField(
         null=True, blank=True, help_text="When its current decision went out in a delivery batch (cleared when an audit reopens it)."
     )
+    repeat_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeats", db_index=False,
+        help_text="A hidden repeat (subjective projects, tasks_app.services.repeats): the item it copies.",
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
+            # one repeat clone per original, shared by everyone who answered the original
+            models.UniqueConstraint(fields=["repeat_of"], condition=Q(repeat_of__isnull=False), name="item_one_repeat_per_original"),
             models.CheckConstraint(
                 condition=Q(is_known=False) | Q(known_label__isnull=False), name="item_known_has_label"
             ),

@@ -50,7 +50,8 @@ MAX_LABEL = 200
 # How quality scores each type (quality.services.structured reads this):
 #   categorical: the label is a class (Dawid-Skene confusion model, exact or ordinal check);
 #   agreement:   similarity against the known value / between answers (Jaccard, IoU, text match);
-#   subjective:  no right answer: fixed overlap, distribution delivered, checks not graded;
+#   subjective:  no right answer: fixed overlap, distribution delivered, hidden repeats graded
+#                against the annotator's own first answer (self-consistency);
 #   review:      free text judged by a reviewer (expert queue), checks not graded.
 CATEGORICAL, AGREEMENT, SUBJECTIVE, REVIEW = "categorical", "agreement", "subjective", "review"
 
@@ -148,6 +149,15 @@ def _distinct_labels(labels: list, minimum: int) -> list[str]:
 
 # --- type_config -------------------------------------------------------------------------------
 
+CONSISTENCY_TARGET_RANGE = (0.05, 0.9)
+
+
+def _consistency_target(config: dict) -> float:
+    """Subjective types: the least share of hidden repeats an annotator must answer as the first
+    time (quality.services.subjective; on top of the chance-corrected bar, which caps at 0.9)."""
+    return _float_setting(config, "consistency_target", 0.5, *CONSISTENCY_TARGET_RANGE)
+
+
 def scale_points(config: dict) -> list[float]:
     lo, hi, step = config["min"], config["max"], config["step"]
     n = int(round((hi - lo) / step))
@@ -174,7 +184,7 @@ def config_clean(task_type: str, config: Any, labels: Any, *, organization_id: i
         hi = _int_setting(config, "max_choices", len(labels), max(1, lo), len(labels))
         return {"min_choices": lo, "max_choices": hi, "threshold": _float_setting(config, "threshold", 0.5, 0.01, 1.0)}, labels
     if task_type == RATING:
-        _keys(config, {"min", "max", "step", "subjective", "tolerance", "min_label", "max_label"})
+        _keys(config, {"min", "max", "step", "subjective", "tolerance", "min_label", "max_label", "consistency_target"})
         lo, hi, step = (config.get(k, d) for k, d in (("min", 1), ("max", 5), ("step", 1)))
         if not (_number(lo) and _number(hi) and _number(step)) or step <= 0 or hi <= lo:
             _fail("type_config", "min, max and step must be numbers with min < max and step > 0.")
@@ -190,6 +200,10 @@ def config_clean(task_type: str, config: Any, labels: Any, *, organization_id: i
             if not isinstance(v, str) or len(v) > 100:
                 _fail("type_config", f"{k} must be a text of at most 100 characters.")
             out[k] = v
+        if "consistency_target" in config:
+            if not out["subjective"]:
+                _fail("type_config", "consistency_target applies to subjective scales only (set subjective: true).")
+            out["consistency_target"] = _consistency_target(config)
         derived = [number_text(p) for p in scale_points(out)]
         if labels and labels != derived:
             _fail("labels", f"Leave labels out for a rating scale (they are the scale points {derived[0]}..{derived[-1]}).")
@@ -210,7 +224,7 @@ def config_clean(task_type: str, config: Any, labels: Any, *, organization_id: i
                 "threshold": _float_setting(config, "threshold", 0.75, 0.01, 1.0),
                 "max_boxes": _int_setting(config, "max_boxes", 50, 1, 500)}, _distinct_labels(labels, 1)
     if task_type == SIMILAR:
-        _keys(config, {"item_field", "candidates_field", "n"})
+        _keys(config, {"item_field", "candidates_field", "n", "consistency_target"})
         if labels:
             _fail("labels", "Leave labels out for most-similar (they are the candidate numbers 1..N).")
         out = {"item_field": _field_setting(config, "item_field", "text"),
@@ -218,6 +232,8 @@ def config_clean(task_type: str, config: Any, labels: Any, *, organization_id: i
                "n": _int_setting(config, "n", 3, 2, MAX_CANDIDATES)}
         if out["item_field"] == out["candidates_field"]:
             _fail("type_config", "item_field and candidates_field must differ.")
+        if "consistency_target" in config:
+            out["consistency_target"] = _consistency_target(config)
         return out, [str(i) for i in range(1, out["n"] + 1)]
     if task_type == CONVERSATION:
         # roles, turn limits, timeouts and the labelling project: the conversation service's rules;

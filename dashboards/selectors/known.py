@@ -47,7 +47,7 @@ class KnownHealth:
 
 def known_health(*, project: Project) -> KnownHealth:
     items = list(
-        Item.objects.filter(project=project, is_known=True)
+        Item.objects.filter(project=project, is_known=True, repeat_of__isnull=True)  # hidden repeats are not known answers
         .annotate(served=Count("answers")).values_list("id", "external_id", "status", "served")
     )
     if not items:

@@ -205,16 +205,19 @@ def gate_sprt(
     pauses: int,
     post: AnnotatorPosterior,
     confidence: float = 0.9,
+    facts: str | None = None,
 ) -> SprtDecision:
     """Next standing given the walk ``llr`` (already including the latest check). Pure.
 
     ``pauses``: how often this annotator was paused on this project before. Never un-revokes
-    and never un-pauses (the tutorial does that; see the module docstring).
+    and never un-pauses (the tutorial does that; see the module docstring). ``facts``: the
+    sentence the reasons quote (default: the hidden checks' accuracy; subjective projects
+    describe their repeats instead).
     """
     if standing not in STANDINGS:
         raise ValueError(f"unknown standing {standing!r}")
     ev = _evidence(design, post, llr, confidence)
-    facts = _facts(design, post, ev)
+    facts = facts or _facts(design, post, ev)
 
     def out(new: str, reason: str, new_pauses: int = pauses) -> SprtDecision:
         ev2 = dict(ev, decision=new, previous=standing, pauses=new_pauses)

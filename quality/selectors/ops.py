@@ -8,10 +8,12 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from tasks_app import task_types
 from tasks_app.models import Answer, Project
 from workforce.models import Membership
 
-from ..models import AnnotatorQuality, GatingDecision
+from ..engine.sprt import wilson_interval
+from ..models import AnnotatorQuality, GatingDecision, SubjectiveQuality
 from ..services import posterior_of
 
 
@@ -46,7 +48,24 @@ def project_annotators(*, project: Project) -> list[dict[str, Any]]:
                 "qualifier": f"{m.qualifier_correct}/{m.qualifier_total}" if m.qualifier_total else "",
             }
         )
+    if task_types.scoring_kind(project.task_type, project.type_config) == task_types.SUBJECTIVE:
+        _with_consistency(project, out)
     return out
+
+
+def _with_consistency(project: Project, rows: list[dict[str, Any]]) -> None:
+    """Subjective projects have no known answers: the accuracy columns show self-consistency on
+    hidden repeats instead (rate, 95 % Wilson interval, consistent/repeats), and ``consistency``
+    adds the chance level and peer agreement (quality.services.subjective)."""
+    evidence = {r.annotator_id: r for r in SubjectiveQuality.objects.filter(project=project)}
+    for row in rows:
+        ev = evidence.get(row["annotator_id"])
+        n, k = (ev.repeats, ev.repeats_consistent) if ev else (0, 0)
+        lo, hi = wilson_interval(k, n) if n else (None, None)
+        row.update(checks=n, checks_correct=k, accuracy=k / n if n else None, lower=lo, upper=hi, consistency={
+            "n": n, "rate": k / n if n else None, "lower": lo, "upper": hi, "chance": ev.chance if ev else None,
+            "peer_n": ev.peer_n if ev else 0, "peer_rate": ev.peer_agree / ev.peer_n if ev and ev.peer_n else None,
+        })
 
 
 def project_throughput(*, project: Project, hours: int = 24) -> list[dict[str, Any]]:

@@ -35,14 +35,18 @@ def _recent_checks(project: Project, annotator_id: int) -> list[list]:
 
 
 def annotator_gate(
-    *, project: Project, membership: Membership, post: engine.AnnotatorPosterior, answer: Answer, bar: float
+    *, project: Project, membership: Membership, post: engine.AnnotatorPosterior, answer: Answer, bar: float,
+    design: sprt.SprtDesign | None = None, facts: str | None = None, extra_evidence: dict | None = None,
 ) -> str:
     """Walk one step with this check's outcome, decide, store a changed decision with its
-    evidence, and set the membership's standing. Returns the standing."""
-    try:
-        design = sprt.design_for(bar, len(project.labels))
-    except ValueError:
-        design = None
+    evidence, and set the membership's standing. Returns the standing. ``design``, ``facts``,
+    ``extra_evidence``: for subjective projects (``services.subjective``), whose bar and wording
+    come from self-consistency on repeats."""
+    if design is None:
+        try:
+            design = sprt.design_for(bar, len(project.labels))
+        except ValueError:
+            design = None
     if design is None:  # a customer bar at or below chance: only the posterior rule makes sense
         if membership.standing == Membership.Standing.PAUSED:
             return membership.standing
@@ -57,11 +61,12 @@ def annotator_gate(
         note = "back from the tutorial: the test continues from where it stood"
     st.llr = sprt.sprt_step(design, st.llr, bool(answer.correct))
     dec = sprt.gate_sprt(
-        design, llr=st.llr, standing=membership.standing, pauses=st.pauses, post=post, confidence=project.confidence
+        design, llr=st.llr, standing=membership.standing, pauses=st.pauses, post=post, confidence=project.confidence,
+        facts=facts,
     )
     st.pauses, st.standing, st.model_version = dec.pauses, dec.standing, design.version
     st.save(update_fields=["llr", "pauses", "standing", "model_version", "updated_at"])
-    evidence = dict(dec.evidence, answer_id=answer.pk, correct_now=bool(answer.correct))
+    evidence = dict(dec.evidence, answer_id=answer.pk, correct_now=bool(answer.correct), **(extra_evidence or {}))
     if note:
         evidence["note"] = note
     _record(project, membership, post, answer, bar, dec.standing, dec.reason, dec.changed, design.version, evidence)

@@ -10,12 +10,14 @@ dispatches on it):
   similarity to the known value reaches the type's threshold (``engine.similarity``), then the
   usual posterior update and sequential gate; an item is decided by
   ``engine.similarity.decide_agreement`` and gets the agreeing answers' consensus as its value;
-- *subjective* (rating with ``subjective: true``, most_similar): no right answer. Hidden checks
-  are not graded (``correct`` stays empty, gating is not moved); an item is accepted once it has
-  ``min(3, max_answers)`` answers and delivers the distribution and its centre (median rating,
-  most chosen candidate) as its value; every answer to an accepted subjective item is paid
-  (workforce.services.pay). ``engine.subjective`` (self-consistency, peer agreement)
-  is not wired yet;
+- *subjective* (rating with ``subjective: true``, most_similar): no right answer. A hidden
+  *repeat* is graded against the annotator's own first answer and moves gating; a customer's
+  reference item (a plain known item) is not graded (``services.subjective``). An item is
+  accepted once it has ``min(3, max_answers)`` answers from annotators not revoked on the
+  project (``exhausted`` when the cap is reached without them) and delivers the distribution
+  and its centre (median rating, most chosen candidate) as its value; on acceptance each answer's
+  agreement with the others is recorded (peer agreement, a signal for ops); every answer to an
+  accepted subjective item is paid (workforce.services.pay);
 - *review* (text with ``mode: review``): one answer, then the item goes to the expert queue
   (``exhausted``) for a reviewer's judgement; checks are not graded.
 """
@@ -28,6 +30,7 @@ from tasks_app import task_types
 from tasks_app.models import Answer, Item, Project
 
 from ..engine import similarity
+from . import subjective
 from .common import ScoreOutcome
 from .items import annotator_accuracies
 
@@ -52,6 +55,8 @@ def check_correct(project: Project, answer: Answer, known_label: str, known_valu
 def structured_answer_score(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
     """Score an answer of a subjective or review project, or a regular item's answer of an
     agreement project (checks of agreement projects go through ``checks._score_check``)."""
+    if answer.is_check and kind == task_types.SUBJECTIVE:
+        return subjective.repeat_score(answer, project)
     if answer.is_check:
         answer.correct = None
         return ScoreOutcome(True, "check", f"{kind}: not graded")
@@ -65,14 +70,21 @@ def structured_answer_score(answer: Answer, project: Project, kind: str) -> Scor
     if kind == task_types.REVIEW:
         status, label, value, p = Item.Status.EXHAUSTED, rows[0][1], rows[0][2], None
     elif kind == task_types.SUBJECTIVE:
-        values = [int(float(label)) if float(label).is_integer() else float(label) for _, label, _ in rows]
-        summary = similarity.subjective_summary(t, values)
-        if len(rows) >= min(SUBJECTIVE_OVERLAP, cap):
+        counted = subjective.counted_rows(project, rows)  # revoked annotators' answers do not count
+        values = [int(float(label)) if float(label).is_integer() else float(label) for _, label, _ in counted]
+        summary = similarity.subjective_summary(t, values) if values else None
+        if len(counted) >= min(SUBJECTIVE_OVERLAP, cap):
             status = Item.Status.ACCEPTED
+            subjective.peer_agreement_record(project, counted)
+        elif len(rows) >= cap:
+            status = Item.Status.EXHAUSTED
         else:
             status, wanted = Item.Status.OPEN, max(wanted, min(cap, len(rows) + 1))
         value, p = summary, None
-        label = task_types.number_text(summary["centre"]) if t == task_types.RATING else str(summary["centre"])
+        if summary is None:
+            label = None
+        else:
+            label = task_types.number_text(summary["centre"]) if t == task_types.RATING else str(summary["centre"])
     else:
         accs = annotator_accuracies(project, sorted({a for a, _, _ in rows}))
         prepared = [_prepared(t, v) for _, _, v in rows]

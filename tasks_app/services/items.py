@@ -40,8 +40,8 @@ def _row_errors(i: int, row: Any, shapes: set[tuple]) -> list[str]:
     if not isinstance(ext, str) or not ext or len(ext) > 200:
         return [f"Row {i}: external_id must be a non-empty string of at most 200 characters."]
     errors = []
-    if ext.startswith("known-"):
-        errors.append(f"Row {i}: external_id may not start with 'known-' (reserved).")
+    if ext.startswith(("known-", "repeat-")):
+        errors.append(f"Row {i}: external_id may not start with '{ext.split('-')[0]}-' (reserved).")
     if "data" not in row:
         errors.append(f"Row {i}: data is required.")
     elif shapes and data_shape(row["data"]) not in shapes:

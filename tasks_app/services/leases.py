@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ..models import Item, Lease, Project
 from .picking import _item_from_row, _item_take
+from .repeats import repeat_take, repeats_apply
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ def lease_next(
             return live[0]
         _leases_close(mine, Lease.State.EXPIRED)
         want_known = rng.random() < known_check_rate
-        item = _item_take(project, annotator, known=want_known, rng=rng)
+        # subjective projects: the check slot serves a hidden repeat when one is due (repeats.py)
+        item = repeat_take(project, annotator, rng=rng) if want_known and repeats_apply(project) else None
+        if item is None:
+            item = _item_take(project, annotator, known=want_known, rng=rng)
         if item is None and want_known:
             # No unseen check left for them: regular work continues.
             item = _item_take(project, annotator, known=False, rng=rng)

@@ -64,6 +64,11 @@ BAD_CONFIGS = [
     ("bbox", {"image_field": "no spaces allowed"}, "image_field"),
     ("most_similar", {"n": 12}, "n must be a whole number from 2 to 9"),
     ("most_similar", {"item_field": "candidates"}, "must differ"),
+    # subjective quality (hidden repeats): the least consistency asked of annotators
+    ("rating", {"subjective": True, "consistency_target": 1.5}, "consistency_target must be a number from 0.05 to 0.9"),
+    ("rating", {"subjective": True, "consistency_target": "high"}, "consistency_target must be a number"),
+    ("rating", {"consistency_target": 0.7}, "subjective scales only"),
+    ("most_similar", {"consistency_target": 0}, "consistency_target must be a number from 0.05 to 0.9"),
 ]
 
 
@@ -74,6 +79,12 @@ def test_bad_type_config_is_a_400_field_error(customer, task_type, config, messa
     assert r.status_code == 400, r.content
     assert message in " ".join(r.json()["type_config"])
     assert counts() == before
+
+
+def test_consistency_target_is_kept(customer):
+    r = customer.client.post(PROJECTS, body("rating", type_config={"subjective": True, "consistency_target": 0.6}), format="json")
+    assert r.status_code == 201, r.content
+    assert r.json()["type_config"]["consistency_target"] == 0.6
 
 
 def test_labels_where_the_type_derives_them_are_refused(customer):

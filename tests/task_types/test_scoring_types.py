@@ -94,6 +94,8 @@ def test_text_keywords_check_and_bad_answers_refused():
 
 
 def test_subjective_rating_is_not_graded_and_delivers_the_distribution():
+    """A customer's reference item stays ungraded in a subjective project (no right answer); hidden
+    repeats are graded against the annotator's own first answer (next test, tests/quality/test_subjective.py)."""
     p = project_of("rating")
     known = Item.objects.filter(project=p, is_known=True).first()
     a = submit(p, annotator_working(p).annotator, known, 5)
@@ -104,6 +106,21 @@ def test_subjective_rating_is_not_graded_and_delivers_the_distribution():
     item.refresh_from_db()
     assert item.status == "accepted" and item.label == "4"
     assert item.value == {"answers": 3, "counts": {"2": 1, "4": 1, "5": 1}, "centre": 4}
+
+
+def test_subjective_repeat_is_graded_against_the_annotators_own_first_answer():
+    from tasks_app.services.repeats import _clone_of
+
+    p = project_of("rating", tolerance=1)
+    first, second = Item.objects.filter(project=p, is_known=False).order_by("id")
+    steady, fickle = annotator_working(p).annotator, annotator_working(p).annotator
+    for user, again in ((steady, 4), (fickle, 2)):
+        submit(p, user, first, 5)
+        submit(p, user, second, 1)
+        a = submit(p, user, _clone_of(first.pk), again)
+        assert a.is_check and a.correct is (user is steady)  # 4 is within tolerance 1 of 5; 2 is not
+    first.refresh_from_db()
+    assert first.status == "open" and first.answers_count == 2  # the repeats are not answers of the item
 
 
 def test_rating_out_of_scale_refused():

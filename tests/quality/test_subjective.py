@@ -1,0 +1,158 @@
+"""Subjective projects (issue 4 "Subjective tasks", issue 6): hidden repeats, self-consistency
+gating, peer agreement, through the real services on PostgreSQL."""
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+from django.test import override_settings
+
+from quality import services as quality_services
+from quality.engine import subjective as subj
+from quality.models import GatingDecision, SubjectiveQuality
+from quality.selectors.progress import project_progress
+from tasks_app import services as task_services
+from tasks_app.models import Answer, Item, Lease
+from tests.factories import annotator_working
+from workforce.models import Membership
+
+from tests.quality.subjective_sim import clones, project_make, rater_answer, simulate
+
+pytestmark = pytest.mark.django_db
+
+GAP = 10
+
+
+def _answer(project, membership, rng, *, rate):
+    lease = task_services.lease_next(project=project, annotator=membership.annotator, known_check_rate=rate, rng=rng)
+    if lease is None:
+        return None
+    a, _ = task_services.answer_submit(annotator=membership.annotator, lease_id=lease.pk, label="",
+                                       value=rater_answer("consistent", project.task_type, lease.item.data, rng),
+                                       client_key=uuid.uuid4().hex)
+    quality_services.answer_score(answer_id=a.pk)
+    return lease.item
+
+
+@override_settings(CADRE_REPEAT_GAP=GAP)
+def test_repeats_only_after_the_gap_only_to_who_answered_never_twice_never_delivered():
+    p = project_make("rating", 40)
+    rng = random.Random(3)
+    me = annotator_working(p, qualifier=(3, 3))
+    for i in range(GAP + 1):  # rate 1: every slot is a check; no repeat is due yet
+        assert _answer(p, me, rng, rate=1.0).repeat_of_id is None
+    repeated = []
+    for _ in range(30):
+        item = _answer(p, me, rng, rate=1.0)
+        if item.repeat_of_id is None:
+            continue
+        # the original was answered by me, with at least GAP of my answers between it and the repeat
+        first = Answer.objects.get(item_id=item.repeat_of_id, annotator=me.annotator)
+        again = Answer.objects.get(item=item, annotator=me.annotator)
+        assert not first.is_check and Answer.objects.filter(annotator=me.annotator, id__gt=first.pk, id__lt=again.pk).count() >= GAP
+        assert item.data == Item.objects.get(pk=item.repeat_of_id).data and item.status == "repeat" and item.is_known
+        repeated.append(item.repeat_of_id)
+    assert len(repeated) >= 5 and len(repeated) == len(set(repeated))  # never twice
+    # someone else never gets those clones, whatever their check rate
+    other = annotator_working(p, qualifier=(3, 3))
+    for rate in (1.0, 0.0, 1.0, 0.0, 1.0):
+        item = _answer(p, other, rng, rate=rate)
+        assert item is not None and item.repeat_of_id is None
+    # clones are in no count, delivery or customer listing
+    n_regular = Item.objects.filter(project=p, is_known=False).count()
+    assert n_regular == 40 and clones(p).count() == len(repeated)
+    progress = project_progress(project=p)
+    assert progress["items_total"] == 40 and progress["items_pending"] + progress["items_accepted"] == 40
+    assert not task_services.undelivered(p).filter(repeat_of__isnull=False).exists()
+    # a repeat answer is a graded check, compared with my own first answer
+    rep = Answer.objects.filter(annotator=me.annotator, item__repeat_of__isnull=False)
+    assert rep.count() == len(repeated) and all(a.is_check and a.correct is not None for a in rep)
+    row = SubjectiveQuality.objects.get(project=p, annotator=me.annotator)
+    assert row.repeats == len(repeated) and 0 <= row.repeats_credited <= row.repeats_consistent <= row.repeats
+    # the membership's rate now comes from the consistency evidence, never above the cap
+    me.refresh_from_db()
+    assert 0 < me.known_check_rate <= 1
+
+
+def test_a_customer_cannot_upload_a_repeat_external_id():
+    p = project_make("rating", 2)
+    with pytest.raises(Exception) as exc:
+        task_services.items_upload(project=p, rows=[{"external_id": "repeat-1", "data": {"text": "Puppy photo #9"}}])
+    assert "reserved" in str(exc.value)
+
+
+CASES = [("rating", seed, 110) for seed in (1, 2, 3)] + [("most_similar", seed, 150) for seed in (1, 2)]
+
+
+@pytest.mark.parametrize("task_type,seed,tasks", CASES)
+@override_settings(CADRE_REPEAT_GAP=GAP)
+def test_random_and_constant_raters_are_revoked_consistent_and_offset_raters_are_not(task_type, seed, tasks):
+    """Bounded: a random rater is revoked within 45 repeats on a 1-5 scale, 60 on three candidates
+    (chance 1/3 sits closer to a consistent rater: bench/subjective.py), a constant one within 15."""
+    kinds = ["consistent", "consistent", "offset", "random", "constant"] if task_type == "rating" else \
+        ["consistent", "consistent", "random", "constant"]
+    project, runs = simulate(task_type, kinds, tasks=tasks, seed=seed)
+    for run in runs:
+        st = run.membership.standing
+        if run.kind in ("random", "constant"):
+            assert st == Membership.Standing.REVOKED, (run.kind, run.repeats, run.answers)
+            bound = 15 if run.kind == "constant" else (45 if task_type == "rating" else 60)
+            assert run.revoked_at_repeat <= bound, (run.kind, run.revoked_at_repeat)
+        else:
+            assert st != Membership.Standing.REVOKED and run.paused_at_repeat is None, (run.kind, run.repeats)
+    decisions = GatingDecision.objects.filter(project=project, standing="revoked")
+    assert decisions.exists()
+    d = decisions.first()
+    assert "repeated items answered as the first time" in d.reason and d.evidence["measure"].startswith("self-consistency")
+    assert d.model_version.startswith("sprt-1") and d.evidence["checks_listed"]
+    # the offset rater disagrees with peers more than the consistent ones but is kept
+    if task_type == "rating":
+        rows = {r.kind: SubjectiveQuality.objects.get(project=project, annotator=r.membership.annotator) for r in runs}
+        off = rows["offset"]
+        assert off.peer_n and off.repeats_consistent / off.repeats > 0.6
+        good = rows["consistent"]
+        assert off.peer_agree / off.peer_n < good.peer_agree / good.peer_n
+
+
+@override_settings(CADRE_REPEAT_GAP=GAP)
+def test_revoked_answers_stop_counting_toward_acceptance():
+    p = project_make("rating", 4, max_answers=5)
+    item = Item.objects.filter(project=p, is_known=False).first()
+    ms = [annotator_working(p, qualifier=(3, 3)) for _ in range(4)]
+    from workforce import services as workforce_services
+
+    workforce_services.membership_standing_set(membership=ms[0], standing=Membership.Standing.REVOKED, reason="test")
+    for m, v in zip(ms, (1, 5, 5, 4)):
+        lease = Lease.objects.create(item=item, project=p, annotator=m.annotator,
+                                     expires_at=task_services.leases.timezone.now() + task_services.leases.timedelta(minutes=5))
+        a, _ = task_services.answer_submit(annotator=m.annotator, lease_id=lease.pk, label="", value=v, client_key=uuid.uuid4().hex)
+        quality_services.answer_score(answer_id=a.pk)
+        item.refresh_from_db()
+        if m is ms[2]:
+            assert item.status == "open"  # three answers, one of them revoked
+    assert item.status == "accepted" and item.value["counts"] == {"4": 1, "5": 2}
+
+
+def test_engine_bar_and_leave_one_out():
+    assert subj.consistency_bar(0.2).bar == pytest.approx(0.4) and subj.consistency_bar(0.2).informative
+    assert subj.consistency_bar(0.2, 0.7).bar == pytest.approx(0.7)
+    const = subj.consistency_bar(subj.chance_self({4: 30}))
+    assert not const.informative and const.bar == subj.MAX_BAR
+    assert subj.leave_one_out([3, 3, 4], ordinal=True) == [0.5, 0.5, 0.0]
+    assert subj.leave_one_out([3, 4, 4, 5], ordinal=True) == [0.0, 1.0, 1.0, 0.0]
+    assert subj.leave_one_out([3, 4, 4, 5], ordinal=True, tolerance=1) == [1.0, 1.0, 1.0, 1.0]
+    assert subj.leave_one_out(["1", "1", "2"], ordinal=False) == [0.5, 0.5, 0.0]
+    assert subj.leave_one_out([4], ordinal=True) == []
+
+
+def test_ops_table_shows_consistency_for_subjective_projects():
+    from dashboards.selectors.annotators import annotator_table
+
+    p = project_make("rating", 2)
+    m = annotator_working(p, qualifier=(3, 3))
+    SubjectiveQuality.objects.create(project=p, annotator=m.annotator, repeats=20, repeats_consistent=15, repeats_credited=15,
+                                     chance=0.22, peer_n=10, peer_agree=6.5)
+    row = next(r for r in annotator_table(project=p) if r["annotator_id"] == m.annotator_id)
+    assert row["checks"] == 20 and row["checks_correct"] == 15 and row["accuracy"] == 0.75
+    assert row["lower"] < 0.75 < row["upper"] and row["consistency"]["peer_rate"] == 0.65
