@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import task_types
 from ..models import Answer, Item, Lease
-from .enqueue import SCORE_TASK, task_enqueue
+from .enqueue import answer_scoring_enqueue
 
 # Behaviour signals the task page reports with an answer (README "Behaviour signals"): each a
 # bounded int; anything else is dropped (a missing or bad value is simply not recorded).
@@ -106,7 +106,7 @@ def answer_submit(
             Lease.objects.filter(pk=lease.pk).update(state=Lease.State.SUBMITTED)
             # The lease's slot becomes the answer's: assigned stays, answers_count grows.
             Item.objects.filter(pk=lease.item_id).update(answers_count=F("answers_count") + 1)
-            task_enqueue(SCORE_TASK, answer.pk)
+            answer_scoring_enqueue(answer.pk)
     except IntegrityError:
         # Rolled back whole. The client key was used before (by an answer to another lease):
         # that answer is the result; otherwise this item already has their answer.
@@ -174,7 +174,7 @@ def _answer_submit_one_statement(
                 row = cursor.fetchone()
             if row is None:
                 return None
-            task_enqueue(SCORE_TASK, row[0])
+            answer_scoring_enqueue(row[0])
     except IntegrityError:
         existing = Answer.objects.filter(annotator=annotator, client_key=client_key).first()
         if existing is not None:

@@ -115,7 +115,18 @@ def task_enqueue(name: str, *args: Any, **kwargs: Any) -> None:
     (and the flag's client by a 1 s connect timeout).
     """
     coalesce = name == SCORE_TASK and len(args) == 1 and not kwargs and connection.in_atomic_block
+    _send_after_commit(name, args, kwargs, coalesce)
 
+
+def answer_scoring_enqueue(answer_id: int) -> None:
+    """The submit path's scoring signal for an answer it has just written: always coalesced (see
+    :func:`task_enqueue`), also when the submit ran as one autocommit statement
+    (``answers._answer_submit_one_statement``: no transaction, so ``task_enqueue`` could not tell it from a
+    re-send and sent one task per answer — the drain never ran for the task page's submits)."""
+    _send_after_commit(SCORE_TASK, (answer_id,), {}, True)
+
+
+def _send_after_commit(name: str, args: tuple, kwargs: dict, coalesce: bool) -> None:
     def send() -> None:
         try:
             if coalesce:

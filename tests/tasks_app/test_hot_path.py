@@ -133,6 +133,34 @@ def test_submit_with_the_project_is_one_statement(django_assert_num_queries, dja
     assert (item.answers_count, item.assigned) == (1, 1)
 
 
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("one_statement", [False, True], ids=["orm", "one-statement"])
+def test_every_submit_path_sends_the_coalesced_scoring_signal(monkeypatch, one_statement):
+    """In autocommit (as under gunicorn) the task page's one-statement submit runs outside any
+    transaction; it must still send the coalesced drain signal, not one ``quality.score_answer``
+    task per answer (it did: ``task_enqueue`` took "no transaction" for a sweep's re-send)."""
+    from tasks_app.services import enqueue
+
+    signalled, sent = [], []
+    monkeypatch.setattr(enqueue, "_score_signal", signalled.append)
+    monkeypatch.setattr(enqueue.current_app, "signature", lambda name, **kw: sent.append(name) or _NoSend())
+    project = project_with_checks()
+    u = user()
+    lease = services.lease_next(project=project, annotator=u, known_check_rate=0.0)
+    extra = {"project": project} if one_statement else {}
+    answer, created = services.answer_submit(annotator=u, lease_id=lease.pk, label="a", client_key="k1", **extra)
+    assert created and signalled == [answer.pk] and sent == []
+    # a re-send outside a transaction (the sweep) is still one task of its own
+    services.task_enqueue(enqueue.SCORE_TASK, answer.pk)
+    assert sent == [enqueue.SCORE_TASK] and signalled == [answer.pk]
+
+
+class _NoSend:
+    def delay(self):
+        return None
+
+
 # --- known-item rotation ----------------------------------------------------------------------------
 
 @pytest.mark.django_db
