@@ -359,7 +359,7 @@ first {args.warmup:g} s not counted.
 | {args.rate:g}/s | {r['rate']:.0f}/s | {r['measured']} | {r['p50']:.1f} ms | {r['p90']:.1f} ms | **{r['p99']:.1f} ms** | {r['max']:.0f} ms | {r['submit_p50']:.1f} / {r['submit_p99']:.1f} ms | {r['errors']} | {r['unscored']} |
 
 Goal p99 ≤ 50 ms: **{'met' if ok else 'not met'}** on this run. The machine: 2 cores, load average
-{r['load_before']:.1f} before and {r['load_after']:.1f} after the run — {'SHARED: other engineers' + chr(39) + ' test suites and benchmarks were running, so these figures are far from what the code does on a quiet machine' if max(r['load_before'], r['load_after']) > 2.5 else 'quiet'}.
+{r['load_before']:.1f} before and {r['load_after']:.1f} after the run (the run's own processes count in it); other processes used {r.get('others_cores', float('nan')):.2f} cores meanwhile — {'SHARED: other work competed for the cores, so these figures are far from what the code does on a quiet machine' if r.get('others_cores', 0.0) > 0.25 else 'quiet otherwise'}.
 CPU of our processes (producers, worker{', our PostgreSQL and Redis' if not args.use_running else ''}): {r['ours_cores']:.2f} cores;
 per answer: {_per_answer(r)}. The producers share the
 same 2 cores with the worker and the database. Errors: submissions refused because gating
