@@ -87,13 +87,9 @@ def test_weight_from_p_is_in_0_1():
     assert am.answer_weight_from_p(0.5, 0.0) == 1.0
 
 
-@pytest.mark.django_db(transaction=True)
-def test_train_store_version_and_weigh_answers():
-    project = setup_project(n_items=4, n_known=60)
-    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
-    rng = random.Random(3)
-    users = [worker(project, f"m{i}") for i in range(6)]
-    assert svc.answer_model_train() is None  # no outcomes yet: nothing to learn, nothing stored
+def _answer_knowns_rushed_or_careful(project, users, knowns, rng):
+    """Every user answers every known item, 35 % of the time rushed (fast, blurred, right 35 %
+    of the time), else careful (slow, right 92 %): the behaviour the answer model must learn."""
     for u in users:
         for k in knowns:
             rushed = rng.random() < 0.35
@@ -103,6 +99,16 @@ def test_train_store_version_and_weigh_answers():
             Answer.objects.filter(pk=a.pk).update(
                 duration_ms=1500 if rushed else 9000, signals={"pastes": 0, "blurs": 3 if rushed else 0}
             )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_train_store_version_and_weigh_answers():
+    project = setup_project(n_items=4, n_known=60)
+    knowns = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
+    rng = random.Random(3)
+    users = [worker(project, f"m{i}") for i in range(6)]
+    assert svc.answer_model_train() is None  # no outcomes yet: nothing to learn, nothing stored
+    _answer_knowns_rushed_or_careful(project, users, knowns, rng)
     svc.answer_model_cache_clear()
     item = Item.objects.filter(project=project, is_known=False).first()
     careful = answer(project, users[0], item, "a")
@@ -155,15 +161,7 @@ def test_scoring_stores_the_weight_once_and_acceptance_reads_it():
     regular = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
     plain = answer(project, users[0], regular[0], "a")
     assert Answer.objects.get(pk=plain.pk).weight is None  # no model: nothing computed
-    for u in users:
-        for k in knowns:
-            rushed = rng.random() < 0.35
-            wrong = "a" if k.known_label == "b" else "b"
-            label = k.known_label if rng.random() < (0.35 if rushed else 0.92) else wrong
-            a = answer(project, u, k, label)
-            Answer.objects.filter(pk=a.pk).update(
-                duration_ms=1500 if rushed else 9000, signals={"pastes": 0, "blurs": 3 if rushed else 0}
-            )
+    _answer_knowns_rushed_or_careful(project, users, knowns, rng)
     assert svc.answer_model_train() is not None
     svc.answer_model_cache_clear()
 

@@ -189,37 +189,23 @@ def earnings_accrue_since(*, since: dt.datetime, limit: int = ACCRUE_BATCH, max_
     # once their item was already decided (a regular answer scored before its item's decision is
     # walk 2's: reading it here too would read every new answer twice)
     scored = Answer.objects.filter(scored_at__gte=since).filter(Q(is_check=True) | Q(scored_at__gte=F("item__decided_at")))
-    last: tuple[dt.datetime, int] | None = None
-    while True:
-        if max_batches is not None and batches >= max_batches:
-            return inserted, False
-        page = scored if last is None else scored.filter(Q(scored_at__gt=last[0]) | Q(scored_at=last[0], id__gt=last[1]))
-        keys = list(page.order_by("scored_at", "id").values_list("scored_at", "id")[:limit])
-        if not keys:
-            break
-        batches += 1
-        last = keys[-1]
-        rows = list(payable.filter(id__in=[k[1] for k in keys]).values_list(*fields))
-        inserted += _pay_rows(rows, rates) if rows else 0
-        if len(keys) < limit:
-            break
-    # 2. answers of items decided since
+    # 2. answers of items decided since (an item has at most its project's cap of answers)
     decided = Item.objects.filter(decided_at__gte=since)
-    item_batch = max(1, limit // 10)  # an item has at most its project's cap of answers
-    last = None
-    while True:
-        if max_batches is not None and batches >= max_batches:
-            return inserted, False
-        page = decided if last is None else decided.filter(Q(decided_at__gt=last[0]) | Q(decided_at=last[0], id__gt=last[1]))
-        keys = list(page.order_by("decided_at", "id").values_list("decided_at", "id")[:item_batch])
-        if not keys:
-            break
-        batches += 1
-        last = keys[-1]
-        rows = list(payable.filter(item_id__in=[k[1] for k in keys]).values_list(*fields))
-        inserted += _pay_rows(rows, rates) if rows else 0
-        if len(keys) < item_batch:
-            break
+    walks = (
+        (_keyset_pages(scored, "scored_at", limit), "id__in"),
+        (_keyset_pages(decided, "decided_at", max(1, limit // 10)), "item_id__in"),
+    )
+    for pages, lookup in walks:
+        while True:
+            if max_batches is not None and batches >= max_batches:
+                return inserted, False
+            ids, more = next(pages, ((), False))
+            if ids:
+                batches += 1
+                rows = list(payable.filter(**{lookup: ids}).values_list(*fields))
+                inserted += _pay_rows(rows, rates) if rows else 0
+            if not more:
+                break
     return inserted, True
 
 
@@ -319,3 +305,17 @@ def payout_create(*, period_start: dt.date, period_end: dt.date, created_by, tod
         )
         batch.save(update_fields=["entries"])
     return batch, True
+
+
+def _keyset_pages(qs, time_field: str, size: int):
+    """The ids of ``qs`` in (``time_field``, id) order, ``size`` at a time, each with whether more
+    may follow (a short page is the last: no query to learn it): keyset pages, so each page is an
+    index range however far the walk has gone (no OFFSET)."""
+    last = None
+    while True:
+        page = qs if last is None else qs.filter(Q(**{f"{time_field}__gt": last[0]}) | Q(**{time_field: last[0], "id__gt": last[1]}))
+        keys = list(page.order_by(time_field, "id").values_list(time_field, "id")[:size])
+        if not keys:
+            return
+        last = keys[-1]
+        yield [k[1] for k in keys], len(keys) == size
