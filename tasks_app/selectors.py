@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db.models import Count
 
-from .models import Conversation, Lease, Project
+from .models import Answer, Conversation, Lease, Project
 
 
 def skip_counts(*, project_ids=None) -> list[dict]:
@@ -35,3 +35,12 @@ def conversations_finished(*, project: Project):
         Conversation.objects.filter(project=project, state=Conversation.State.FINISHED)
         .select_related("item", "labelling_item").prefetch_related("turns").order_by("id")
     )
+
+
+def graded_known_checks():
+    """Scored hidden checks against a known answer: what an annotator's *accuracy* is measured on
+    (the ranking model's history, the audience's platform-wide accuracy). Subjective projects'
+    hidden repeats (``Item.repeat_of``) are checks too, but they measure self-consistency, a
+    different quantity: left out here."""
+    return Answer.objects.filter(is_check=True, correct__isnull=False, item__repeat_of__isnull=True)
+

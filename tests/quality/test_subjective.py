@@ -156,3 +156,20 @@ def test_ops_table_shows_consistency_for_subjective_projects():
     row = next(r for r in annotator_table(project=p) if r["annotator_id"] == m.annotator_id)
     assert row["checks"] == 20 and row["checks_correct"] == 15 and row["accuracy"] == 0.75
     assert row["lower"] < 0.75 < row["upper"] and row["consistency"]["peer_rate"] == 0.65
+
+
+@override_settings(CADRE_REPEAT_GAP=GAP)
+def test_repeats_are_not_accuracy_evidence_for_ranking_or_the_audience():
+    """Graded repeats measure self-consistency, not accuracy: the invitation ranking's history and
+    the audience's platform-wide check accuracy leave them out (they counted them as checks)."""
+    from workforce.services import audience, ranking
+
+    p = project_make("rating", 40)
+    rng = random.Random(5)
+    me = annotator_working(p, qualifier=(3, 3))
+    for _ in range(GAP + 25):
+        _answer(p, me, rng, rate=1.0)
+    uid = me.annotator_id
+    assert Answer.objects.filter(annotator_id=uid, item__repeat_of__isnull=False, correct__isnull=False).exists()
+    assert (uid, p.pk) not in ranking.history([uid]).checks
+    assert audience.people([uid])[uid].checks == 0

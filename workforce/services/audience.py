@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from tasks_app import selectors as task_selectors
 from tasks_app.models import Answer, Lease, Project
 
 from .. import attributes
@@ -176,7 +177,7 @@ def people(user_ids=None) -> dict[int, Person]:
     for a in AttributeValue.objects.filter(annotator_id__in=list(out), is_current=True).only(
             "annotator_id", "key", "value", "recorded_at"):
         out[a.annotator_id].attrs[a.key] = (a.value, a.recorded_at.date())
-    for row in (Answer.objects.filter(annotator_id__in=list(out), is_check=True, correct__isnull=False)
+    for row in (task_selectors.graded_known_checks().filter(annotator_id__in=list(out))
                 .values("annotator_id").annotate(n=Count("id"), k=Count("id", filter=Q(correct=True)))):
         out[row["annotator_id"]].checks, out[row["annotator_id"]].correct = row["n"], row["k"]
     return out

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from tasks_app import selectors as task_selectors
 from tasks_app.models import Answer, Project
 
 from ..models import AnnotatorProfile, Membership
@@ -56,7 +57,7 @@ class History:
 
 def history(annotator_ids=None, now: datetime | None = None) -> History:
     now = now or timezone.now()
-    q = Answer.objects.filter(is_check=True, correct__isnull=False)
+    q = task_selectors.graded_known_checks()
     if annotator_ids is not None:
         q = q.filter(annotator_id__in=list(annotator_ids))
     checks = {(r["annotator_id"], r["project_id"]): (r["n"], r["k"]) for r in
@@ -121,7 +122,7 @@ def model_train(*, now: datetime | None = None) -> Model:
     """Fit on the last MAX_TRAIN_ROWS scored checks: each check's features are its
     annotator's history on the other projects (no leak from the project it belongs to)."""
     now = now or timezone.now()
-    rows = list(Answer.objects.filter(is_check=True, correct__isnull=False).order_by("-id")
+    rows = list(task_selectors.graded_known_checks().order_by("-id")
                 .values_list("annotator_id", "project_id", "correct")[:MAX_TRAIN_ROWS])
     total = len(rows)
     prior = (sum(1 for r in rows if r[2]) + 1) / (total + 2) if rows else PRIOR_ACCURACY
