@@ -3,8 +3,21 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connections
 
 from . import services
+
+
+def _retry(task, exc: Exception):
+    """Retry ``task`` after a database error, on a fresh connection. The worker keeps its
+    connection across tasks (``CELERY_DB_REUSE_MAX``) and Django only health-checks it at a web
+    request's start, so a connection the server dropped (a restart, a failover,
+    ``pg_terminate_backend``) stayed broken for every later task of that process: each retry
+    failed with "the connection is closed" (seen in the test suite's worker after the outage
+    test). Closing it here makes the retry, and every task after it, connect again."""
+    for conn in connections.all(initialized_only=True):
+        conn.close()  # a retry is rare: reconnecting a connection that was fine costs little
+    return task.retry(exc=exc)
 
 
 @shared_task(name="quality.score_answer", acks_late=True, max_retries=5, default_retry_delay=2)
@@ -15,7 +28,7 @@ def score_answer(answer_id: int) -> str:
     try:
         return services.answer_score(answer_id=answer_id, backlog=settings.CADRE_SCORING_BATCH).detail
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
-        raise score_answer.retry(exc=exc)
+        raise _retry(score_answer, exc)
 
 
 @shared_task(name="quality.score_pending", acks_late=True, max_retries=5, default_retry_delay=1)
@@ -26,7 +39,7 @@ def score_pending() -> int:
     try:
         return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH)
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
-        raise score_pending.retry(exc=exc)
+        raise _retry(score_pending, exc)
 
 
 @shared_task(name="quality.sweep_unscored")
@@ -47,7 +60,7 @@ def batch_certify(batch_id: int) -> str:
     try:
         certify(batch_id=batch_id)
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
-        raise batch_certify.retry(exc=exc)
+        raise _retry(batch_certify, exc)
     return "certified"
 
 
@@ -80,4 +93,4 @@ def audit_known_item(item_id: int) -> bool:
     try:
         return services.known_item_audit_by_id(item_id=item_id) is not None
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
-        raise audit_known_item.retry(exc=exc)
+        raise _retry(audit_known_item, exc)

@@ -23,7 +23,7 @@ from tests.quality.test_scoring import answer, setup_project, worker
 def test_scoring_and_re_estimates_side_by_side_never_deadlock(monkeypatch):
     project = setup_project(n_items=30, n_known=12, max_answers=10)
     users = [worker(project, f"conc-{i}") for i in range(6)]
-    monkeypatch.setattr("tasks_app.services.answers.task_enqueue", lambda *a, **k: None)  # score below, by hand
+    monkeypatch.setattr("tasks_app.services.answers.answer_scoring_enqueue", lambda *a, **k: None)  # score below, by hand
     rng = random.Random(7)
     items = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
     known = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
