@@ -8,14 +8,15 @@ insert, the task page's membership query) planning cost more than executing: the
 gives a server-binding psycopg cursor that prepares each statement on its first execute
 (``prepare=True``), wrapped by Django exactly as ``connection.cursor()`` wraps its own — so
 ``connection.execute_wrappers``, ``CaptureQueriesContext`` / ``django_assert_num_queries``
-and ``connection.queries`` see every statement (logged in its ``$n`` form) and database errors
-are Django's.
+and ``connection.queries`` see every statement (logged with its values inlined, as Django's own
+cursor logs it) and database errors are Django's.
 
 Decisions the issue left open:
 
-* Only statements run through this cursor are prepared (the connection's ``prepare_threshold``,
-  ``None`` as Django connects, is raised to "never" so nothing else is prepared automatically); the global ``server_side_binding``
-  switch (``DB_SERVER_SIDE_BINDING``) stays as it was (measured once, no clear gain).
+* Only statements run through this cursor are prepared: the connection's ``prepare_threshold``
+  (``None`` as Django connects, which makes psycopg prepare nothing at all) is raised to "never"
+  so nothing else is prepared automatically. The global ``server_side_binding`` switch
+  (``DB_SERVER_SIDE_BINDING``) stays as it was.
 * Plan choice is left to PostgreSQL's default ``plan_cache_mode = auto``: five custom plans,
   then the generic plan when it is not costlier. The statements' selective conditions that
   partial indexes need (``status = 'open'``, ``NOT is_known``, ``answers_count = 0``,
@@ -25,9 +26,11 @@ Decisions the issue left open:
 * Prepared statements live in the server session, so this needs session-level connections
   (direct, or a pooler in session mode). ``DB_PREPARE_HOT_STATEMENTS=0`` turns it off (plain
   Django cursor); SQLite always gets the plain cursor.
-* psycopg drops a statement from its cache (and re-prepares it) when a transaction rolls back
-  or the schema changes; statements name their columns, so a column added later cannot change
-  a cached plan's result type.
+* psycopg deallocates all its prepared statements after a ROLLBACK (transaction or savepoint),
+  DROP or ALTER it sees, and prepares them again on next use: correct inside transactions and
+  savepoints, and rare on the loop (300 annotations: each statement prepared once, ~300 generic
+  executions). PostgreSQL re-plans a prepared statement itself when a table it reads changes;
+  the statements name their columns, so a column added later cannot change their result type.
 """
 from __future__ import annotations
 
