@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
 import time
 from collections import defaultdict
 
-import _django  # noqa: F401  (sys.path)
+import _django
 
 _NUM = re.compile(r"(?<![\w$\"])-?\d+(\.\d+)?(?![\w\"])")
 _STR = re.compile(r"'(?:[^']|'')*'")
@@ -61,10 +62,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=200)
     args = ap.parse_args()
     _django.setup(scratch_database=True, eager_celery=True)
+    import load
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
-
-    import load
 
     users = load.make_annotators(8)
     project = load.make_project(args.items)
@@ -80,7 +80,7 @@ def main() -> int:
             continue
         groups[shape(x["sql"])].append(x)
     rows = []
-    for s, xs in groups.items():
+    for xs in groups.values():
         sql = xs[-1]["sql"]
         plans = [p for p in (explain(sql) for _ in range(5)) if p]
         analyzed = bool(plans)
@@ -99,7 +99,7 @@ def main() -> int:
     tot_p = tot_e = 0.0
     for per, lab, p, e in rows:
         tot_p += per * p
-        tot_e += per * (e if e == e else 0)
+        tot_e += per * (0 if math.isnan(e) else e)
         print(f"| `{lab}` | {per:.2f} | {p:.3f} | {e:.3f} | {per * p:.3f} |")
     print(f"| total | | | {tot_e:.3f} per annotation | **{tot_p:.3f}** |")
     return 0

@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from tasks_app import services
 from tasks_app.services.sql import prepared_cursor
 from tests.conftest import requires_postgres
-
 from tests.tasks_app.test_hot_path import project_with_checks, user
 
 
@@ -32,15 +31,13 @@ def test_hot_statements_are_prepared_and_still_counted(django_assert_num_queries
     texts = _prepared_texts()
     assert any("pick AS" in t and "SKIP LOCKED" in t for t in texts), texts  # the pick
     assert any(t.lstrip().upper().startswith("INSERT INTO") and "lease" in t for t in texts), texts  # the lease insert
-    with CaptureQueriesContext(connection) as q:
-        with prepared_cursor() as c:
-            c.execute("SELECT %s::int + 1", [41])
-            assert c.fetchone() == (42,)
+    with CaptureQueriesContext(connection) as q, prepared_cursor() as c:
+        c.execute("SELECT %s::int + 1", [41])
+        assert c.fetchone() == (42,)
     assert len(q.captured_queries) == 1
     assert q.captured_queries[0]["sql"] == "SELECT 41::int + 1"  # logged with its values, as Django's own cursor logs
-    with django_assert_num_queries(1):
-        with prepared_cursor() as c:
-            c.execute("SELECT %s::int + 2", [40])
+    with django_assert_num_queries(1), prepared_cursor() as c:
+        c.execute("SELECT %s::int + 2", [40])
 
 
 @requires_postgres
@@ -52,10 +49,9 @@ def test_execute_wrappers_see_prepared_statements():
         seen.append(sql)
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(wrapper):
-        with prepared_cursor() as c:
-            c.execute("SELECT %(x)s::int", {"x": 7})
-            assert c.fetchone() == (7,)
+    with connection.execute_wrapper(wrapper), prepared_cursor() as c:
+        c.execute("SELECT %(x)s::int", {"x": 7})
+        assert c.fetchone() == (7,)
     assert seen == ["SELECT %(x)s::int"]
 
 
@@ -67,10 +63,9 @@ def test_failure_in_a_savepoint_rolls_back_only_the_savepoint():
     with transaction.atomic():
         with prepared_cursor() as c:
             c.execute("INSERT INTO prep_t VALUES (%s)", [1])
-        with pytest.raises(IntegrityError):  # Django's error class, not psycopg's
-            with transaction.atomic():
-                with prepared_cursor() as c:
-                    c.execute("INSERT INTO prep_t VALUES (%s)", [1])
+        # Django's error class, not psycopg's
+        with pytest.raises(IntegrityError), transaction.atomic(), prepared_cursor() as c:
+            c.execute("INSERT INTO prep_t VALUES (%s)", [1])
         with prepared_cursor() as c:  # the prepared statement is still usable after the rollback
             c.execute("INSERT INTO prep_t VALUES (%s)", [2])
             c.execute("SELECT count(*) FROM prep_t")
