@@ -511,6 +511,11 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
         if os.environ.get("LOAD_SHOW_SQL"):  # the last annotation's statements, to read what the path sends
             for x in q.captured_queries[last_start:]:
                 log(f"sql {x['time']}: {x['sql'][:400]}")
+            with connection.cursor() as cur:  # which statements are prepared, and did PostgreSQL go generic
+                cur.execute("SELECT left(regexp_replace(statement, '\\s+', ' ', 'g'), 80), generic_plans, custom_plans "
+                            "FROM pg_prepared_statements")
+                for stmt, generic, custom in cur.fetchall():
+                    log(f"prepared: generic {generic}, custom {custom}: {stmt}")
     finally:
         for owner, name, orig in undo:
             setattr(owner, name, orig)

@@ -76,6 +76,8 @@ TEMPLATES = [
 WSGI_APPLICATION = "cadre.wsgi.application"
 
 # --- database -------------------------------------------------------------------------
+# the annotation loop's raw-SQL statements are prepared once per connection (tasks_app/services/sql.py)
+DB_PREPARE_HOT_STATEMENTS = env_bool("DB_PREPARE_HOT_STATEMENTS", True)
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}

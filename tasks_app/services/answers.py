@@ -13,6 +13,7 @@ from django.utils import timezone
 from .. import task_types
 from ..models import Answer, Item, Lease
 from .enqueue import answer_scoring_enqueue
+from .sql import prepared_cursor
 
 # Behaviour signals the task page reports with an answer (README "Behaviour signals"): each a
 # bounded int; anything else is dropped (a missing or bad value is simply not recorded).
@@ -169,7 +170,7 @@ def _answer_submit_one_statement(
     try:
         # inside a caller's transaction a savepoint, so a unique violation rolls back only this
         with transaction.atomic() if connection.in_atomic_block else nullcontext():  # else: the statement commits by itself
-            with connection.cursor() as cursor:
+            with prepared_cursor() as cursor:
                 cursor.execute(_submit_sql(), params)
                 row = cursor.fetchone()
             if row is None:

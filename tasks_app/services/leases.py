@@ -15,6 +15,7 @@ from django.utils import timezone
 from ..models import Item, Lease, Project
 from .picking import _item_from_row, _item_take
 from .repeats import repeat_take, repeats_apply
+from .sql import prepared_cursor
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def _lease_sql_text(kind: str) -> str:
             item_cols = [f.column for f in Item._meta.concrete_fields]
             sql = (f"SELECT {', '.join('l.' + q(c) for c in lease_cols)}, {', '.join('i.' + q(c) for c in item_cols)} "
                    f"FROM {q(Lease._meta.db_table)} l JOIN {q(Item._meta.db_table)} i ON i.id = l.item_id "
-                   "WHERE l.project_id = %s AND l.annotator_id = %s AND l.state = %s ORDER BY l.id FOR UPDATE OF l")
+                   f"WHERE l.project_id = %s AND l.annotator_id = %s AND l.state = '{Lease.State.ACTIVE}' ORDER BY l.id FOR UPDATE OF l")
         else:
             cols = [c for c in lease_cols if c != Lease._meta.pk.column]
             sql = (f"INSERT INTO {q(Lease._meta.db_table)} ({', '.join(q(c) for c in cols)}) "
@@ -111,8 +112,8 @@ def _mine_locked(project: Project, annotator) -> list[Lease]:
         return list(Lease.objects.select_related("item")
                     .filter(project=project, annotator=annotator, state=Lease.State.ACTIVE).order_by("id"))
     fields = Lease._meta.concrete_fields
-    with connection.cursor() as cursor:
-        cursor.execute(_lease_sql_text("mine"), [project.pk, annotator.pk, Lease.State.ACTIVE])
+    with prepared_cursor() as cursor:
+        cursor.execute(_lease_sql_text("mine"), [project.pk, annotator.pk])
         rows = cursor.fetchall()
     out = []
     for row in rows:
@@ -127,7 +128,7 @@ def _lease_insert(*, item: Item, project: Project, annotator, expires_at) -> Lea
         return Lease.objects.create(item=item, project=project, annotator=annotator, expires_at=expires_at)
     lease = Lease(item=item, project=project, annotator=annotator, expires_at=expires_at, created_at=timezone.now())
     fields = [f for f in Lease._meta.concrete_fields if not f.primary_key]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_lease_sql_text("insert"), [f.get_db_prep_save(getattr(lease, f.attname), connection) for f in fields])
         lease.pk = cursor.fetchone()[0]
     lease._state.adding = False

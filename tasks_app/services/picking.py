@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import F, Max, Min
 
 from ..models import Answer, Item, Lease, Project
+from .sql import prepared_cursor
 
 _PICK_SQL = """
 SELECT {cols} FROM {item} i
@@ -115,7 +116,7 @@ def _item_take(project: Project, annotator, *, known: bool, rng: random.Random) 
             return None
         params["lo"], hi = bounds
         params["pivot"] = rng.randint(params["lo"], hi)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_take_sql(known), params)
         row = cursor.fetchone()
     return _item_from_row(row) if row is not None else None

@@ -30,6 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tasks_app import services as task_services
 from tasks_app import task_types
 from tasks_app.models import Lease, Project
+from tasks_app.services.sql import prepared_cursor
 
 from .. import selectors, selectors_pay, services
 from ..forms import SkipForm, TaskForm
@@ -141,7 +142,7 @@ def _membership_sql_text() -> str:
         cols = ", ".join(f"{alias}.{q(f.column)}" for alias, model, _ in _MEMBERSHIP_JOIN for f in model._meta.concrete_fields)
         joins = " ".join(join.format(t=q(model._meta.db_table)) for _, model, join in _MEMBERSHIP_JOIN[1:])
         _membership_sql.append(f"SELECT {cols} FROM {q(Membership._meta.db_table)} m {joins} "
-                               "WHERE m.project_id = %s AND m.annotator_id = %s AND p.status = %s LIMIT 1")
+                               f"WHERE m.project_id = %s AND m.annotator_id = %s AND p.status = '{Project.Status.LIVE}' LIMIT 1")
     return _membership_sql[0]
 
 
@@ -161,8 +162,8 @@ def _membership_row(project_id: int, user_id: int) -> Membership | None:
     if connection.vendor != "postgresql":  # the embedded run (SQLite converts dates itself): the ORM's query
         return (Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
                 .filter(project_id=project_id, annotator_id=user_id, project__status=Project.Status.LIVE).first())
-    with connection.cursor() as cursor:
-        cursor.execute(_membership_sql_text(), [project_id, user_id, Project.Status.LIVE])
+    with prepared_cursor() as cursor:
+        cursor.execute(_membership_sql_text(), [project_id, user_id])
         row = cursor.fetchone()
     if row is None:
         return None

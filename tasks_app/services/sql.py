@@ -1,0 +1,101 @@
+"""A cursor whose statements PostgreSQL prepares once per connection (issue 9, fourth round).
+
+Django's psycopg backend binds client-side (``ClientCursor``): every statement is sent as text
+with its values inlined, so PostgreSQL parses and plans it on every call. For the few raw-SQL
+statements of the annotation loop (the pick, the one-statement submit, the lease reads and
+insert, the task page's membership query) planning cost more than executing: the pick plans in
+~1.2 ms and runs in ~0.25 ms (``bench/plans.py``, BENCHMARKS "fourth round"). ``prepared_cursor``
+gives a server-binding psycopg cursor that prepares each statement on its first execute
+(``prepare=True``), wrapped by Django exactly as ``connection.cursor()`` wraps its own — so
+``connection.execute_wrappers``, ``CaptureQueriesContext`` / ``django_assert_num_queries``
+and ``connection.queries`` see every statement (logged with its values inlined, as Django's own
+cursor logs it) and database errors are Django's.
+
+Decisions the issue left open:
+
+* Only statements run through this cursor are prepared: the connection's ``prepare_threshold``
+  (``None`` as Django connects, which makes psycopg prepare nothing at all) is raised to "never"
+  so nothing else is prepared automatically. The global ``server_side_binding`` switch
+  (``DB_SERVER_SIDE_BINDING``) stays as it was.
+* Plan choice is left to PostgreSQL's default ``plan_cache_mode = auto``: five custom plans,
+  then the generic plan when it is not costlier. The statements' selective conditions that
+  partial indexes need (``status = 'open'``, ``NOT is_known``, ``answers_count = 0``,
+  ``assigned < answers_wanted``) are literals in the SQL text, never parameters, so the generic
+  plan matches the same partial indexes as a custom one (checked with EXPLAIN of
+  ``force_generic_plan`` vs ``force_custom_plan``: the same index scans).
+* Prepared statements live in the server session, so this needs session-level connections
+  (direct, or a pooler in session mode). ``DB_PREPARE_HOT_STATEMENTS=0`` turns it off (plain
+  Django cursor); SQLite always gets the plain cursor.
+* psycopg deallocates all its prepared statements after a ROLLBACK (transaction or savepoint),
+  DROP or ALTER it sees, and prepares them again on next use: correct inside transactions and
+  savepoints, and rare on the loop (300 annotations: each statement prepared once, ~300 generic
+  executions). PostgreSQL re-plans a prepared statement itself when a table it reads changes;
+  the statements name their columns, so a column added later cannot change their result type.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection
+
+try:
+    import psycopg
+except ImportError:  # psycopg2 / SQLite only: never prepared
+    psycopg = None
+
+if psycopg is not None:
+
+    class _PreparingCursor(psycopg.Cursor):
+        """psycopg's server-binding cursor with ``prepare=True`` by default (Django's wrappers
+        call ``execute(sql, params)`` and cannot pass it)."""
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+    from django.db.backends.postgresql.base import CursorDebugWrapper
+    from django.db.backends.utils import CursorWrapper
+
+    class _LoggedPrepared(CursorDebugWrapper):
+        """Django's debug wrapper (``connection.queries``, ``CaptureQueriesContext``,
+        ``django_assert_num_queries``), logging the statement with its values inlined as the
+        client-side cursor shows it (Django reads that text from a ``ClientCursor``; a server-binding
+        cursor has none). Composed only when queries are being logged."""
+
+        def execute(self, sql, params=None):
+            shown = self.db.ops.compose_sql(sql, params) if params is not None else sql
+            with self.debug_sql(shown, params, use_last_executed_query=False):
+                return CursorWrapper.execute(self, sql, params)  # not the base's execute: it would log again
+
+
+_NEVER = 2**31 - 1
+
+
+def _preparing() -> bool:
+    return psycopg is not None and connection.vendor == "postgresql" and getattr(settings, "DB_PREPARE_HOT_STATEMENTS", True)
+
+
+@contextmanager
+def prepared_cursor() -> Iterator:
+    """Like ``connection.cursor()`` (same wrappers, logging, errors, transaction), but the
+    statements it executes are prepared on the server; elsewhere it is ``connection.cursor()``."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    if not _preparing():
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    conn = connection.connection
+    if conn.prepare_threshold is None:
+        # Django connects with prepare_threshold=None, and psycopg then prepares nothing, not even
+        # with prepare=True (which is also why DB_SERVER_SIDE_BINDING alone measured no gain). A
+        # threshold never reached: Django's ClientCursor still never prepares, and a server-binding
+        # cursor prepares only what asks for it (here: everything run through this cursor).
+        conn.prepare_threshold = _NEVER
+    with connection.wrap_database_errors:
+        raw = _PreparingCursor(conn)
+    connection.validate_thread_sharing()
+    wrapped = _LoggedPrepared(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
+    with wrapped as cursor:
+        yield cursor
