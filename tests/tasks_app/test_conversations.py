@@ -170,12 +170,7 @@ def test_finished_scenarios_go_through_the_phase_and_delivery_machinery():
     """A finished scenario is an accepted item: the periodic phase step and a requested delivery
     batch handle it like any other decided item (no crash on a conversation project)."""
     project, _ = make_pair_projects(scenarios=1)
-    a, b = factories.annotator(), factories.annotator()
-    c = conv.conversation_join(project=project, annotator=a)
-    conv.conversation_join(project=project, annotator=b)
-    conv.conversation_turn_add(conversation_id=c.pk, annotator=a, text="Hello")
-    conv.conversation_turn_add(conversation_id=c.pk, annotator=b, text="Hi")
-    conv.conversation_end(conversation_id=c.pk, annotator=a)
+    c = _dialogue(project, factories.annotator(), factories.annotator())
     services.projects_advance()
     batch = services.batch_request(project=project) if not project.delivery_batches.exists() else project.delivery_batches.first()
     assert batch.items.filter(item_id=c.item_id, label="conversation").exists()

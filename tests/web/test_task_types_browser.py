@@ -57,14 +57,15 @@ def test_multi_choice_with_number_keys(page: Page, live_server, typed_project, m
     assert answer.value == ["red", "blue"] and answer.label == "red|blue"
 
 
-def test_rating_with_a_number_key(page: Page, live_server, typed_project, make_annotator, web_data):
-    project = typed_project("rating")
-    _open_task(page, live_server, project, make_annotator, web_data, "rater")
-    expect(page.get_by_text("very cute")).to_be_visible()
+@pytest.mark.parametrize("task_type,who,shown,key", [("rating", "rater", "very cute", 4), ("most_similar", "matcher", "a grey cat", 2)])
+def test_pick_with_a_number_key(page: Page, live_server, typed_project, make_annotator, web_data, task_type, who, shown, key):
+    project = typed_project(task_type)
+    _open_task(page, live_server, project, make_annotator, web_data, who)
+    expect(page.get_by_text(shown)).to_be_visible()
     page.locator("body").click()
-    page.keyboard.press("4")
+    page.keyboard.press(str(key))
     answer = _submit(page)
-    assert answer.value == 4 and answer.label == "4"
+    assert answer.value == key and answer.label == str(key)
 
 
 def test_free_text_is_normalised_into_the_label(page: Page, live_server, typed_project, make_annotator, web_data):
@@ -73,16 +74,6 @@ def test_free_text_is_normalised_into_the_label(page: Page, live_server, typed_p
     page.get_by_label("Your answer").fill("  PARIS, France!  ")
     answer = _submit(page)
     assert answer.value == "PARIS, France!" and answer.label == "paris france"
-
-
-def test_most_similar_with_a_number_key(page: Page, live_server, typed_project, make_annotator, web_data):
-    project = typed_project("most_similar")
-    _open_task(page, live_server, project, make_annotator, web_data, "matcher")
-    expect(page.get_by_text("a grey cat")).to_be_visible()
-    page.locator("body").click()
-    page.keyboard.press("2")
-    answer = _submit(page)
-    assert answer.value == 2 and answer.label == "2"
 
 
 def _drag(page: Page, box: dict, x0: float, y0: float, x1: float, y1: float) -> None:
