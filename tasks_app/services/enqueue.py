@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from celery import current_app
-from django.db import connection, transaction
+from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -100,13 +100,10 @@ def task_enqueue(name: str, *args: Any, **kwargs: Any) -> None:
     Redis executes it in-process (``task_always_eager``), and a real deployment sends it
     to the broker.
 
-    ``quality.score_answer`` for an answer written in the caller's transaction (the submit) is
-    coalesced: instead of one task per answer (Celery's handling alone cost ~2 ms of worker CPU
-    per answer, and the task's own lookup as much again), the first answer of a burst publishes
-    one ``quality.score_pending`` drain, guarded by a Redis flag (``SET NX``, short TTL), and the
-    drain scores the burst in batches. Sent *outside* a transaction it is a re-send of an answer
-    stored earlier (the sweep, ops, a test): that goes out as its own task, so a flag left by a
-    killed drain can never hold it back.
+    Always the named task itself, one message per call: the sweep's and ops' re-sends of
+    ``quality.score_answer`` go out as their own tasks, so a flag left by a killed drain can never
+    hold them back. Newly submitted answers are coalesced instead
+    (:func:`answer_scoring_enqueue`).
 
     A broker that cannot be reached (Redis down) is not the caller's failure: the data is
     committed already, so the error is logged and the send dropped; the periodic sweep
@@ -114,19 +111,20 @@ def task_enqueue(name: str, *args: Any, **kwargs: Any) -> None:
     first is bounded by ``CELERY_TASK_PUBLISH_RETRY_POLICY`` / ``CELERY_BROKER_CONNECTION_TIMEOUT``
     (and the flag's client by a 1 s connect timeout).
     """
-    coalesce = name == SCORE_TASK and len(args) == 1 and not kwargs and connection.in_atomic_block
-    _send_after_commit(name, args, kwargs, coalesce)
+    _send_after_commit(name, args, kwargs, coalesce=False)
 
 
 def answer_scoring_enqueue(answer_id: int) -> None:
-    """The submit path's scoring signal for an answer it has just written: always coalesced (see
-    :func:`task_enqueue`), also when the submit ran as one autocommit statement
-    (``answers._answer_submit_one_statement``: no transaction, so ``task_enqueue`` could not tell it from a
-    re-send and sent one task per answer — the drain never ran for the task page's submits)."""
-    _send_after_commit(SCORE_TASK, (answer_id,), {}, True)
+    """The submit paths' scoring signal for an answer they have just written (after commit; in
+    autocommit, the one-statement submit, at once), coalesced: instead of one task per answer
+    (Celery's handling alone cost ~2 ms of worker CPU per answer, and the task's own lookup as
+    much again), the first answer of a burst publishes one ``quality.score_pending`` drain,
+    guarded by a Redis flag (``SET NX``, short TTL), and the drain scores the burst in batches.
+    Broker errors are handled as in :func:`task_enqueue`."""
+    _send_after_commit(SCORE_TASK, (answer_id,), {}, coalesce=True)
 
 
-def _send_after_commit(name: str, args: tuple, kwargs: dict, coalesce: bool) -> None:
+def _send_after_commit(name: str, args: tuple, kwargs: dict, *, coalesce: bool) -> None:
     def send() -> None:
         try:
             if coalesce:
