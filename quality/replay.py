@@ -375,13 +375,13 @@ def run_replay(
     def label_p(dist: Sequence[float]) -> tuple[str, float]:
         return best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
 
-    shadow: list[tuple[str, float, bool]] = []  # (status, cross-fitted P, cross-fitted label right)
+    shadow: list[tuple[str, float, bool, tuple[str, ...]]] = []  # (status, cross-fitted P, label right, answerers)
     shadow_answers = 0
     for it, (lab, p) in cross_fitted_outcomes(labels, fit.shadow, known, tau, eps).items():
         sh = shadows[it]
         status, used = shadow_outcome(it, sh)
         shadow_answers += len(used)
-        shadow.append((status, p, lab == known[it]))
+        shadow.append((status, p, lab == known[it], tuple(w for w, _, _ in used)))
 
     delivered: list[dict] = []
     status_counts: dict[str, int] = {}
@@ -400,9 +400,9 @@ def run_replay(
         delivered.append({"item": it, "label": lab, "p_correct": round(p, 4), "answers_used": len(st.answers)})
     deff = SHADOW_DESIGN_EFFECT
     claim = items_claim(shadow, scores, confidence=confidence, target=target, design_effect=deff)  # production's call
-    names, cell_counts = difficulty_strata([(s_, x) for s_, x, _ in shadow], scores, design_effect=deff)
+    names, cell_counts = difficulty_strata([(s_, x) for s_, x, *_ in shadow], scores, design_effect=deff)
     by_cell = {name: {"shadow_n": 0, "shadow_correct": 0, "delivered": c} for name, c in cell_counts.items()}
-    for name, (_, _, ok) in zip(names, shadow):
+    for name, (_, _, ok, *_) in zip(names, shadow):
         c = by_cell.setdefault(name, {"shadow_n": 0, "shadow_correct": 0, "delivered": 0})
         c["shadow_n"] += 1
         c["shadow_correct"] += int(ok)
@@ -426,7 +426,7 @@ def run_replay(
         "claimed_upper_bound": round(claim.upper, 4),
         "claim_n": claim.n,
         "claim_correct": claim.correct,
-        "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method}, design effect {deff:.2f}",
+        "claim_method": f"shadow deliveries on known items (labels cross-fitted), one-sided {claim.method}",
         "shadow_answers_per_item": round(shadow_answers / len(shadow), 4) if shadow else None,
         "shadow_by_status": {
             st: {"n": sum(1 for s in shadow if s[0] == st), "correct": sum(1 for s in shadow if s[0] == st and s[2])}
@@ -444,7 +444,7 @@ def run_replay(
         "rounds": rounds,
         "tau": tau,
         "eps": eps,
-        "design_effect": round(deff, 3),
+        "design_effect": round(claim.design_effect or deff, 3),
         "model_refreshes": model["refreshes"],
         "items_reopened": model["reopened"],
         "shadows_reopened": model["shadows_reopened"],

@@ -29,7 +29,7 @@ from .estimate import (
     stratified_claim,
 )
 
-ShadowRow = tuple[str, float | None, bool]  # (decision status, calibrated P or None, right?)
+ShadowRow = tuple  # (decision status, calibrated P or None, right?[, annotators whose answers it used])
 DeliveredRow = tuple[str, float | None]  # (decision status, calibrated P or None)
 
 
@@ -43,7 +43,11 @@ def items_claim(
 ) -> DeliveryClaim:
     """The accuracy claim for the ``delivered`` items from the ``shadow`` outcomes (see the
     module docstring). An empty ``delivered`` gives the pooled shadow claim."""
-    shadow = [(str(st), None if p is None else float(p), bool(ok)) for st, p, ok in shadow]
+    rows = list(shadow)
+    shadow = [(str(st), None if p is None else float(p), bool(ok)) for st, p, ok, *_ in rows]
+    answerers = [tuple(str(a) for a in r[3]) for r in rows if len(r) > 3 and r[3] is not None]
+    if len(answerers) != len(rows):
+        answerers = None  # the design effect is measured only when every outcome names its answerers
     delivered = [(str(st), p) for st, p in delivered]
     if any(p is None for _, p, _ in shadow):
         groups: dict[str, list[bool]] = {}
@@ -55,5 +59,5 @@ def items_claim(
         )
     return post_stratified_claim(
         shadow, [(st, 0.0 if p is None else float(p)) for st, p in delivered],
-        confidence=confidence, target=target, design_effect=design_effect,
+        confidence=confidence, target=target, design_effect=design_effect, answerers=answerers,
     )

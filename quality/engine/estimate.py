@@ -29,7 +29,15 @@ from scipy.stats import norm as _norm
 # accuracy spread 1.56x the binomial standard deviation on Stanford Dogs (4 labels; variance ratio
 # 2.4), 1.2x on product sentiment, 1.1x on RTE. Counts are divided by the worst variance ratio
 # seen, rounded up: with 2.0, 1 of 60 runs over-claimed (Dogs, by 1.7 points); with 2.5, none.
+# Since issue 4's gap round this constant is the *floor* of the design effect: each claim also
+# measures its own clustering by shared annotators (:func:`answerer_design_effect`) and uses the
+# larger, so a crowd more clustered than these three widens its bound. The measured value alone
+# (floor 1) was measured and rejected: it sees no clustering on these sets, and the dispersion
+# above comes from elsewhere (BENCHMARKS.md, "Claim: the gap").
 SHADOW_DESIGN_EFFECT = 2.5
+DESIGN_EFFECT_DRAWS = 400
+DESIGN_EFFECT_PERMUTATIONS = 20
+DESIGN_EFFECT_SEED = 20261123
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class DeliveryClaim:
     correct: int = 0
     confidence: float = 0.95
     target: float = 0.95
+    design_effect: float | None = None  # the one the bound used, when the claim function knows it
 
 
 def clopper_pearson(k: float, n: float, confidence: float) -> tuple[float, float]:
@@ -314,15 +323,122 @@ def post_stratified_claim(
     confidence: float,
     target: float,
     design_effect: float = SHADOW_DESIGN_EFFECT,
+    answerers: Sequence[Sequence[str]] | None = None,
 ) -> DeliveryClaim:
     """Claim post-stratified by decision status and difficulty: ``shadow`` is (status, score,
     correct) per known item's shadow delivery, ``delivered`` (status, score) per delivered item,
     the score being the item's calibrated P(correct). Cells from :func:`difficulty_strata`, bound
     from :func:`weighted_claim`: the claim estimates accuracy on the regular items' mix of
-    difficulty even when the known items are not representative of it."""
+    difficulty even when the known items are not representative of it.
+
+    ``answerers`` (per shadow outcome, the annotators whose answers its decision used), when
+    given, lets the claim measure its own design effect (:func:`answerer_design_effect`); the
+    bound then uses the larger of that and ``design_effect`` (the floor; cells are sized with
+    the floor). Without it the bound uses ``design_effect``."""
     names, counts = difficulty_strata([(s, x) for s, x, _ in shadow], delivered, design_effect=design_effect)
     groups: dict[str, list[bool]] = {}
     for name, (_, _, ok) in zip(names, shadow):
         groups.setdefault(name, []).append(bool(ok))
-    claim = weighted_claim(groups, counts, confidence=confidence, target=target, design_effect=design_effect)
-    return replace(claim, method=f"{claim.method}, post-stratified by decision status and calibrated P(correct)")
+    deff, measured = design_effect, None
+    if answerers is not None and len(answerers) == len(shadow) and shadow:
+        # no delivered item: the pooled shadow claim, so the cells weigh as the shadows do
+        shares = counts if sum(counts.values()) > 0 else {c: len(v) for c, v in groups.items()}
+        measured = answerer_design_effect(names, [ok for _, _, ok in shadow], answerers, shares)
+        deff = max(design_effect, measured)
+    claim = weighted_claim(groups, counts, confidence=confidence, target=target, design_effect=deff)
+    how = f"design effect {deff:.2f}" + (
+        f" (the larger of the floor {design_effect:g} and the measured {measured:.2f}: a bootstrap over known items and "
+        "their answerers)" if measured is not None else ""
+    )
+    return replace(
+        claim, design_effect=deff,
+        method=f"{claim.method}, post-stratified by decision status and calibrated P(correct), {how}",
+    )
+
+def answerer_design_effect(
+    cells: Sequence[str],
+    outcomes: Sequence[bool],
+    answerers: Sequence[Sequence[str]],
+    shares: Mapping[str, float],
+    *,
+    draws: int = DESIGN_EFFECT_DRAWS,
+    permutations: int = DESIGN_EFFECT_PERMUTATIONS,
+    seed: int = DESIGN_EFFECT_SEED,
+) -> float:
+    """The design effect of the post-stratified shadow accuracy due to shared annotators,
+    measured on the claim's own sample. Floor 1.
+
+    ``cells`` / ``outcomes`` / ``answerers``: per shadow outcome its post-stratum, right or wrong,
+    and the annotators whose answers its decision used; ``shares``: the weight of each cell (the
+    delivery's share; cells without it weigh nothing; a draw that empties a cell gives it the
+    draw's pooled rate).
+
+    Method (a moment estimator of the annotator variance component, by bootstrap): V_item is the
+    variance of the estimate when known items are resampled (Poisson(1) weights: independent
+    outcomes); V_ann its variance when annotators are resampled instead (each outcome weighted by
+    the mean multiplicity of its answerers). V_ann is not 0 without any annotator effect — a mean
+    of k multiplicities still moves each outcome's weight by about 1/k — so its expectation under
+    *no* annotator effect is measured too: the same annotator draws with the outcomes shuffled
+    among the items of each cell (``permutations`` times), which keeps every cell's rate and the
+    sharing pattern and breaks only the link between who answered and whether it came out right.
+    design effect = 1 + G/(G − 1) (V_ann − V_ann under the shuffle) / V_item, at least 1, with G
+    the number of distinct annotators (the usual small-sample factor of cluster-robust variances:
+    with few clusters their spread is understated; Cameron & Miller 2015). (The plain
+    pigeonhole ratio (Owen 2007), V(item × annotator weights) / V_item, was tried first: it reads
+    1 + 2/k with no annotator effect at all — 1.58 / 1.45 / 1.42 on the three crowd sets, with 3.2
+    / 4.6 / 3.8 answerers per shadow, exactly that artefact.) Fixed seed: deterministic.
+
+    Measured on the three crowd sets (20 splits each, ``bench/claim_variants.py``): no annotator
+    clustering beyond the shuffle (see BENCHMARKS.md, "Claim: the gap"), so the across-split
+    dispersion the fixed ``SHADOW_DESIGN_EFFECT`` was set from comes from elsewhere (each split
+    re-runs the whole model), which no within-run measure sees: the claim keeps the constant as its
+    floor and this value only widens it, for a crowd whose checks are concentrated on a few
+    annotators of unequal accuracy (``tests/quality/test_engine_design_effect.py``).
+    """
+    y = np.array([1.0 if o else 0.0 for o in outcomes])
+    n = len(y)
+    if n < 2:
+        return 1.0
+    names = sorted(set(cells))
+    ix = {c: j for j, c in enumerate(names)}
+    ci = np.array([ix[c] for c in cells])
+    share = np.array([max(0.0, float(shares.get(c, 0.0))) for c in names])
+    if share.sum() <= 0:
+        return 1.0
+    share = share / share.sum()
+    people = sorted({a for ans in answerers for a in ans})
+    if not people:
+        return 1.0
+    pi = {a: j for j, a in enumerate(people)}
+    rng = np.random.default_rng(seed)
+    w_item = rng.poisson(1.0, (draws, n)).astype(float)
+    w_person = rng.poisson(1.0, (draws, len(people))).astype(float)
+    w_ann = np.ones((draws, n))
+    for i, ans in enumerate(answerers):
+        if ans:
+            w_ann[:, i] = w_person[:, [pi[a] for a in ans]].mean(axis=1)
+    masks = [ci == j for j in range(len(names))]
+
+    def variance(w: np.ndarray, yy: np.ndarray) -> float:
+        rates = np.empty((w.shape[0], len(names)))
+        tot = w.sum(axis=1)
+        pooled = np.divide(w @ yy, tot, out=np.zeros(w.shape[0]), where=tot > 0)
+        for j, sel in enumerate(masks):
+            den = w[:, sel].sum(axis=1)
+            rates[:, j] = np.divide(w[:, sel] @ yy[sel], den, out=pooled.copy(), where=den > 0)
+        return float(np.var(rates @ share))
+
+    v_item = variance(w_item, y)
+    if v_item <= 0:
+        return 1.0
+    v_ann = variance(w_ann, y)
+    null = []
+    for _ in range(permutations):
+        yy = y.copy()
+        for sel in masks:
+            idx = np.flatnonzero(sel)
+            yy[idx] = rng.permutation(y[idx])
+        null.append(variance(w_ann, yy))
+    groups = len(people)
+    small = groups / (groups - 1.0) if groups > 1 else 2.0  # CR1: few annotators understate their spread
+    return max(1.0, 1.0 + small * (v_ann - float(np.mean(null))) / v_item)

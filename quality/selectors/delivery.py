@@ -33,9 +33,13 @@ def claim_sample(*, project: Project) -> list[tuple[str, float | None, bool]]:
     open_known = set(Item.objects.filter(project=project, is_known=True, status=Item.Status.OPEN).values_list("id", flat=True))
     shadow: list[tuple[str, float | None, bool]] = []
     if state.shadow:  # the last re-estimate's cross-fitted shadows: the crowd replay's method
-        for item_id, (status, correct, *p) in state.shadow.items():
+        for item_id, (status, correct, *rest) in state.shadow.items():
             if int(item_id) in open_known:  # a key under audit since then is left out
-                shadow.append((status, float(p[0]) if p else None, bool(correct)))
+                p = float(rest[0]) if rest and rest[0] is not None else None
+                if len(rest) > 1:  # stored since issue 4's gap round: the shadow's answerers
+                    shadow.append((status, p, bool(correct), tuple(str(a) for a in rest[1])))
+                else:
+                    shadow.append((status, p, bool(correct)))
     else:
         _online_shadows(project, state, open_known, shadow)
     return shadow

@@ -220,8 +220,12 @@ def project_model_refresh(*, project_id: int) -> int:
         state.eps = fit.eps
         outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
         # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?,
-        # cross-fitted P — the difficulty score the claim post-stratifies on)
-        state.shadow = {it: [shadow_status[it], lab == known[it], p] for it, (lab, p) in outcomes.items()}
+        # cross-fitted P — the difficulty score the claim post-stratifies on, the annotators whose
+        # answers the shadow used — for the claim's measured design effect)
+        state.shadow = {
+            it: [shadow_status[it], lab == known[it], p, [a for a, _ in shadow_used.get(it, ())]]
+            for it, (lab, p) in outcomes.items()
+        }
         state.answers_at_refresh = len(rows)
         state.answers_scored = max(state.answers_scored, len(rows))
         state.answer_watermark = max((r[4] for r in rows), default=0)

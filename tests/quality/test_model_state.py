@@ -94,7 +94,11 @@ def test_refresh_stores_cross_fitted_shadows_and_the_claim_uses_them_without_key
     state = ProjectModelState.objects.get(project=project)
     assert set(state.shadow) == {str(i.pk) for i in knowns[:-1]}
     assert all(status in ("accepted", "exhausted") and ok is True and 0.5 <= p <= 1.0
-               for status, ok, p in state.shadow.values())
+               for status, ok, p, _ in state.shadow.values())
+    # each shadow keeps the annotators whose answers it used (the claim's measured design effect)
+    members = {str(u.pk) for u in users}
+    assert all(answerers and set(answerers) <= members for *_, answerers in state.shadow.values())
+    assert "measured" in project_claim(project=project).claim.method
     claim = project_claim(project=project).claim
     assert claim.n == len(knowns) - 1 and claim.correct == len(knowns) - 1
     Item.objects.filter(pk=knowns[0].pk).update(status=Item.Status.EXHAUSTED)  # another key goes under audit
