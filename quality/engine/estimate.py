@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+from scipy import sparse as _sparse
 from scipy.stats import beta as _beta
 from scipy.stats import norm as _norm
 
@@ -413,10 +414,15 @@ def answerer_design_effect(
     rng = np.random.default_rng(seed)
     w_item = rng.poisson(1.0, (draws, n)).astype(float)
     w_person = rng.poisson(1.0, (draws, len(people))).astype(float)
-    w_ann = np.ones((draws, n))
+    rows, cols, vals = [], [], []
     for i, ans in enumerate(answerers):
-        if ans:
-            w_ann[:, i] = w_person[:, [pi[a] for a in ans]].mean(axis=1)
+        for a in ans:
+            rows.append(pi[a])
+            cols.append(i)
+            vals.append(1.0 / len(ans))
+    member = _sparse.csr_matrix((vals, (rows, cols)), shape=(len(people), n))
+    w_ann = np.asarray((member.T @ w_person.T).T)  # each outcome: its answerers' mean multiplicity
+    w_ann[:, [i for i, ans in enumerate(answerers) if not ans]] = 1.0
     masks = [ci == j for j in range(len(names))]
 
     def variance(w: np.ndarray, yy: np.ndarray) -> float:
