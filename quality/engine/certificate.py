@@ -5,8 +5,9 @@ Two sources of evidence:
 * the **model** claim: shadow deliveries on the project's hidden known-answer items,
   post-stratified by decision status and calibrated P(correct) and weighted by *this batch's*
   items (``quality.engine.claim.items_claim``, the very call behind the delivery API's claim and
-  the crowd replay's); a sample of how the acceptance procedure does on this crowd, counted at
-  ``SHADOW_DESIGN_EFFECT`` because its outcomes are correlated. It is honest only as far as the
+  the crowd replay's); a sample of how the acceptance procedure does on this crowd, its counts
+  divided by a design effect because its outcomes are correlated (the larger of
+  ``SHADOW_DESIGN_EFFECT`` and the clustering by shared annotators measured on the sample). It is honest only as far as the
   known items, within a post-stratum, are as hard as the delivered ones. Per-class precision
   and recall come from the shadow outcomes too (delivered label vs known label):
   :func:`class_metrics`.

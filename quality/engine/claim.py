@@ -8,14 +8,18 @@ The claim rests on *shadow deliveries*: each known item's shadow outcome (its de
 its calibrated P(correct) from a fit blind to its key, and whether the delivered label was
 right). They are post-stratified by decision status and calibrated P and weighted by the mix of
 the delivered items given (``estimate.post_stratified_claim``: Clopper-Pearson on the Kish
-effective sample, counts divided by the shadow design effect). A set of items is its own mix: a
-batch of hard items is weighed as hard items, whatever the project's other batches hold.
+effective sample, counts divided by the design effect: the larger of ``SHADOW_DESIGN_EFFECT`` and
+the clustering by shared annotators measured on the sample itself when every shadow row carries,
+as a fourth element, the annotators whose answers it used — ``estimate.answerer_design_effect``).
+A set of items is its own mix: a batch of hard items is weighed as hard items, whatever the
+project's other batches hold.
 
 Decision where the rest of the engine was silent: when any shadow outcome has no score (stored
 before the score was kept, or a task type without a calibrated P: the structured types), the
 claim falls back to the decision-status strata alone (``estimate.stratified_claim``); a delivered
 item without a P (none is expected once decided) is placed in the lowest cell of its status,
-the cautious side.
+the cautious side. Rows without their answerers (stored before they were kept) use the floor
+alone; so does the status-only fallback.
 """
 from __future__ import annotations
 

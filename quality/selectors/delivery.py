@@ -12,15 +12,17 @@ from ..engine import claim as engine_claim
 from ..services import model as model_services
 
 
-def claim_sample(*, project: Project) -> list[tuple[str, float | None, bool]]:
+def claim_sample(*, project: Project) -> list[tuple]:
     """The shadow outcomes every claim on this project rests on: (decision status, calibrated
-    P(correct) or None, delivered label right?) per known item.
+    P(correct) or None, delivered label right?[, annotator ids whose answers the shadow used])
+    per known item (the fourth element from the stored re-estimate only: the claim then measures
+    its design effect from shared annotators, ``engine.estimate.answerer_design_effect``).
 
     Computed as the crowd replay computes them: each periodic re-estimate
     (``services.model.project_model_refresh``) runs every known item's shadow (its check answers
     in arrival order through the acceptance rule, confusion rows leaving its own check out) and
     stores, per item, the shadow's status, whether the label from a fit blind to the item's
-    known label (5-fold cross-fitting) equals it, and that fit's P. Known items whose key is
+    known label (5-fold cross-fitting) equals it, that fit's P and the shadow's answerers. Known items whose key is
     under audit are left out. Before the first re-estimate, the shadows are decided online
     instead. Structured task types that are not categorical take their shadow outcomes from their
     own acceptance rule (``certificates.shadow_outcomes``, issue 6), without a P (so their claim
