@@ -98,7 +98,7 @@ def one_set(folder: Path, splits: int, audits: list[int]) -> dict:
         measured = sum(r["label"] == gold[r["item"]] for r in rows) / len(rows)
         post = items_claim(shadow, mix, confidence=CONFIDENCE, target=TARGET)
         groups: dict[str, list[bool]] = {}
-        for st, _, ok in shadow:
+        for st, _, ok, *_ in shadow:
             groups.setdefault(st, []).append(ok)
         status = stratified_claim(groups, dict(Counter(st for st, _ in mix)), confidence=CONFIDENCE, target=TARGET)
         for a in audits:
