@@ -143,3 +143,28 @@ def test_an_audit_that_contradicts_the_model_sets_the_certificate():
     assert after["interval_upper"] == round(max(au["interval_upper"], model["interval_upper"]), 6)
     assert after["sample_size"] == len(samples) and after["estimated_accuracy"] == pytest.approx(au["estimated_accuracy"])
     assert after["certified"] is False and after["per_class_source"].startswith("audit")
+
+
+def test_stored_answerers_give_the_measured_design_effect_in_production_as_in_the_replay():
+    """Shadows stored with the annotators whose answers they used (since the measured design
+    effect): when whether a shadow came out right hangs on who answered — here every wrong one
+    was answered by the same annotator — the delivery API, the batch certificate and the replay's
+    call all divide by the measured design effect, above the 2.5 floor."""
+    project, sample = seeded()
+    state = model_services.model_state(project)
+    for k, row in state.shadow.items():
+        row.append([900] if not row[1] else [901 + int(k) % 4, 905 + int(k) % 3])
+    state.save()
+    with_people = [(st, p, ok, tuple(str(a) for a in people)) for st, ok, p, people in state.shadow.values()]
+    batch = batch_cut(project=project, kind=DeliveryBatch.Kind.REQUESTED)
+    certificate = batch_certify(batch_id=batch.pk)
+    customer = customer_with_token(organization=project.organization)
+    summary = customer.client.get(f"/api/projects/{project.pk}/delivery/").json()["summary"]
+    items = list(Item.objects.filter(project=project, is_known=False).values_list("status", "p_correct"))
+    measured = replay_call(project, with_people, items)
+    floor = replay_call(project, sample, items)
+    assert measured.design_effect > SHADOW_DESIGN_EFFECT == floor.design_effect
+    assert measured.lower < floor.lower and measured.accuracy == floor.accuracy
+    assert {k: summary[k] for k in FIGURES} == figures(measured) == {k: certificate["model"][k] for k in FIGURES}
+    assert f"design effect {measured.design_effect:.2f}" in certificate["model"]["method"]
+    assert "measured" in summary["method"]
