@@ -260,6 +260,29 @@ def tempered_distribution(log_prior, evidence, tau: float, eps: float = 0.0) -> 
     return _calibrated(np.asarray(log_prior, dtype=float), np.asarray(evidence, dtype=float), tau, eps)
 
 
+def delivered_label(labels: Sequence[str], log_prior, evidence, tau: float, eps: float = 0.0) -> tuple[str, float]:
+    """The label a delivery shows for one item and its calibrated P(correct).
+
+    Decision (issue 4, measured in BENCHMARKS.md "Crowd replay"): the label is the model's own
+    MAP label, argmax of ``log_prior + evidence`` (``tau = 1``, what Dawid-Skene and the online
+    acceptance choose), and its probability is the calibrated one (:func:`tempered_distribution`).
+    Tempering is a calibration of the *probability*: ``argmax(log_prior + tau * evidence)``
+    equals ``argmax(log_prior / tau + evidence)``, so choosing the label on the tempered
+    posterior would raise the class prior to the power ``1 / tau`` (≈ 3 on a crowd fitted at
+    ``tau`` ≈ 0.3), and the ``eps`` mixture pulls towards the commonest class too — neither was
+    fitted to choose labels. Ties are broken by label text (``best_label``). The calibrated P of
+    the MAP label may be below that of another label in rare cases; it is still the honest P
+    of the label shown."""
+    lp = np.asarray(log_prior, dtype=float)
+    ev = np.asarray(evidence, dtype=float)
+    s = lp + ev
+    top = s.max()
+    cands = [labels[i] for i in range(len(labels)) if s[i] >= top - 1e-12]
+    lab = min(cands)
+    dist = tempered_distribution(lp, ev, tau, eps)
+    return lab, float(dist[list(labels).index(lab)])
+
+
 def calibrate_posterior(post: dict, log_prior, tau: float, eps: float) -> dict:
     """Calibrated version of an untempered item posterior (label -> P), as production stores it."""
     labels = list(post)

@@ -23,7 +23,7 @@ from ..engine.acceptance import reopen_decision
 from ..engine.annotator import AnnotatorPosterior, posterior_update
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.delivery import cross_fitted_outcomes, shadow_run
-from ..engine.em import refit
+from ..engine.em import delivered_label, refit
 from ..engine.gating import evidence_withheld
 from ..engine.policy import shadow_eligible
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
@@ -229,7 +229,7 @@ def project_model_refresh(*, project_id: int) -> int:
         state.refreshed_at = timezone.now()
         state.save()
         _reopen_unsettled(project, state, stored, revoked)
-        _relabel_decided(project, fit.result.items, fit.result.tempered(fit.tau, fit.eps))
+        _relabel_decided(project, fit.result, fit.tau, fit.eps)
     return len(answers)
 
 
@@ -256,17 +256,17 @@ def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, 
     return task_services.items_reopen(item_ids=reopen)
 
 
-def _relabel_decided(project: Project, item_ids: list, dist) -> int:
-    """Decided items take the re-estimate's label and calibrated P(correct), as the crowd
-    replay's final re-estimate does; their status and decision time stay (an item is not
-    reopened). Returns how many rows changed."""
+def _relabel_decided(project: Project, result, tau: float, eps: float) -> int:
+    """Decided items take the re-estimate's label and calibrated P(correct)
+    (``engine.em.delivered_label``: the MAP label, its tempered P), as the crowd replay's final
+    re-estimate does; their status and decision time stay (an item is not reopened). Returns
+    how many rows changed."""
     labels = list(project.labels)
-    pos = {int(i): j for j, i in enumerate(item_ids)}
+    pos = {int(i): j for j, i in enumerate(result.items)}
     changed = []
     for item in Item.objects.select_for_update().filter(pk__in=list(pos), is_known=False).exclude(status=Item.Status.OPEN):
-        row = dist[pos[item.pk]]
-        j = int(np.argmax(row))
-        label, p = labels[j], round(float(row[j]), 6)
+        label, p = delivered_label(labels, result.log_prior, result.evidence[pos[item.pk]], tau, eps)
+        p = round(p, 6)
         if label != item.label or item.p_correct is None or abs(p - item.p_correct) > 1e-6:
             item.label, item.p_correct = label, p
             changed.append(item)

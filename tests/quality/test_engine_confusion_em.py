@@ -148,3 +148,25 @@ def test_calibration_identity_and_hard_item_ceiling():
         samples.append((np.log(np.array([0.5, 0.5])), ev, y))
     tau, eps = fit_tempering(samples)
     assert eps > 0.1 or tau < 0.5
+
+
+def test_delivered_label_is_the_map_label_with_its_calibrated_probability():
+    """The delivered label is argmax(log prior + evidence); tempering only calibrates its P.
+    Here a fitted tau = 0.3 would hand the label to the commoner class (prior 0.8) although the
+    answers favour the other one: ``delivered_label`` keeps the answers' label."""
+    from quality.engine.em import delivered_label, tempered_distribution
+
+    labels = ["a", "b"]
+    lp = np.log(np.array([0.8, 0.2]))
+    ev = np.array([0.0, 2.0])  # log odds b:a = -1.386 + 2 > 0 at tau = 1, < 0 at tau = 0.3
+    assert tempered_distribution(lp, ev, 0.3, 0.0).argmax() == 0
+    lab, p = delivered_label(labels, lp, ev, 0.3, 0.05)
+    assert lab == "b"
+    assert p == pytest.approx(float(tempered_distribution(lp, ev, 0.3, 0.05)[1]))
+    assert p < 0.5  # the honest calibrated P of the label shown, not the MAP's
+    # untempered: the label and P are the posterior's own
+    lab1, p1 = delivered_label(labels, lp, ev, 1.0, 0.0)
+    post = np.exp(lp + ev) / np.exp(lp + ev).sum()
+    assert lab1 == "b" and p1 == pytest.approx(float(post[1]))
+    # exact tie: broken by label text, deterministic
+    assert delivered_label(labels, np.log([0.5, 0.5]), np.zeros(2), 0.5, 0.0)[0] == "a"
