@@ -164,7 +164,7 @@ def _shadows(project, state, rows, known, audited, revoked, stored, members) -> 
     bar = project_bar(project)
     post = {}
     eligible: dict[str, list[tuple[int, str]]] = {}
-    for i, a, lab, is_check, _, correct in rows:
+    for i, a, lab, is_check, _, correct, _w in rows:
         it = str(i)
         if not is_check or it not in known:
             continue
@@ -194,12 +194,13 @@ def project_model_refresh(*, project_id: int) -> int:
         revoked = weightless_annotators(project)  # revoked, or evidence withheld (below the bar now)
         rows = list(
             Answer.objects.filter(project=project, scored_at__isnull=False)
-            .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id", "correct")
+            .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id", "correct", "weight")
         )
         known_rows = Item.objects.filter(project=project, is_known=True).values_list("id", "known_label", "status")
         known = {str(i): lab for i, lab, _ in known_rows}
         audited = {str(i) for i, _, st in known_rows if st != Item.Status.OPEN}  # key under audit: no shadow
-        answers = [(str(i), str(a), lab) for i, a, lab, *_ in rows if a not in revoked]
+        # with each answer's answer-quality weight, as the acceptance counts it (engine.em.dawid_skene)
+        answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in revoked]
         ids = sorted({r[1] for r in rows})
         stored = confusions(project, ids, lock=True)
         priors = {}
