@@ -47,11 +47,11 @@ from quality.engine import (
     prior_from_qualifier,
     shadow_eligible,
 )
-from quality.engine.acceptance import best_label, decide_confusion, reopen_decision
+from quality.engine.acceptance import decide_confusion, reopen_decision
 from quality.engine.claim import items_claim
 from quality.engine.confusion import Confusion, confusion_prior
 from quality.engine.delivery import cross_fitted_outcomes, shadow_run
-from quality.engine.em import refit, refresh_due
+from quality.engine.em import delivered_label, refit, refresh_due
 from quality.engine.estimate import SHADOW_DESIGN_EFFECT, difficulty_strata
 from quality.engine.gating import evidence_withheld
 from quality.engine.sprt import SprtDesign, WalkState, design_for, gate_step
@@ -369,13 +369,9 @@ def run_replay(
     fit = refit(labels, live_rows(), known, shadow_used(), {}, prior_arr, iters=50, cross_iters=30)
     tau, eps = fit.tau, fit.eps
     res = fit.result
-    final_post = res.tempered(tau, eps)
     pos = {it: j for j, it in enumerate(res.items)}
 
-    def label_p(dist: Sequence[float]) -> tuple[str, float]:
-        return best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
-
-    shadow: list[tuple[str, float, bool, tuple[str, ...]]] = []  # (status, cross-fitted P, label right, answerers)
+    shadow: list[tuple[str, float, bool, tuple[str, ...]]] = []  # (status, cross-fitted P, cross-fitted label right, answerers)
     shadow_answers = 0
     for it, (lab, p) in cross_fitted_outcomes(labels, fit.shadow, known, tau, eps).items():
         sh = shadows[it]
@@ -392,7 +388,7 @@ def run_replay(
             continue
         status = st.decision.status if (st.decision is not None and st.done) else "exhausted"
         if it in pos:
-            lab, p = label_p(final_post[pos[it]])
+            lab, p = delivered_label(labels, res.log_prior, res.evidence[pos[it]], tau, eps)
         else:  # every answer on it came from revoked workers: the online decision stands
             lab, p = st.decision.label, st.decision.p_correct
         status_counts[status] = status_counts.get(status, 0) + 1

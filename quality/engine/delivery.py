@@ -9,12 +9,12 @@ answers run out: then its status is 'exhausted'); record (status, model p, label
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
-from .acceptance import ItemDecision, best_label, decide_confusion, decide_item
+from .acceptance import ItemDecision, decide_confusion, decide_item
 from .calibration import Calibration, fit_calibration
-from .em import tempered_distribution
+from .em import delivered_label
 from .estimate import DeliveryClaim, stratified_claim
 
 
@@ -105,6 +105,5 @@ def cross_fitted_outcomes(
     for it, (log_prior, evidence) in shadow_fit.items():
         if it not in known:
             continue
-        dist = tempered_distribution(log_prior, evidence, tau, eps)
-        out[it] = best_label({lab: float(dist[i]) for i, lab in enumerate(labels)})
+        out[it] = delivered_label(labels, log_prior, evidence, tau, eps)
     return out

@@ -55,7 +55,7 @@ class EMResult:
 
 def dawid_skene(
     labels: Sequence[str],
-    answers: Sequence[tuple[str, str, str]],
+    answers: Sequence[tuple],
     known: Mapping[str, str],
     priors: Mapping[str, np.ndarray],
     default_prior: np.ndarray,
@@ -66,6 +66,13 @@ def dawid_skene(
 ) -> EMResult:
     """EM over (item, worker, label) answers; items in ``known`` are clamped to their label.
 
+    An answer may carry a fourth element, its answer-quality weight ``w`` in [0, 1] (``None`` =
+    1; ``quality.services.answer_model.answer_weight``): it counts as ``w`` of an answer in the
+    M-step (``w`` x its soft count in the annotator's rows) and as ``w`` x its log-likelihood in
+    the E-step — the same tempered likelihood ``engine.decide_confusion`` gives it, so the
+    re-estimate and the acceptance weigh an answer alike. An answer of weight 0 is left out
+    (its item still appears if another answer is on it). Weights 1 are the unweighted EM exactly.
+
     ``priors``: worker -> (K, K) Dirichlet prior (``default_prior`` for anyone else).
     ``init``: optional item -> distribution to start from (e.g. the online posteriors);
     otherwise start from vote shares.
@@ -74,18 +81,23 @@ def dawid_skene(
     lab_ix = {lab: i for i, lab in enumerate(labels)}
     item_ix: dict[str, int] = {}
     worker_ix: dict[str, int] = {}
-    ii, ww, gg = [], [], []
-    for item, worker, lab in answers:
+    ii, ww, gg, wt = [], [], [], []
+    for row in answers:
+        item, worker, lab = row[0], row[1], row[2]
         g = lab_ix.get(lab)
-        if g is None:
+        w = 1.0 if len(row) < 4 or row[3] is None else min(1.0, max(0.0, float(row[3])))
+        if g is None or w <= 0.0:
             continue
         ii.append(item_ix.setdefault(item, len(item_ix)))
         ww.append(worker_ix.setdefault(worker, len(worker_ix)))
         gg.append(g)
+        wt.append(w)
     items = list(item_ix)
     workers = list(worker_ix)
     n_i, n_w = len(items), len(workers)
     ii_a, ww_a, gg_a = np.array(ii, dtype=np.int64), np.array(ww, dtype=np.int64), np.array(gg, dtype=np.int64)
+    wt_a = np.array(wt, dtype=float)
+    weighted = bool(len(wt_a)) and bool((wt_a < 1.0).any())
     prior = np.stack([np.asarray(priors.get(w, default_prior), dtype=float) for w in workers]) if n_w else np.zeros((0, k, k))
     clamp_rows = np.array([item_ix[it] for it in items if it in known and known[it] in lab_ix], dtype=np.int64)
     clamp_lab = np.array([lab_ix[known[it]] for it in items if it in known and known[it] in lab_ix], dtype=np.int64)
@@ -106,18 +118,18 @@ def dawid_skene(
         kc = prior.copy().reshape(n_w, k * k)
         sel = is_known[ii_a]
         for t in range(k):
-            kc += np.bincount(ww_a[sel] * k * k + t * k + gg_a[sel], weights=onehot[ii_a[sel], t],
+            kc += np.bincount(ww_a[sel] * k * k + t * k + gg_a[sel], weights=onehot[ii_a[sel], t] * wt_a[sel],
                               minlength=n_w * k * k).reshape(n_w, k * k)
         lt = np.log(kc.reshape(n_w, k, k) / kc.reshape(n_w, k, k).sum(axis=2, keepdims=True))
         ev = np.zeros((n_i, k))
-        np.add.at(ev, ii_a, lt[ww_a, :, gg_a])
+        np.add.at(ev, ii_a, lt[ww_a, :, gg_a] * wt_a[:, None])
         ev -= ev.max(axis=1, keepdims=True)
         start = np.exp(ev)
         post[missing] = (start / start.sum(axis=1, keepdims=True))[missing]
         missing = post.sum(axis=1) <= 0
     if missing.any():
         votes = np.zeros((n_i, k))
-        np.add.at(votes, (ii_a, gg_a), 1.0)
+        np.add.at(votes, (ii_a, gg_a), wt_a)
         votes += 1e-3
         post[missing] = votes[missing] / votes[missing].sum(axis=1, keepdims=True)
     post = post / post.sum(axis=1, keepdims=True)
@@ -134,7 +146,8 @@ def dawid_skene(
         flat = prior.reshape(n_w, k * k).copy()
         cell = ww_a * (k * k) + gg_a
         for t in range(k):  # bincount: the fast scatter-add
-            flat += np.bincount(cell + t * k, weights=post[ii_a, t], minlength=n_w * k * k).reshape(n_w, k * k)
+            soft = post[ii_a, t] * wt_a if weighted else post[ii_a, t]
+            flat += np.bincount(cell + t * k, weights=soft, minlength=n_w * k * k).reshape(n_w, k * k)
         counts = flat.reshape(n_w, k, k)
         theta = counts / counts.sum(axis=2, keepdims=True)
         pi = post.sum(axis=0) + CLASS_PRIOR_ALPHA
@@ -142,6 +155,8 @@ def dawid_skene(
         # E-step
         log_theta = np.log(theta)
         terms = log_theta[ww_a, :, gg_a]
+        if weighted:
+            terms = terms * wt_a[:, None]
         evidence = np.stack([np.bincount(ii_a, weights=terms[:, t], minlength=n_i) for t in range(k)], axis=1) \
             if n_i else np.zeros((0, k))
         s = log_pi[None, :] + evidence
@@ -217,7 +232,7 @@ class Refit:
 
 def refit(
     labels: Sequence[str],
-    answers: Sequence[tuple[str, str, str]],
+    answers: Sequence[tuple],
     known: Mapping[str, str],
     shadow_used: Mapping[str, Sequence[tuple[str, str]]],
     priors: Mapping[str, np.ndarray],
@@ -228,10 +243,12 @@ def refit(
 ) -> Refit:
     """The periodic re-estimate, as production and replay both run it.
 
-    ``answers`` are all answers so far (checks included); ``shadow_used`` gives, per known item,
+    ``answers`` are all answers so far (checks included), (item, worker, label[, weight]) as
+    :func:`dawid_skene` takes them; ``shadow_used`` gives, per known item,
     the answers its shadow delivery used (worker, label). For each of ``FOLDS`` folds of the known
     items, EM runs with that fold's labels hidden and only its shadow answers present; the
     fold's (log prior, evidence) pairs fit ``tau`` and are what shadow deliveries are scored with.
+    A shadow's answers enter its fold's fit at weight 1, as ``delivery.shadow_run`` decides them.
     """
     lab_ix = {lab: i for i, lab in enumerate(labels)}
     res = dawid_skene(labels, answers, known, priors, default_prior, iters=iters)
@@ -258,6 +275,29 @@ def refit(
 def tempered_distribution(log_prior, evidence, tau: float, eps: float = 0.0) -> np.ndarray:
     """Calibrated P(truth) for one item (see :func:`fit_tempering`)."""
     return _calibrated(np.asarray(log_prior, dtype=float), np.asarray(evidence, dtype=float), tau, eps)
+
+
+def delivered_label(labels: Sequence[str], log_prior, evidence, tau: float, eps: float = 0.0) -> tuple[str, float]:
+    """The label a delivery shows for one item and its calibrated P(correct).
+
+    Decision (issue 4, measured in BENCHMARKS.md "Crowd replay"): the label is the model's own
+    MAP label, argmax of ``log_prior + evidence`` (``tau = 1``, what Dawid-Skene and the online
+    acceptance choose), and its probability is the calibrated one (:func:`tempered_distribution`).
+    Tempering is a calibration of the *probability*: ``argmax(log_prior + tau * evidence)``
+    equals ``argmax(log_prior / tau + evidence)``, so choosing the label on the tempered
+    posterior would raise the class prior to the power ``1 / tau`` (≈ 3 on a crowd fitted at
+    ``tau`` ≈ 0.3), and the ``eps`` mixture pulls towards the commonest class too — neither was
+    fitted to choose labels. Ties are broken by label text (``best_label``). The calibrated P of
+    the MAP label may be below that of another label in rare cases; it is still the honest P
+    of the label shown."""
+    lp = np.asarray(log_prior, dtype=float)
+    ev = np.asarray(evidence, dtype=float)
+    s = lp + ev
+    top = s.max()
+    cands = [labels[i] for i in range(len(labels)) if s[i] >= top - 1e-12]
+    lab = min(cands)
+    dist = tempered_distribution(lp, ev, tau, eps)
+    return lab, float(dist[list(labels).index(lab)])
 
 
 def calibrate_posterior(post: dict, log_prior, tau: float, eps: float) -> dict:

@@ -23,7 +23,7 @@ from ..engine.acceptance import reopen_decision
 from ..engine.annotator import AnnotatorPosterior, posterior_update
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.delivery import cross_fitted_outcomes, shadow_run
-from ..engine.em import refit
+from ..engine.em import delivered_label, refit
 from ..engine.gating import evidence_withheld
 from ..engine.policy import shadow_eligible
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
@@ -164,7 +164,7 @@ def _shadows(project, state, rows, known, audited, revoked, stored, members) -> 
     bar = project_bar(project)
     post = {}
     eligible: dict[str, list[tuple[int, str]]] = {}
-    for i, a, lab, is_check, _, correct in rows:
+    for i, a, lab, is_check, _, correct, _w in rows:
         it = str(i)
         if not is_check or it not in known:
             continue
@@ -194,12 +194,13 @@ def project_model_refresh(*, project_id: int) -> int:
         revoked = weightless_annotators(project)  # revoked, or evidence withheld (below the bar now)
         rows = list(
             Answer.objects.filter(project=project, scored_at__isnull=False)
-            .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id", "correct")
+            .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id", "correct", "weight")
         )
         known_rows = Item.objects.filter(project=project, is_known=True).values_list("id", "known_label", "status")
         known = {str(i): lab for i, lab, _ in known_rows}
         audited = {str(i) for i, _, st in known_rows if st != Item.Status.OPEN}  # key under audit: no shadow
-        answers = [(str(i), str(a), lab) for i, a, lab, *_ in rows if a not in revoked]
+        # with each answer's answer-quality weight, as the acceptance counts it (engine.em.dawid_skene)
+        answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in revoked]
         ids = sorted({r[1] for r in rows})
         stored = confusions(project, ids, lock=True)
         priors = {}
@@ -233,7 +234,7 @@ def project_model_refresh(*, project_id: int) -> int:
         state.refreshed_at = timezone.now()
         state.save()
         _reopen_unsettled(project, state, stored, revoked)
-        _relabel_decided(project, fit.result.items, fit.result.tempered(fit.tau, fit.eps))
+        _relabel_decided(project, fit.result, fit.tau, fit.eps)
     return len(answers)
 
 
@@ -260,17 +261,17 @@ def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, 
     return task_services.items_reopen(item_ids=reopen)
 
 
-def _relabel_decided(project: Project, item_ids: list, dist) -> int:
-    """Decided items take the re-estimate's label and calibrated P(correct), as the crowd
-    replay's final re-estimate does; their status and decision time stay (an item is not
-    reopened). Returns how many rows changed."""
+def _relabel_decided(project: Project, result, tau: float, eps: float) -> int:
+    """Decided items take the re-estimate's label and calibrated P(correct)
+    (``engine.em.delivered_label``: the MAP label, its tempered P), as the crowd replay's final
+    re-estimate does; their status and decision time stay (an item is not reopened). Returns
+    how many rows changed."""
     labels = list(project.labels)
-    pos = {int(i): j for j, i in enumerate(item_ids)}
+    pos = {int(i): j for j, i in enumerate(result.items)}
     changed = []
     for item in Item.objects.select_for_update().filter(pk__in=list(pos), is_known=False).exclude(status=Item.Status.OPEN):
-        row = dist[pos[item.pk]]
-        j = int(np.argmax(row))
-        label, p = labels[j], round(float(row[j]), 6)
+        label, p = delivered_label(labels, result.log_prior, result.evidence[pos[item.pk]], tau, eps)
+        p = round(p, 6)
         if label != item.label or item.p_correct is None or abs(p - item.p_correct) > 1e-6:
             item.label, item.p_correct = label, p
             changed.append(item)

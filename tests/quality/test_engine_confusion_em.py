@@ -148,3 +148,53 @@ def test_calibration_identity_and_hard_item_ceiling():
         samples.append((np.log(np.array([0.5, 0.5])), ev, y))
     tau, eps = fit_tempering(samples)
     assert eps > 0.1 or tau < 0.5
+
+
+def test_delivered_label_is_the_map_label_with_its_calibrated_probability():
+    """The delivered label is argmax(log prior + evidence); tempering only calibrates its P.
+    Here a fitted tau = 0.3 would hand the label to the commoner class (prior 0.8) although the
+    answers favour the other one: ``delivered_label`` keeps the answers' label."""
+    from quality.engine.em import delivered_label, tempered_distribution
+
+    labels = ["a", "b"]
+    lp = np.log(np.array([0.8, 0.2]))
+    ev = np.array([0.0, 2.0])  # log odds b:a = -1.386 + 2 > 0 at tau = 1, < 0 at tau = 0.3
+    assert tempered_distribution(lp, ev, 0.3, 0.0).argmax() == 0
+    lab, p = delivered_label(labels, lp, ev, 0.3, 0.05)
+    assert lab == "b"
+    assert p == pytest.approx(float(tempered_distribution(lp, ev, 0.3, 0.05)[1]))
+    assert p < 0.5  # the honest calibrated P of the label shown, not the MAP's
+    # untempered: the label and P are the posterior's own
+    lab1, p1 = delivered_label(labels, lp, ev, 1.0, 0.0)
+    post = np.exp(lp + ev) / np.exp(lp + ev).sum()
+    assert lab1 == "b" and p1 == pytest.approx(float(post[1]))
+    # exact tie: broken by label text, deterministic
+    assert delivered_label(labels, np.log([0.5, 0.5]), np.zeros(2), 0.5, 0.0)[0] == "a"
+
+
+def test_dawid_skene_weighs_answers_as_the_acceptance_does():
+    """Weights 1 are the unweighted EM exactly; weight 0 is the answer left out; a weight w
+    enters the evidence as w x its log-likelihood (the tempered likelihood decide_confusion uses)."""
+    labels = ["a", "b"]
+    rng = random.Random(3)
+    rows = []
+    for i in range(40):
+        truth = "a" if i % 3 else "b"
+        for w in range(4):
+            good = rng.random() < (0.9 if w < 3 else 0.55)
+            rows.append((f"i{i}", f"w{w}", truth if good else ("b" if truth == "a" else "a")))
+    known = {"i0": "b", "i1": "a"}
+    prior = np.ones((2, 2)) + np.eye(2)
+    plain = dawid_skene(labels, rows, known, {}, prior, iters=40)
+    ones = dawid_skene(labels, [r + (1.0,) for r in rows], known, {}, prior, iters=40)
+    nones = dawid_skene(labels, [r + (None,) for r in rows], known, {}, prior, iters=40)
+    assert np.allclose(plain.post, ones.post) and np.allclose(plain.post, nones.post)
+    # weight 0 on worker w3's answers == w3 absent
+    zero = dawid_skene(labels, [r + (0.0 if r[1] == "w3" else 1.0,) for r in rows], known, {}, prior, iters=40)
+    absent = dawid_skene(labels, [r for r in rows if r[1] != "w3"], known, {}, prior, iters=40)
+    assert zero.items == absent.items and np.allclose(zero.post, absent.post) and "w3" not in zero.counts
+    # half weight: half the evidence per answer and half the soft counts in the rows
+    half = dawid_skene(labels, [r + (0.5,) for r in rows], known, {}, prior, iters=1)
+    full = dawid_skene(labels, rows, known, {}, prior, iters=1)
+    assert (half.counts["w0"] - prior).sum() == pytest.approx(0.5 * (full.counts["w0"] - prior).sum())
+    assert np.abs(half.evidence).sum() < np.abs(full.evidence).sum()

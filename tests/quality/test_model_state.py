@@ -189,3 +189,60 @@ def test_refresh_reopens_acceptances_the_reestimate_no_longer_supports_as_the_re
         again = engine.reopen_decision(project.labels, state.log_prior, confs, target=project.accuracy_target,
                                        cap=project.max_answers, weights=[w for *_, w in answers])
         assert (again is not None) is expect_open
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_relabels_decided_items_with_the_map_label_as_the_replay_does():
+    """The re-estimate's relabelling (``quality.services.model._relabel_decided``) stores what
+    the crowd replay delivers (``engine.em.delivered_label``): the MAP label, not the tempered
+    posterior's argmax, with its calibrated P — on a fit where the two disagree."""
+    import numpy as np
+    from django.db import transaction
+
+    from quality.engine.em import EMResult, delivered_label
+
+    project = setup_project(n_items=2, n_known=12, max_answers=3)
+    users = [worker(project, f"u{i}") for i in range(2)]
+    item = Item.objects.filter(project=project, is_known=False).order_by("id").first()
+    for u in users:
+        item.refresh_from_db()
+        if item.status == Item.Status.OPEN:
+            answer(project, u, item, "b")
+    item.refresh_from_db()
+    assert item.status != Item.Status.OPEN
+    lp = np.log(np.array([0.8, 0.2]))
+    ev = np.array([[0.0, 2.0]])
+    res = EMResult(items=[item.pk], post=np.zeros((1, 2)), evidence=ev, counts={}, log_prior=lp, iterations=1)
+    assert res.tempered(0.3, 0.05)[0].argmax() == 0  # the old rule would have stored "a"
+    with transaction.atomic():  # the re-estimate holds the project lock around it
+        model_services._relabel_decided(project, res, 0.3, 0.05)
+    item.refresh_from_db()
+    lab, p = delivered_label(project.labels, lp, ev[0], 0.3, 0.05)
+    assert (item.label, item.p_correct) == (lab, pytest.approx(round(p, 6))) and lab == "b"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_gives_the_reestimate_each_answers_quality_weight(monkeypatch):
+    """The re-estimate reads each answer's stored answer-quality weight and hands it to
+    ``engine.em.refit`` (which counts it as decide_confusion does); a weight not set is full."""
+    from tasks_app.models import Answer
+
+    project = setup_project(n_items=2, n_known=12, max_answers=3)
+    users = [worker(project, f"u{i}") for i in range(2)]
+    for u in users:
+        for item in Item.objects.filter(project=project, is_known=True).order_by("id")[:4]:
+            answer(project, u, item, item.known_label)
+    first = Answer.objects.filter(item__project=project).order_by("id").first()
+    Answer.objects.filter(pk=first.pk).update(weight=0.25)
+    seen = {}
+    real = model_services.refit
+
+    def spy(labels, answers, *args, **kwargs):
+        seen["answers"] = list(answers)
+        return real(labels, answers, *args, **kwargs)
+
+    monkeypatch.setattr(model_services, "refit", spy)
+    quality_services.project_model_refresh(project_id=project.pk)
+    weights = {(it, a): w for it, a, _, w in seen["answers"]}
+    assert weights[(str(first.item_id), str(first.annotator_id))] == 0.25
+    assert sum(1 for w in weights.values() if w is None or w == 1.0) == len(weights) - 1

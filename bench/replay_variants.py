@@ -1,0 +1,186 @@
+"""Acceptance variants measured for issue 4 and rejected (BENCHMARKS.md "Crowd replay"), kept so
+the figures can be re-run. NOT production code: each variant wraps the engine functions the
+replay calls (``decide_confusion``, ``known_check_rate``, ``choose_item``), chosen by
+environment variables, then runs ``quality.replay.run_replay`` per split exactly as
+``bench/replay_splits.py`` does (seed s: ``random.Random(s)`` draws the 10 % known items).
+
+    NET=1 BAR=0.975 ... .venv/bin/python bench/replay_variants.py SETS SEEDS [DATA_DIR]
+    e.g.  BAR=0.975 .venv/bin/python bench/replay_variants.py zhang_dog,d_sentiment 1,2,3,4,5
+
+Variables: ``BAR`` acceptance bar instead of the target; ``CAP`` lower cap; ``NET`` agreeing
+minus NET x disagreeing answers must reach min_agree; ``FUT`` futility: stop ('exhausted')
+when the Polya-urn predictive probability (the item's own answer counts + 1) of reaching the
+bar within the cap is < FUT (from ``FUTMIN`` answers); ``STAB`` urn concentration alpha:
+accept only if the urn-predictive probability that the plurality at the cap differs from the
+accepted label is <= 1 - target; ``CEIL``/``FLOORV``/``CALIB`` known-check rate ceiling, floor,
+calibration checks; ``BFS=1`` give the item with the fewest answers first.
+Prints per split and a per-set line (accuracy - DS over all answers, share of answers used,
+minimum gap) and, per answers-used bucket, [held-out items, ours wrong, DS wrong, net loss].
+"""
+from __future__ import annotations
+
+import collections
+import math
+import os
+import random
+import sys
+import time
+from math import lgamma
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from replay_all import crowdkit_baselines, read_csv
+
+import quality.engine.acceptance as A
+import quality.engine.delivery as DL
+import quality.engine.policy as POL
+import quality.replay as R
+
+orig = A.decide_confusion
+NET = float(os.environ.get('NET', '0'))      # weight of disagreement subtracted from agree count
+BAR = float(os.environ.get('BAR', '0'))      # acceptance bar override (0 = target)
+FUT = float(os.environ.get('FUT', '0'))      # futility threshold on predictive P(reach)
+FUTMIN = int(os.environ.get('FUTMIN', '3'))
+CAP = int(os.environ.get('CAP', '0'))
+
+def p_reach(L, thr, d, cT, cR, cO, r):
+    # Polya urn DP over future answers; absorbing when L + d*(a-b) >= thr
+    if L >= thr: return 1.0
+    states = {(0,0,0):1.0}; reached = 0.0
+    n0 = cT+cR+cO+3.0
+    for j in range(r):
+        new = {}
+        for (a,b,o),p in states.items():
+            tot = n0 + j
+            for da,db,do,w in ((1,0,0,cT+1+a),(0,1,0,cR+1+b),(0,0,1,cO+1+o)):
+                s=(a+da,b+db,o+do); q=p*w/tot
+                if L + d*(s[0]-s[1]) >= thr: reached += q
+                else: new[s]=new.get(s,0.0)+q
+        states=new
+    return reached
+
+def dc(labels, log_prior, answers, *, tau, target, cap, min_agree=A.MIN_AGREE, weights=None):
+    if CAP: cap = min(cap, CAP)
+    bar = BAR or target
+    dec, post = orig(labels, log_prior, answers, tau=tau, target=bar, cap=cap, min_agree=min_agree, weights=weights)
+    label = dec.label
+    if dec.status == 'accepted' and NET:
+        n_dis = sum(1 for lab, c in answers if c is not None and lab != label)
+        n_agree = sum(1 for lab, c in answers if c is not None and lab == label)
+        if n_agree - NET*n_dis < min_agree:
+            st = 'exhausted' if len(answers) >= cap else 'more'
+            dec = A.ItemDecision(st, label, dec.p_correct)
+    if dec.status == 'more' and FUT and len(answers) >= FUTMIN:
+        srt = sorted(post, key=lambda x: -post[x]); T, Rr = srt[0], srt[1]
+        L = math.log(max(post[T],1e-300)) - math.log(max(post[Rr],1e-300))
+        thr = math.log(bar/(1-bar))
+        ds = [c.loglik(T) for lab,c in answers if c is not None and lab == T]
+        iT, iR = labels.index(T), labels.index(Rr)
+        d = sum(ll[iT]-ll[iR] for ll in ds)/len(ds) if ds else 0.0
+        cT = sum(1 for lab,c in answers if c is not None and lab==T)
+        cR = sum(1 for lab,c in answers if c is not None and lab==Rr)
+        cO = sum(1 for lab,c in answers if c is not None) - cT - cR
+        if d <= 0 or p_reach(L, thr, d, cT, cR, cO, cap-len(answers)) < FUT:
+            dec = A.ItemDecision('exhausted', label, dec.p_correct)
+    return dec, post
+
+A.decide_confusion = dc; R.decide_confusion = dc; DL.decide_confusion = dc
+
+STAB = float(os.environ.get('STAB', '0'))
+STABT = float(os.environ.get('STABT', '0'))
+def compositions(r, k):
+    if k == 1:
+        yield (r,); return
+    for i in range(r+1):
+        for rest in compositions(r-i, k-1):
+            yield (i,)+rest
+def p_flip(counts, top, r, alpha):
+    k=len(counts); N=sum(counts)
+    if r<=0: return 0.0
+    base = lgamma(N+k*alpha) - lgamma(N+k*alpha+r) + lgamma(r+1)
+    pf=0.0
+    for x in compositions(r,k):
+        lp = base
+        for c,xi in zip(counts,x):
+            lp += lgamma(c+alpha+xi) - lgamma(c+alpha) - lgamma(xi+1)
+        f=[c+xi for c,xi in zip(counts,x)]
+        m=max(f)
+        if f[top] < m: pf += math.exp(lp)
+        elif sum(1 for v in f if v==m) > 1: pf += 0.5*math.exp(lp)
+    return pf
+dc_prev = dc
+def dc2(labels, log_prior, answers, *, tau, target, cap, min_agree=A.MIN_AGREE, weights=None):
+    dec, post = dc_prev(labels, log_prior, answers, tau=tau, target=target, cap=cap, min_agree=min_agree, weights=weights)
+    if STAB and dec.status == 'accepted':
+        cnt=[0]*len(labels)
+        for lab,c in answers:
+            if c is not None and lab in labels: cnt[labels.index(lab)]+=1
+        pf = p_flip(cnt, labels.index(dec.label), cap-len(answers), STAB)
+        if pf > (STABT or 1-target):
+            dec = A.ItemDecision('exhausted' if len(answers)>=cap else 'more', dec.label, dec.p_correct)
+    return dec, post
+A.decide_confusion = dc2; R.decide_confusion = dc2; DL.decide_confusion = dc2
+
+CEIL = float(os.environ.get('CEIL', '0')); FLOORV = float(os.environ.get('FLOORV', '0')); CALIB=int(os.environ.get('CALIB','0'))
+_kcr = POL.known_check_rate
+def kcr(post, *, bar=0.75, **kw):
+    if CEIL: kw['ceiling']=CEIL
+    if FLOORV: kw['floor']=FLOORV
+    if CALIB: kw['calibration_checks']=CALIB
+    return _kcr(post, bar=bar, **kw)
+R.known_check_rate = kcr
+
+BFS = os.environ.get('BFS')
+if BFS:
+    from quality.engine.policy import Candidate
+    _ci = POL.choose_item
+    def ci(cands, rng):
+        return _ci([Candidate(c.item, -c.answers, c.priority) for c in cands], rng)
+    R.choose_item = ci
+
+
+def main() -> None:
+    sets = sys.argv[1].split(",")
+    seeds = [int(s) for s in sys.argv[2].split(",")]
+    data = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT.parent / "shared" / "data" / "crowd"
+    for name in sets:
+        answers = read_csv(data / name / "answers.csv")
+        gold = {r["item"]: r["label"] for r in read_csv(data / name / "gold.csv")}
+        ds = crowdkit_baselines(answers)[1]
+        items = sorted(gold)
+        n_pairs = len({(r["item"], r["worker"]) for r in answers})
+        per = collections.defaultdict(lambda: [0, 0, 0, 0])
+        accs, dss, shares, gaps = [], [], [], []
+        for s in seeds:
+            known = set(random.Random(s).sample(items, round(0.1 * len(items))))
+            t = time.process_time()
+            dl, sm = R.run_replay(answers, [(i, gold[i]) for i in sorted(known)], seed=s)
+            cpu = time.process_time() - t
+            lab = {r["item"]: r for r in dl}
+            held = [i for i in items if i not in known and i in lab]
+            m = sum(lab[i]["label"] == gold[i] for i in held) / len(held)
+            d = sum(ds[i] == gold[i] for i in held) / len(held)
+            accs.append(m)
+            dss.append(d)
+            shares.append(sm["answers_used"] / n_pairs)
+            gaps.append(m - sm["claimed_lower_bound"])
+            for i in held:
+                b = per[min(lab[i]["answers_used"], 10)]
+                ours, theirs = lab[i]["label"] == gold[i], ds[i] == gold[i]
+                b[0] += 1
+                b[1] += not ours
+                b[2] += not theirs
+                b[3] += (theirs and not ours) - (ours and not theirs)
+            print(f"{name} seed {s}: acc {m:.4f} ds {d:.4f} diff {m - d:+.4f} share {shares[-1]:.3f} "
+                  f"gap {gaps[-1]:+.3f} cpu {cpu:.1f}s", flush=True)
+        print(f"== {name}: diff {sum(accs) / len(accs) - sum(dss) / len(dss):+.4f} share {sum(shares) / len(shares):.3f} "
+              f"gapmin {min(gaps):+.3f}")
+        for u in sorted(per):
+            print("  used", u, per[u])
+
+
+if __name__ == "__main__":
+    main()
