@@ -279,6 +279,10 @@ class Lease(models.Model):
             models.Index(fields=["expires_at"], condition=Q(state="active"), name="lease_live_expiry_idx"),
             # skips per project and reason for ops (only skipped rows are in it)
             models.Index(fields=["project", "skip_reason"], condition=Q(state="skipped"), name="lease_skip_idx"),
+            # the pick's "not skipped by this annotator" probe (picking._TAKE_LEG); with the live-lease
+            # unique constraint it answers "does this annotator hold or have skipped this item" in two
+            # lookups whatever the number of leases on the item, and only a skip writes to it
+            models.Index(fields=["item", "annotator"], condition=Q(state="skipped"), name="lease_skipped_idx"),
         ]
 
 

@@ -72,13 +72,16 @@ def _item_sql_names() -> dict[str, str]:
 # buffers, 0.5 ms for one pick at 3,700 answers, and growing with every answer ever given), and a
 # hash anti-join over all of the annotator's answers for the hidden-check leg (growing with their
 # history). With it: ~8 buffers for a regular pick, ~1 probe per open known item for a check,
-# whatever the history (``bench/plans.py``; BENCHMARKS "PostgreSQL's share").
+# whatever the history (``bench/plans.py``; BENCHMARKS "PostgreSQL's share"). The lease probe is two,
+# one per state, each on a partial index of (item, annotator) — the live-lease unique constraint and
+# ``lease_skipped_idx`` — because a known item collects a lease from every annotator it is shown to:
+# a probe through the ``item_id`` index read all of them (2,000 buffers per check pick at 400 checks).
 _TAKE_LEG = """{name} AS MATERIALIZED (
   SELECT i.id FROM {item} i
   WHERE i.project_id = %(project)s AND {known} i.is_known AND i.status = 'open' {extra}
     AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s OFFSET 0)
-    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s
-                    AND l.state IN ('active', 'skipped') OFFSET 0)
+    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state = 'active' OFFSET 0)
+    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state = 'skipped' OFFSET 0)
     {where}
   ORDER BY {order} LIMIT 1 FOR UPDATE OF i SKIP LOCKED)"""
 _TAKE_SQL = """WITH {legs},
