@@ -167,7 +167,9 @@ class Item(models.Model):
     # API's status enum and filters are built from the choices, and repeats never reach customers.
     STATUS_REPEAT = "repeat"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # no index of its own: every index below that starts with project_id serves a project_id filter
+    # (issue 9: each index is paid on every write of the row, two item updates per annotation)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=200)
     data = models.JSONField()
     is_known = models.BooleanField(default=False)
@@ -249,7 +251,8 @@ class Lease(models.Model):
         OTHER = "other", "Other (say why)"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases")
+    # project_id filters use lease_annotator_idx (project_id first); see Item.project
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="leases", db_index=False)
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -270,9 +273,16 @@ class Lease(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "annotator", "state"], name="lease_annotator_idx"),
-            models.Index(fields=["state", "expires_at"], name="lease_expiry_idx"),
+            # only live leases: the expiry sweep and the dashboards' expiring/overdue counts read
+            # state = 'active' alone, and a lease leaving that state (submit, release, skip, expiry)
+            # then writes no entry for its new row version here (issue 9)
+            models.Index(fields=["expires_at"], condition=Q(state="active"), name="lease_live_expiry_idx"),
             # skips per project and reason for ops (only skipped rows are in it)
             models.Index(fields=["project", "skip_reason"], condition=Q(state="skipped"), name="lease_skip_idx"),
+            # the pick's "not skipped by this annotator" probe (picking._TAKE_LEG); with the live-lease
+            # unique constraint it answers "does this annotator hold or have skipped this item" in two
+            # lookups whatever the number of leases on the item, and only a skip writes to it
+            models.Index(fields=["item", "annotator"], condition=Q(state="skipped"), name="lease_skipped_idx"),
         ]
 
 
@@ -280,9 +290,13 @@ class Answer(models.Model):
     """An annotator's answer. ``client_key`` makes submission idempotent; ``scored_at`` makes
     scoring idempotent (the scoring task skips answers already scored)."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="answers")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answers")
+    # No single-column FK indexes (issue 9): every answer insert paid for three indexes that the
+    # composite ones below already give, each starting with the same column — item_id:
+    # answer_one_per_item_annotator and answer_item_idx; annotator_id: answer_client_key_unique;
+    # project_id: answer_annotator_idx.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answers", db_index=False)
     label = models.CharField(max_length=200)
     value = models.JSONField(null=True, blank=True, help_text="Structured answer (non-categorical types); label holds its canonical form.")
     client_key = models.CharField(max_length=64)

@@ -64,11 +64,24 @@ def _item_sql_names() -> dict[str, str]:
 # stops at the first row, so later legs never run (EXPLAIN: "never executed"); the UPDATE counts
 # the new lease on that row and returns it. One round trip instead of up to four selects + an
 # update per next task (issue 9).
+#
+# ``OFFSET 0`` in the two NOT EXISTS (issue 9, fifth round) keeps each a per-row probe (a correlated
+# SubPlan: one index lookup per candidate item, and a leg stops at its first eligible item). Without
+# it PostgreSQL may turn them into anti-joins, and the generic plan of the prepared statement did:
+# merge anti-joins that read the answer and lease ``item_id`` indexes from their start (1,090
+# buffers, 0.5 ms for one pick at 3,700 answers, and growing with every answer ever given), and a
+# hash anti-join over all of the annotator's answers for the hidden-check leg (growing with their
+# history). With it: ~8 buffers for a regular pick, ~1 probe per open known item for a check,
+# whatever the history (``bench/plans.py``; BENCHMARKS "PostgreSQL's share"). The lease probe is two,
+# one per state, each on a partial index of (item, annotator) — the live-lease unique constraint and
+# ``lease_skipped_idx`` — because a known item collects a lease from every annotator it is shown to:
+# a probe through the ``item_id`` index read all of them (2,000 buffers per check pick at 400 checks).
 _TAKE_LEG = """{name} AS MATERIALIZED (
   SELECT i.id FROM {item} i
   WHERE i.project_id = %(project)s AND {known} i.is_known AND i.status = 'open' {extra}
-    AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s)
-    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state IN ('active', 'skipped'))
+    AND NOT EXISTS (SELECT 1 FROM {answer} a WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s OFFSET 0)
+    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state = 'active' OFFSET 0)
+    AND NOT EXISTS (SELECT 1 FROM {lease} l WHERE l.item_id = i.id AND l.annotator_id = %(annotator)s AND l.state = 'skipped' OFFSET 0)
     {where}
   ORDER BY {order} LIMIT 1 FOR UPDATE OF i SKIP LOCKED)"""
 _TAKE_SQL = """WITH {legs},
@@ -77,25 +90,33 @@ UPDATE {item} AS u SET assigned = u.assigned + 1 FROM pick WHERE u.id = pick.id
 RETURNING {ucols}"""
 
 
-def _take_sql(known: bool) -> str:
-    key = ("take", known)
-    sql = _pick_sql_cache.get(key)
-    if sql is None:
-        n = _item_sql_names()
+def _take_legs(*kinds: bool) -> tuple[str, str]:
+    """The pick's legs for each kind in order (True: the hidden-check leg, False: the four regular
+    legs) as ``(CTE definitions, UNION ALL of them)``; parameters ``project``, ``annotator`` and,
+    with regular legs, ``pivot`` and ``lo``. ``leases`` builds its one-statement next task on these."""
+    n = _item_sql_names()
+    legs = []
+    for known in kinds:
         if known:
-            legs = [dict(name="k", known="", extra="", where="", order="i.assigned, random()")]
+            legs.append(dict(name="k", known="", extra="", where="", order="i.assigned, random()"))
         else:
-            legs = [
+            legs += [
                 dict(name=f"g{g}{'a' if op == '>=' else 'b'}", known="NOT", extra=extra, order="i.id",
                      where="AND i.id >= %(pivot)s" if op == ">=" else "AND i.id < %(pivot)s AND i.id >= %(lo)s")
                 for g, extra in enumerate(_PICK_GROUPS[False]) for op in (">=", "<")
             ]
+    return (",\n".join(_TAKE_LEG.format(**n, **leg) for leg in legs),
+            " UNION ALL ".join(f"SELECT id FROM {leg['name']}" for leg in legs))
+
+
+def _take_sql(known: bool) -> str:
+    key = ("take", known)
+    sql = _pick_sql_cache.get(key)
+    if sql is None:
         q = connection.ops.quote_name
-        sql = _TAKE_SQL.format(
-            legs=",\n".join(_TAKE_LEG.format(**n, **leg) for leg in legs),
-            union=" UNION ALL ".join(f"SELECT id FROM {leg['name']}" for leg in legs),
-            item=n["item"], ucols=", ".join(f"u.{q(f.column)}" for f in Item._meta.concrete_fields),
-        )
+        legs, union = _take_legs(known)
+        sql = _TAKE_SQL.format(legs=legs, union=union, item=q(Item._meta.db_table),
+                               ucols=", ".join(f"u.{q(f.column)}" for f in Item._meta.concrete_fields))
         _pick_sql_cache[key] = sql
     return sql
 

@@ -17,8 +17,16 @@ Decisions the issue left open:
   (``None`` as Django connects, which makes psycopg prepare nothing at all) is raised to "never"
   so nothing else is prepared automatically. The global ``server_side_binding`` switch
   (``DB_SERVER_SIDE_BINDING``) stays as it was.
-* Plan choice is left to PostgreSQL's default ``plan_cache_mode = auto``: five custom plans,
-  then the generic plan when it is not costlier. The statements' selective conditions that
+* Plans: generic, always (issue 9, fifth round). The first time a connection runs a statement
+  here outside a transaction, it sets ``plan_cache_mode = force_generic_plan`` for its session —
+  which only changes statements that are prepared, i.e. only these (Django's own cursor prepares
+  nothing). Under the default ``auto`` PostgreSQL kept re-planning the next-task statement whose
+  slot drew a hidden check at every call (its generic estimate looked costlier than a custom
+  plan): 1.3 ms of planning for ~1 ms of execution (``bench/plans.py --stats``). The generic plans
+  of every statement run here were read with EXPLAIN and are the custom ones: each walks a
+  partial index from the pivot and probes per row (``picking``'s ``OFFSET 0``), so no parameter
+  value changes the best plan. (Set outside a transaction because a rolled-back transaction
+  would undo it.) The statements' selective conditions that
   partial indexes need (``status = 'open'``, ``NOT is_known``, ``answers_count = 0``,
   ``assigned < answers_wanted``) are literals in the SQL text, never parameters, so the generic
   plan matches the same partial indexes as a custom one (checked with EXPLAIN of
@@ -70,6 +78,7 @@ if psycopg is not None:
 
 
 _NEVER = 2**31 - 1
+_IDLE = psycopg.pq.TransactionStatus.IDLE if psycopg is not None else None
 
 
 def _preparing() -> bool:
@@ -93,6 +102,10 @@ def prepared_cursor() -> Iterator:
         # threshold never reached: Django's ClientCursor still never prepares, and a server-binding
         # cursor prepares only what asks for it (here: everything run through this cursor).
         conn.prepare_threshold = _NEVER
+    if not getattr(conn, "_cadre_generic_plans", False) and conn.info.transaction_status == _IDLE:
+        with connection.wrap_database_errors:
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn._cadre_generic_plans = True
     with connection.wrap_database_errors:
         raw = _PreparingCursor(conn)
     connection.validate_thread_sharing()

@@ -29,8 +29,8 @@ def test_hot_statements_are_prepared_and_still_counted(django_assert_num_queries
     lease = services.lease_next(project=project, annotator=annotator, known_check_rate=0.0)
     assert lease is not None
     texts = _prepared_texts()
-    assert any("pick AS" in t and "SKIP LOCKED" in t for t in texts), texts  # the pick
-    assert any(t.lstrip().upper().startswith("INSERT INTO") and "lease" in t for t in texts), texts  # the lease insert
+    # the next task: the annotator's leases, the pick and the lease insert in one prepared statement
+    assert any("pick AS" in t and "SKIP LOCKED" in t and 'INSERT INTO "tasks_app_lease"' in t for t in texts), texts
     with CaptureQueriesContext(connection) as q, prepared_cursor() as c:
         c.execute("SELECT %s::int + 1", [41])
         assert c.fetchone() == (42,)
@@ -38,6 +38,29 @@ def test_hot_statements_are_prepared_and_still_counted(django_assert_num_queries
     assert q.captured_queries[0]["sql"] == "SELECT 41::int + 1"  # logged with its values, as Django's own cursor logs
     with django_assert_num_queries(1), prepared_cursor() as c:
         c.execute("SELECT %s::int + 2", [40])
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_prepared_statements_get_generic_plans_from_the_first_call():
+    """Outside a transaction (as under gunicorn) the first prepared statement sets the session's
+    ``plan_cache_mode`` to generic, so no hot statement is planned again on each call; Django's
+    own (unprepared) statements are not affected."""
+    from django.db import close_old_connections
+
+    connection.close()
+    project = project_with_checks()
+    annotator = user()
+    for rate in (0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0):  # a hidden check and regular work, 7 times
+        lease = services.lease_next(project=project, annotator=annotator, known_check_rate=rate)
+        services.answer_submit(annotator=annotator, lease_id=lease.pk, label="a", client_key=f"k{lease.pk}", project=project)
+    with connection.cursor() as c:
+        c.execute("SHOW plan_cache_mode")
+        assert c.fetchone() == ("force_generic_plan",)
+        c.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        stats = c.fetchall()
+    assert stats and all(custom == 0 and generic >= 1 for _, generic, custom in stats), stats
+    close_old_connections()
 
 
 @requires_postgres

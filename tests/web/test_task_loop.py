@@ -124,21 +124,21 @@ def test_query_budgets_of_the_two_requests(annotator_client, working, django_ass
     """Sessions come from the cache (cadre/sessions.py), so a request's fixed cost is ONE query:
     the user, the membership with its project and audience, and the annotator's profile (the
     vetting status, issue 3; the page's navigation reuses it), joined (issue 9, second round:
-    ``_session_membership``). Next task: + savepoint, the live leases, one pick statement, the
-    lease insert, release. Submit with the next task: + the one-statement submit (here in a
-    savepoint, as the test runs in a transaction; in production it commits by itself), then the
-    same five as a next task."""
+    ``_session_membership``). Next task: + ONE statement (the annotator's live leases, the pick, the
+    lease insert: issue 9, fifth round), also for a reload. Submit with the next task: + the
+    one-statement submit (here in a savepoint, as the test runs in a transaction; in production it
+    commits by itself), then that one next-task statement: three statements per annotation."""
     session = 0 if settings.SESSION_ENGINE == "cadre.sessions" else 1  # without Redis: the session row
     set_rate(working, 0.0)
     url = task_url(working.project_id)
     annotator_client.get(url)  # warm: the project's id range, the expiry throttle
     Lease.objects.filter(annotator=working.annotator).update(state=Lease.State.RELEASED)
     Item.objects.update(assigned=0)
-    with django_assert_num_queries(session + 6):
+    with django_assert_num_queries(session + 1 + 1):
         form = form_of(annotator_client.get(url).content.decode())
-    with django_assert_num_queries(session + 1 + 3):  # a reload: user + membership + profile, the live lease (in its savepoint)
+    with django_assert_num_queries(session + 1 + 1):  # a reload: the live lease again, from the same statement
         assert form_of(annotator_client.get(url).content.decode())["lease_id"] == form["lease_id"]
-    with django_assert_num_queries(session + 1 + 3 + 5):
+    with django_assert_num_queries(session + 1 + 3 + 1):
         resp = annotator_client.post(url, {**form, "label": "positive"})
     assert resp.status_code == 200 and form_of(resp.content.decode())["lease_id"] != form["lease_id"]
 
