@@ -200,6 +200,7 @@ def test_the_queue_running_dry_shows_the_end_state(page: Page, live_server, make
         if _ == 0:
             wait_next(page, lease)
     expect(page.get_by_role("heading", name="Nothing for you right now")).to_be_visible()
+    expect(page.locator(".messages")).to_contain_text(SAVED)  # the last answer was kept, and the page says so
     assert Answer.objects.filter(annotator=user).count() == 2
 
 

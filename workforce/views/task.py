@@ -432,6 +432,8 @@ def task_json(request: HttpRequest, project_id: int) -> JsonResponse:
     payload = _next_task_payload(membership)
     payload["saved"] = "Answer saved. Here is the next one." if created else "That answer was already saved. Here is the next one."
     payload["counted"] = created
+    if "reload" in payload:  # the page the script goes to (no more work, blocked) says the answer was kept, as the form's does
+        (messages.success if created else messages.info)(request, payload["saved"])
     return JsonResponse(payload)
 
 

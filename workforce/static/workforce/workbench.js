@@ -241,6 +241,7 @@
       if (busy || expired) return;
       busy = true;
       if (submitBtn) submitBtn.disabled = true;
+      if (saved) saved.hidden = true;  /* "saved" speaks of this answer only once its reply is in */
       var body = new URLSearchParams(new FormData(form));
       var token = form.elements.csrfmiddlewaretoken ? form.elements.csrfmiddlewaretoken.value : "";
       fetch(loopUrl, {
