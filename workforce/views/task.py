@@ -1,4 +1,5 @@
-"""The task page. Security rule: the template never receives the item itself, only the text to
+"""The task page and its script's JSON loop (``task_json``: submit + next task in one fetch, issue 9).
+Security rule: the template (and the JSON) never receives the item itself, only the text to
 show, the lease id and form values; a hidden known-answer item is rendered by exactly the same code path."""
 from __future__ import annotations
 
