@@ -18,7 +18,11 @@ database (the cookie a login would set).
 Each annotator thread works like the task page: GET ``/projects/<id>/task/`` once, then parse the
 form and POST the answer. Protocol "one" (the page's own form, ``then=next``): the POST answers
 with the next task page, so each annotation is one request. Protocol "two" (the form without
-``then``): the POST redirects (302) and the next GET fetches the task. One loop = one annotation.
+``then``): the POST redirects (302) and the next GET fetches the task. Protocol "json" (what the
+page's script really does, workbench.js): the first GET of the page, then each answer is POSTed to
+``task/next.json`` with the CSRF token in ``X-CSRFToken`` and the reply is the next task as JSON
+(lease values and the item's content fragment), so each annotation is one POST and no page is
+rendered. One loop = one annotation.
 
 After each run, in the database: items given to more annotators than they need (answers >
 wanted, or answers + live leases > wanted), and scoring lag (answer ``created_at`` → ``scored_at``).
@@ -154,16 +158,18 @@ class Annotator(threading.Thread):
         self.rng = random.Random(seed)
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, body: str | None = None) -> tuple[int, str]:
+    def request(self, method: str, body: str | None = None, path: str | None = None,
+                extra: dict | None = None) -> tuple[int, str]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": f"127.0.0.1:{PORT}"}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Referer"] = f"http://127.0.0.1:{PORT}{self.path}"
+        headers.update(extra or {})
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             try:
-                self.conn.request(method, self.path, body=body, headers=headers)
+                self.conn.request(method, path or self.path, body=body, headers=headers)
                 resp = self.conn.getresponse()
                 text = resp.read().decode("utf-8", "replace")
                 break
@@ -186,6 +192,8 @@ class Annotator(threading.Thread):
         return resp.status, text
 
     def run(self) -> None:
+        if self.protocol == "json":
+            return self.run_json()
         st = self.stats
         page: str | None = None  # the task page in hand (protocol "one": the last POST's answer)
         while time.monotonic() < self.stop_at:
@@ -235,6 +243,71 @@ class Annotator(threading.Thread):
                         st.error(f"POST {status}")
             except Exception as exc:  # noqa: BLE001
                 page = None
+                with self.lock:
+                    st.error(type(exc).__name__)
+
+
+    def answer(self, text_html: str, labels: list[str]) -> dict:
+        """The label and the behaviour signals, as the simulated person gives them."""
+        true = truth(text_html, labels)
+        if true is None:
+            with self.lock:
+                self.stats.error("no item text")
+            true = labels[0]
+        wrong = [x for x in labels if x != true]
+        label = true if self.rng.random() < ACCURACY else self.rng.choice(wrong)
+        if self.think_ms:
+            time.sleep(min(self.think_ms * self.rng.uniform(0.5, 1.5) / 1000, max(0.0, self.stop_at - time.monotonic())))
+        return {"label": label, "visible_ms": str(self.rng.randint(800, 6000)), "pastes": "0",
+                "blurs": str(self.rng.randint(0, 1))}
+
+    def run_json(self) -> None:
+        """Protocol "json", as workbench.js: GET the page once (its form: CSRF token, labels, the
+        first lease), then POST each answer to the JSON URL and take the next lease from the reply.
+        A reply without a task ("empty", "reload", a 409 for a lost lease) goes back to the page."""
+        st = self.stats
+        json_path = self.path + "next.json"
+        form: dict | None = None
+        labels: list[str] = []
+        text = ""
+        while time.monotonic() < self.stop_at:
+            try:
+                if form is None:
+                    t0 = time.perf_counter()
+                    status, page = self.request("GET")
+                    with self.lock:
+                        st.get_ms.append((time.perf_counter() - t0) * 1000)
+                    found = {k: rx.search(page) for k, rx in RX.items()}
+                    if status != 200 or found["lease_id"] is None:
+                        with self.lock:
+                            if status != 200:
+                                st.error(f"GET {status}")
+                            else:
+                                st.empty += 1
+                        time.sleep(0.05)
+                        continue
+                    form = {k: html.unescape(m.group(1)) for k, m in found.items()}
+                    labels = RX_LABEL.findall(page)
+                    text = page
+                data = {**form, **self.answer(text, labels), "then": "next"}
+                t2 = time.perf_counter()
+                status, body = self.request("POST", urllib.parse.urlencode(data), path=json_path,
+                                            extra={"X-CSRFToken": form["csrfmiddlewaretoken"], "Accept": "application/json"})
+                t3 = time.perf_counter()
+                reply = json.loads(body) if status in (200, 400, 403, 409) else {}
+                with self.lock:
+                    if status == 200:
+                        st.post_ms.append((t3 - t2) * 1000)
+                        st.loops += 1
+                    else:
+                        st.error(f"POST {status}")
+                if status == 200 and reply.get("state") == "task":
+                    form.update(lease_id=str(reply["lease_id"]), client_key=reply["client_key"], started=reply["started"])
+                    text = reply["content_html"]
+                else:
+                    form = None
+            except Exception as exc:  # noqa: BLE001
+                form = None
                 with self.lock:
                     st.error(type(exc).__name__)
 
@@ -423,13 +496,22 @@ PROFILE_PARTS = [
     ("  of which: Celery publish to Redis", "celery.canvas", "Signature.apply_async"),
     ("next-task service (lease_next)", "workforce.services", "task_next"),
     ("template render", "workforce.views.task", "render"),
+    ("JSON: the next task's payload (token, content fragment)", "workforce.views.task", "_task_payload"),
+    ("JSON: JsonResponse (serialise)", "workforce.views.task", "JsonResponse"),
 ]
+
+
+# what a browser's form post and workbench.js's fetch send (the test client's default, multipart, costs
+# ~1 ms more of parsing per request that no real annotator causes)
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def profile_loop(project, users, n: int, protocol: str) -> dict:
     """``n`` annotations through Django's WSGI handler in this process, one at a time (no queueing):
     wall time per annotation split by the parts above (each wrapped with a timer), SQL statements
-    and their execute time. Django's test client with CSRF checks on, the same settings as gunicorn."""
+    and their execute time. Django's test client with CSRF checks on, the same settings as gunicorn,
+    posting urlencoded bodies as the browser does. ``LOAD_CPROFILE=cumulative`` (or tottime) also logs
+    a cProfile of the loop."""
     import importlib
     from collections import defaultdict
 
@@ -471,7 +553,8 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
             c.cookies["sessionid"] = session_cookie(u)
             clients.append(c)
         url = f"/projects/{project.pk}/task/"
-        pages: dict[int, str | None] = {}
+        json_url = url + "next.json"
+        pages: dict = {}
         total = 0.0
         requests = 0
         for c in clients:  # warm: connection, templates, the project's id range; first GETs not counted
@@ -482,6 +565,12 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
             backend = cur.fetchone()[0]
         pg0, cpu0 = _proc_cpu(backend), time.thread_time()
         last_start = 0
+        prof = None
+        if os.environ.get("LOAD_CPROFILE"):  # where the Django CPU goes, function by function (slows the run)
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         with CaptureQueriesContext(connection) as q:
             for i in range(n):
                 c = clients[i % len(clients)]
@@ -492,6 +581,25 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
                     r = c.get(url)
                     page = r.content.decode()
                     requests += 1
+                    if protocol == "json":  # the page's form, then the JSON replies carry the lease values
+                        page = {"html": page, "labels": RX_LABEL.findall(page),
+                                "form": {k: html.unescape(m.group(1)) for k, m in
+                                         ((k, rx.search(page)) for k, rx in RX.items()) if m}}
+                        pages[i % len(clients)] = page
+                if protocol == "json":
+                    data = dict(page["form"], label=truth(page["html"], page["labels"]) or page["labels"][0],
+                                visible_ms="1000", pastes="0", blurs="0", then="next")
+                    r = c.post(json_url, urllib.parse.urlencode(data), content_type=FORM_TYPE,
+                               HTTP_X_CSRFTOKEN=data["csrfmiddlewaretoken"], HTTP_ACCEPT="application/json")
+                    requests += 1
+                    reply = r.json() if r.status_code == 200 else {}
+                    if reply.get("state") == "task":
+                        page["form"].update(lease_id=str(reply["lease_id"]), client_key=reply["client_key"], started=reply["started"])
+                        page["html"] = reply["content_html"]
+                    else:
+                        pages[i % len(clients)] = None
+                    total += time.perf_counter() - t0
+                    continue
                 form = {k: rx.search(page) for k, rx in RX.items()}
                 if None in form.values():
                     raise RuntimeError(f"no task form ({[k for k, v in form.items() if v is None]}): {page[:1500]}")
@@ -500,12 +608,20 @@ def profile_loop(project, users, n: int, protocol: str) -> dict:
                 data.update(label=truth(page, labels) or labels[0], visible_ms="1000", pastes="0", blurs="0")
                 if protocol == "one":
                     data["then"] = "next"
-                r = c.post(url, data)
+                r = c.post(url, urllib.parse.urlencode(data), content_type=FORM_TYPE)  # as a browser posts the form
                 requests += 1
                 pages[i % len(clients)] = r.content.decode() if r.status_code == 200 else None
                 total += time.perf_counter() - t0
         django_cpu = time.thread_time() - cpu0
         pg_cpu = _proc_cpu(backend) - pg0
+        if prof is not None:
+            import io
+            import pstats
+
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats(os.environ["LOAD_CPROFILE"]).print_stats(60)
+            log(f"cProfile of protocol {protocol}:\n{out.getvalue()}")
         sql_ms = sum(float(x["time"]) for x in q.captured_queries) * 1000
         n_sql = len(q.captured_queries)
         if os.environ.get("LOAD_SHOW_SQL"):  # the last annotation's statements, to read what the path sends
@@ -557,7 +673,9 @@ def report(cmd: str, args, runs: list[dict], big: dict | None, scoring: list[dic
         "",
         "Protocol **one** = the page's own form (`then=next`): the submit answers with the next task page, so after "
         "the first GET each annotation is one POST, and the POST's latency *is* the next-task latency. Protocol "
-        "**two** = the form without `then` (post/redirect/get, what the page did before issue 9): GET + POST per annotation.",
+        "**two** = the form without `then` (post/redirect/get, what the page did before issue 9): GET + POST per annotation. "
+        "Protocol **json** = what the page's script does (workbench.js, i9json): the first GET of the page, then each answer "
+        "is POSTed to `task/next.json` (CSRF token in `X-CSRFToken`) and the reply is the next task as JSON; no page is rendered.",
         "",
         "| protocol | annotators × think time | gunicorn workers | items | seconds | annotations/s | GET next task: n, p50 / p95 / p99 ms | POST submit (one: + next task) p50 / p95 / p99 ms "
         "| errors | empty pages | items over-assigned (answers > wanted / + live leases > wanted) | duplicate answers "
@@ -683,7 +801,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--items", type=int, default=10000)
     ap.add_argument("--workers", default="3", help="gunicorn worker counts to measure, comma-separated; 2x4 = 2 workers × 4 threads")
-    ap.add_argument("--protocol", default="two,one", help="one (submit answers with the next task), two (GET + POST), or both: two,one")
+    ap.add_argument("--protocol", default="two,one", help="one (submit answers with the next task page), two (GET + POST), "
+                    "json (the page's script: submit + next task as JSON), or several: one,json")
     ap.add_argument("--think", default="", help="also runs with think time: ANNOTATORSxMEAN_MS,... e.g. 200x2000 "
                     "(each annotator waits 0.5-1.5 × the mean before submitting, as a person reading the item)")
     ap.add_argument("--profile", type=int, default=200, help="annotations per protocol for the in-process breakdown (0: none)")
@@ -692,12 +811,15 @@ def main() -> int:
     ap.add_argument("--big-annotators", default="4,32", help="annotator counts for the size comparison")
     ap.add_argument("--score-history", default="", help="e.g. 10,10000: time answer_score by history size")
     ap.add_argument("--celery-concurrency", type=int, default=2)
+    ap.add_argument("--port", type=int, default=18461, help="gunicorn's port")
     ap.add_argument("--pg-port", type=int, default=55461)
     ap.add_argument("--redis-port", type=int, default=63831)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
+    global PORT
+    PORT = args.port
     workers_arg = args.workers or "''"
     cmd = (f".venv/bin/python bench/load.py --annotators {args.annotators} --seconds {args.seconds:g} --items {args.items}"
            f" --workers {workers_arg} --protocol {args.protocol} --profile {args.profile}"

@@ -17,6 +17,8 @@ urlpatterns = [
     path("projects/<int:project_id>/task/", views.task, name="task"),
     # issue 6: the workbench (skip, progress line, instructions) and two-person conversations
     path("projects/<int:project_id>/task/skip/", views.task_skip, name="task_skip"),
+    # issue 9: the workbench's own loop: submit + next task as JSON in one fetch (the page refills in place)
+    path("projects/<int:project_id>/task/next.json", views.task_json, name="task_json"),
     path("projects/<int:project_id>/task/progress/", views.task_progress, name="task_progress"),
     path("projects/<int:project_id>/instructions/", views.task_instructions, name="task_instructions"),
     path("projects/<int:project_id>/conversation/", conversation.conversation, name="conversation"),

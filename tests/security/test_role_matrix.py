@@ -402,6 +402,13 @@ TABLE: list[Row] = [
         web_annotator(annotators=E(302, redirect="/projects/"),
                       annotator=E(302, redirect="/projects/", changes=True),
                       warned=E(302, redirect="/projects/", changes=True)), body=task_body),
+    # issue 9 (i9json): the page script's loop: the same answer, the next task as JSON
+    Row("projects/<int:project_id>/task/next.json", "POST", "web", lambda w: reverse("workforce:task_json", args=[A(w)]),
+        roles(anonymous=E(401, contains=('"reload"',)), not_annotators=E(403),
+              annotators=E(403, contains=('"membership"',)),
+              annotator=E(200, contains=('"state": "task"', '"counted": true'), absent=('"item_id"', '"is_known"', '"repeat'),
+                          changes=True),
+              warned=E(200, contains=('"state": "task"', "WARNREASON"), changes=True)), body=task_body),
     # --- issue 6: the workbench (skip, progress line, instructions) and conversations ---------
     Row("projects/<int:project_id>/task/skip/", "POST", "web", lambda w: reverse("workforce:task_skip", args=[A(w)]),
         web_annotator(annotators=E(302, redirect="/projects/"),

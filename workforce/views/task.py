@@ -1,4 +1,5 @@
-"""The task page. Security rule: the template never receives the item itself, only the text to
+"""The task page and its script's JSON loop (``task_json``: submit + next task in one fetch, issue 9).
+Security rule: the template (and the JSON) never receives the item itself, only the text to
 show, the lease id and form values; a hidden known-answer item is rendered by exactly the same code path."""
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
 from django.urls import get_script_prefix, reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -206,7 +208,7 @@ def _task(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _next_task_response(request, membership)
 
 
-_TASK_URL_NAMES = ("project", "task_progress", "task_instructions", "task", "task_skip")
+_TASK_URL_NAMES = ("project", "task_progress", "task_instructions", "task", "task_skip", "task_json")
 _task_urls_memo: dict[tuple[str, int], dict[str, str]] = {}
 
 
@@ -266,21 +268,23 @@ def _next_task_response(request: HttpRequest, membership: Membership) -> HttpRes
     return _task_page(request, membership, lease)
 
 
-def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpResponse:
+def _submit(request: HttpRequest, membership: Membership):
+    """Check and store the posted answer: ``(answer, created, None)``, or ``(None, None, errors)``
+    with ``errors`` a ``{field: [message]}`` dict and nothing stored. Shared by the page's form
+    (``_task_post``) and the workbench's JSON loop (``task_json``), so both take the same rules:
+    the idempotent client key, the lease checks, gating, the behaviour signals, the image size."""
     form = TaskForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "That submission was incomplete; here is your task again.")
-        return redirect(url)
+        fields = {k: [e["message"] for e in v] for k, v in form.errors.get_json_data().items()}
+        return None, None, {"form": ["That submission was incomplete; here is your task again."], **fields}
     data = form.cleaned_data
     if not data["label"] and not data["value"]:
-        messages.error(request, "Choose a label before submitting." if membership.project.task_type == "single_choice"
-                       else "Give your answer before submitting.")
-        return redirect(url)
+        return None, None, {"label": ["Choose a label before submitting." if membership.project.task_type == "single_choice"
+                                      else "Give your answer before submitting."]}
     try:
         value = json.loads(data["value"]) if data["value"] else None  # the type's widget writes JSON (issue 6)
     except ValueError:
-        messages.error(request, "Your answer could not be read; here is your task again.")
-        return redirect(url)
+        return None, None, {"value": ["Your answer could not be read; here is your task again."]}
     try:
         answer, created = services.task_submit(
             membership=membership,
@@ -292,15 +296,25 @@ def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpRe
             value=value,
         )
     except ValidationError as exc:
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {}
-        if "lease" in errors:
-            messages.warning(request, f"{' '.join(errors['lease'])} Here is a fresh task.")
-        else:
-            _message_errors(request, exc)
-        return redirect(url)
+        return None, None, (exc.message_dict if hasattr(exc, "error_dict") else {"__all__": list(exc.messages)})
     if request.POST.get("image_size") and membership.project.task_type == Project.TaskType.BBOX:
         # i6r: the bbox widget's natural image size, kept in the item's data while it has none (COCO export)
         task_services.item_image_size_report(item_id=answer.item_id, raw=request.POST["image_size"])
+    return answer, created, None
+
+
+def _task_post(request: HttpRequest, membership: Membership, url: str) -> HttpResponse:
+    answer, created, errors = _submit(request, membership)
+    if errors is not None:
+        if "form" in errors:
+            messages.error(request, errors["form"][0])
+        elif "lease" in errors:
+            messages.warning(request, f"{' '.join(errors['lease'])} Here is a fresh task.")
+        else:
+            for msgs in errors.values():
+                for msg in msgs:
+                    messages.error(request, msg)
+        return redirect(url)
     if created:
         messages.success(request, "Answer saved. Here is the next one.")
     else:
@@ -371,3 +385,95 @@ def task_instructions(request: HttpRequest, project_id: int) -> HttpResponse:
         ex.shown = _content(ex.data)
     template = "workforce/_task_examples.html" if request.GET.get("part") == "1" else "workforce/task_instructions.html"
     return render(request, template, context)
+
+
+# --- the workbench's JSON loop (issue 9: submit + next task in one fetch, no page render) ---------
+
+# Task types whose widget the page's script refills in place. Decided: the item's content is sent as
+# the server-rendered ``_content.html`` fragment (21 µs to render, measured: one source of truth for
+# how an item is shown, and no second renderer in JavaScript); the answer widgets of these types are
+# the same for every item of a project (labels, scale, classes) except the bbox image (sent as data,
+# the widget's own script swaps it) and most-similar's candidates (its widget fragment is sent, it has
+# no script). Conversation projects have a page of their own: the JSON answers ``reload``.
+_JSON_FRAGMENT_WIDGETS = (Project.TaskType.MOST_SIMILAR,)
+
+
+def task_json(request: HttpRequest, project_id: int) -> JsonResponse:
+    """POST (the task page's script, ``fetch`` with the CSRF header): record the answer exactly as
+    the page's form does and answer with the next task as JSON, so the page refills its widget in
+    place: one request per annotation and no page render. Answers:
+
+    * 200 ``{"state": "task", ...}``: the next task (``_task_payload``);
+    * 200 ``{"state": "empty" | "blocked" | "reload", "reload": url}``: no more work, work stopped
+      (paused, revoked, suspended, quota), or a page of its own: the script goes to ``reload``;
+    * 400 ``{"errors": {field: [message]}}``: bad input, nothing stored;
+    * 409 ``{"errors": {"lease": [...]}}``: the lease is not (or no longer) yours; nothing stored;
+    * 403 ``{"errors": {"membership": [...]}, "reload": url}``: cannot work on this project;
+    * 401 ``{"reload": login url}``: not logged in.
+
+    Same security rule as the page: nothing about the item but its content."""
+    if request.method != "POST":
+        return JsonResponse({"errors": {"method": ["Send the answer with POST."]}}, status=405)
+    membership = _session_membership(request, project_id)
+    if membership is None:  # the usual route: the auth middleware's user, then membership (403 / 404 as the page)
+        if not request.user.is_authenticated:
+            url = _task_urls(project_id)["task"]
+            return JsonResponse({"state": "login", "reload": f"{settings.LOGIN_URL}?next={url}"}, status=401)
+        membership = _task_membership(request, project_id)
+    project = membership.project
+    if project.task_type == Project.TaskType.CONVERSATION:
+        return JsonResponse({"state": "reload", "reload": reverse("workforce:conversation", args=[project.pk])})
+    answer, created, errors = _submit(request, membership)
+    if errors is not None:
+        if "lease" in errors:
+            return JsonResponse({"errors": errors}, status=409)
+        if "membership" in errors:
+            return JsonResponse({"errors": errors, "state": "blocked", "reload": _task_urls(project.pk)["task"]}, status=403)
+        return JsonResponse({"errors": errors}, status=400)
+    payload = _next_task_payload(membership)
+    payload["saved"] = "Answer saved. Here is the next one." if created else "That answer was already saved. Here is the next one."
+    payload["counted"] = created
+    if "reload" in payload:  # the page the script goes to (no more work, blocked) says the answer was kept, as the form's does
+        (messages.success if created else messages.info)(request, payload["saved"])
+    return JsonResponse(payload)
+
+
+def _next_task_payload(membership: Membership) -> dict:
+    """The JSON twin of ``_next_task_response``: the same service call, so a hidden check, a
+    repeat and a regular item come out of the same code either way."""
+    url = _task_urls(membership.project.pk)["task"]
+    if not membership.can_work:
+        return {"state": "blocked", "reload": url}
+    try:
+        lease = services.task_next(membership=membership)
+    except ValidationError:
+        return {"state": "blocked", "reload": url}
+    if lease is None:
+        return {"state": "empty", "reload": url}
+    return _task_payload(membership, lease)
+
+
+def _task_payload(membership: Membership, lease: Lease) -> dict:
+    """Only what the page changes between two tasks: the lease's form values, the countdown, the
+    item's content (the page's own fragment), the standing warning and, for the types that show
+    part of the item in the widget, that part. Never the item's id, known-ness or repeat-ness."""
+    project = membership.project
+    data = lease.item.data
+    payload = {
+        "state": "task",
+        "lease_id": lease.pk,
+        "client_key": uuid.uuid4().hex,
+        "started": _started_token(lease.pk),
+        "seconds_left": max(0, math.ceil((lease.expires_at - timezone.now()).total_seconds())),
+        "expires_at": lease.expires_at.isoformat(),
+        "expires_at_text": dateformat.format(timezone.localtime(lease.expires_at), "H:i:s T"),
+        "content_html": get_template("workforce/_content.html").render({"content": _content(data)}),
+        "warning": membership.standing_reason if membership.standing == Membership.Standing.WARNED else None,
+    }
+    if project.task_type == Project.TaskType.BBOX:
+        widget = task_types.widget_context(project.task_type, project.type_config, project.labels, data)
+        payload["widget"] = {"image_url": widget["image_url"], "report_size": widget["report_size"]}
+    elif project.task_type in _JSON_FRAGMENT_WIDGETS:
+        widget = task_types.widget_context(project.task_type, project.type_config, project.labels, data)
+        payload["widget_html"] = get_template(f"workforce/task_widgets/{project.task_type}.html").render({"widget": widget})
+    return payload
