@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Project
+from tasks_app.services.sql import prepared_cursor
 from workforce.models import Membership
 
 from ..engine.acceptance import reopen_decision
@@ -56,7 +57,7 @@ def model_state_count(project: Project, *, scored: int, posts: list[dict] = ()) 
     the row is locked, then written."""
     if not posts:
         table = ProjectModelState._meta.db_table
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET answers_scored = answers_scored + %s WHERE project_id = %s "
                 "RETURNING answers_scored, answers_at_refresh",
@@ -91,10 +92,12 @@ def annotator_prior(project: Project, annotator_id: int, membership: Membership 
 
 def confusions(project: Project, annotator_ids: list[int], *, lock: bool = False) -> dict[int, AnnotatorConfusion]:
     """Rows for these annotators, created from their prior where missing."""
-    qs = AnnotatorConfusion.objects.filter(project=project, annotator_id__in=annotator_ids)
-    if lock:  # in annotator order: two scorings locking overlapping rows cannot deadlock
-        qs = qs.select_for_update().order_by("annotator_id")
-    rows = {r.annotator_id: r for r in qs}
+    if lock:  # in annotator order: two scorings locking overlapping rows cannot deadlock (prepared: the drain's read)
+        from .hot_sql import confusions_locked
+
+        rows = confusions_locked(project.pk, annotator_ids)
+    else:
+        rows = {r.annotator_id: r for r in AnnotatorConfusion.objects.filter(project=project, annotator_id__in=annotator_ids)}
     missing = [a for a in annotator_ids if a not in rows]
     if missing:
         members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=missing)}
@@ -138,9 +141,13 @@ def weightless_annotators(project: Project, annotator_ids: list[int] | None = No
     if annotator_ids is not None:
         if not annotator_ids:
             return set()
-        sql += f" AND m.annotator_id IN ({', '.join(['%s'] * len(annotator_ids))})"
-        params += list(annotator_ids)
-    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one statement text whatever the count: prepared once
+            sql += " AND m.annotator_id = ANY(%s::bigint[])"
+            params.append(list(annotator_ids))
+        else:
+            sql += f" AND m.annotator_id IN ({', '.join(['%s'] * len(annotator_ids))})"
+            params += list(annotator_ids)
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     out: set[int] = set()
