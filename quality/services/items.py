@@ -17,7 +17,7 @@ from tasks_app.services.sql import prepared_cursor
 
 from . import hot_sql
 from . import model as model_services
-from .answer_model import answer_weight_set
+from .answer_model import answer_weights_set
 from .common import ScoreOutcome, _prior, posterior_of
 
 
@@ -73,8 +73,7 @@ def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int
     # answer-quality weights (issue 4; null = 1): computed once, when the answer is scored (only
     # while an answer model is active), saved by the caller with scored_at; this batch's are read
     # from here, the earlier answers' from their rows
-    for a in batch:
-        answer_weight_set(a)
+    answer_weights_set(batch)
     pending = {a.pk: a.weight for a in batch}
     on_item: dict[int, list[tuple[int, int, str]]] = {i: [] for i in open_ids}
     weight_of: dict[int, float | None] = {}
