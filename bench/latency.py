@@ -3,8 +3,10 @@
 Everything on 127.0.0.1 and throwaway (``bench/stack.py``): PostgreSQL + Redis of its own,
 ``manage.py migrate``, one ``celery -A cadre worker`` (prefork, ``--celery-concurrency``).
 Producers (threads, one database connection each) call the real write path,
-``tasks_app.services.answer_submit`` (the answer is committed, then ``quality.score_answer``
-is enqueued on commit), open-loop on a fixed schedule of ``--rate`` answers per second for
+``tasks_app.services.answer_submit`` with the project, as the task page calls it (the
+one-statement submit in autocommit, then the coalesced scoring signal; until issue 9's fifth
+round the bench left the project out and took the four-statement transaction the page no
+longer uses), open-loop on a fixed schedule of ``--rate`` answers per second for
 ``--seconds`` (after ``--warmup`` seconds that are not counted). Leases are made beforehand so
 the run measures submit + scoring, not the lease query (``bench/load.py`` measures that).
 Mix: ``--check-share`` hidden known-answer checks (posterior, SPRT gating, check rate), the
