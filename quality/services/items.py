@@ -71,15 +71,17 @@ def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int
     if not open_ids:
         return {a.pk: ScoreOutcome(True, "item", f"item already {items[a.item_id].status}") for a in batch}, []
     # answer-quality weights (issue 4; null = 1): computed once, when the answer is scored (only
-    # while an answer model is active), saved by the caller with scored_at; this batch's are read
-    # from here, the earlier answers' from their rows
-    answer_weights_set(batch)
-    pending = {a.pk: a.weight for a in batch}
+    # while an answer model is active), saved by the caller with scored_at. As one by one: an
+    # answer is weighed only if its item is open at its turn, and its weight counts from its turn
+    # on (before it, a later answer of the batch counts with its stored weight, as an unscored
+    # answer does for one-by-one scoring). Predicted for the batch at once (one model call).
+    unweighed = {a.pk for a in batch if a.weight is None}
+    answer_weights_set([a for a in batch if a.item_id in items and items[a.item_id].status == Item.Status.OPEN])
     on_item: dict[int, list[tuple[int, int, str]]] = {i: [] for i in open_ids}
     weight_of: dict[int, float | None] = {}
     for answer_id, item_id, annotator_id, label, weight in hot_sql.item_answers(open_ids):
         on_item[item_id].append((answer_id, annotator_id, label))
-        weight_of[answer_id] = pending.get(answer_id, weight)
+        weight_of[answer_id] = weight
     ids = sorted({a for answers in on_item.values() for _, a, _ in answers})
     weightless = model_services.weightless_annotators(project, ids)  # revoked or evidence withheld
     rows = model_services.confusions(project, ids, lock=True)
@@ -97,8 +99,11 @@ def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int
     for answer in batch:
         item = items[answer.item_id]
         if item.status != Item.Status.OPEN:
+            if answer.pk in unweighed:
+                answer.weight = None  # decided earlier in the batch: one by one it is not weighed
             outcomes[answer.pk] = ScoreOutcome(True, "item", f"item already {item.status}")
             continue
+        weight_of[answer.pk] = answer.weight
         answers = on_item[item.pk]
         decision, post = engine.decide_confusion(
             labels,

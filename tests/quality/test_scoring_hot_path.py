@@ -227,6 +227,7 @@ def test_the_drain_weighs_and_decides_exactly_as_one_by_one_with_an_answer_model
             quality_services.answer_score(answer_id=aid)
     assert quality_services.pending_drain(chunk=k) == len(rows)
     snap_one, snap_drained = _strip(_snapshot(one), f"p{one.pk}-"), _strip(_snapshot(drained), f"p{drained.pk}-")
+    assert [(i, a, b) for i, (a, b) in enumerate(zip(snap_one["weight"], snap_drained["weight"])) if a != b] == []  # (the drain before this round weighed an answer whose item an earlier one had decided)
     assert snap_one == snap_drained
     assert len({w for w in snap_drained["weight"] if w is not None}) > 3  # weighed, and not all alike
     assert snap_drained["decisions"]  # someone was gated on the way
