@@ -10,7 +10,6 @@ from workforce import services as workforce_services
 from workforce.models import Membership
 
 from .. import engine
-from ..models import AnnotatorQuality
 from .common import ScoreOutcome, _quality_row, posterior_of, project_bar
 from .gating import annotator_gate
 from .structured import check_correct

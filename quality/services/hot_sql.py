@@ -25,7 +25,12 @@ from tasks_app.models import Answer, Item
 from tasks_app.services.sql import prepared_cursor
 from workforce.models import Membership
 
-from ..models import AnnotatorConfusion, AnnotatorQuality, GatingState, ProjectModelState
+from ..models import (
+    AnnotatorConfusion,
+    AnnotatorQuality,
+    GatingState,
+    ProjectModelState,
+)
 
 
 def postgres() -> bool:

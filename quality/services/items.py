@@ -8,13 +8,12 @@ from django.db import connection
 from django.utils import timezone
 
 from tasks_app.models import Answer, Item, Project
+from tasks_app.services.sql import prepared_cursor
 from workforce.models import Membership
 
 from .. import engine
 from ..engine.em import calibrate_posterior
 from ..models import AnnotatorConfusion, AnnotatorQuality
-from tasks_app.services.sql import prepared_cursor
-
 from . import hot_sql
 from . import model as model_services
 from .answer_model import answer_weights_set

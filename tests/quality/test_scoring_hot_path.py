@@ -18,8 +18,8 @@ from quality.models import (
 )
 from tasks_app.models import Answer, Item
 from tests.conftest import requires_postgres
-from workforce.models import Membership
 from tests.quality.test_scoring import answer, setup_project, worker
+from workforce.models import Membership
 
 
 def _statements(answer_id: int, **kw) -> tuple[int, list[str]]:
