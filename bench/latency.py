@@ -3,8 +3,10 @@
 Everything on 127.0.0.1 and throwaway (``bench/stack.py``): PostgreSQL + Redis of its own,
 ``manage.py migrate``, one ``celery -A cadre worker`` (prefork, ``--celery-concurrency``).
 Producers (threads, one database connection each) call the real write path,
-``tasks_app.services.answer_submit`` (the answer is committed, then ``quality.score_answer``
-is enqueued on commit), open-loop on a fixed schedule of ``--rate`` answers per second for
+``tasks_app.services.answer_submit`` with the project, as the task page calls it (the
+one-statement submit in autocommit, then the coalesced scoring signal; until issue 9's fifth
+round the bench left the project out and took the four-statement transaction the page no
+longer uses), open-loop on a fixed schedule of ``--rate`` answers per second for
 ``--seconds`` (after ``--warmup`` seconds that are not counted). Leases are made beforehand so
 the run measures submit + scoring, not the lease query (``bench/load.py`` measures that).
 Mix: ``--check-share`` hidden known-answer checks (posterior, SPRT gating, check rate), the
@@ -96,7 +98,7 @@ def make_world(n_answers: int, check_share: float, n_annotators: int):
     return project, [(u, lease.pk, label) for (u, _, label), lease in zip(plan, leases)]
 
 
-def produce(plan, rate: float, t0: float, results: dict, errors: list, lock: threading.Lock, idx: list):
+def produce(plan, rate: float, t0: float, results: dict, errors: list, lock: threading.Lock, idx: list, project=None):
     from django.db import connection
 
     from tasks_app import services as ts
@@ -115,8 +117,10 @@ def produce(plan, rate: float, t0: float, results: dict, errors: list, lock: thr
             u, lease_id, label = plan[i]
             s0 = time.monotonic()
             try:
+                # project=: the web's submit (the task page passes its membership's project), the
+                # one-statement path; without it answer_submit takes the four-statement transaction
                 a, _ = ts.answer_submit(annotator=u, lease_id=lease_id, label=label, client_key=uuid.uuid4().hex,
-                                        duration_ms=5000)
+                                        duration_ms=5000, project=project)
             except Exception as exc:  # counted, not fatal: a released lease (paused annotator) is refused
                 with lock:
                     errors.append(type(exc).__name__)
@@ -141,7 +145,7 @@ def run(args) -> dict:
     lock = threading.Lock()
     idx = [0]
     t0 = time.monotonic() + 0.5
-    threads = [threading.Thread(target=produce, args=(plan, args.rate, t0, results, errors, lock, idx))
+    threads = [threading.Thread(target=produce, args=(plan, args.rate, t0, results, errors, lock, idx, project))
                for _ in range(args.producers)]
     for t in threads:
         t.start()
@@ -207,6 +211,130 @@ def _redis_flush(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).delete("celery")
+
+
+def backlog_world(n_warm: int, n: int, *, projects: int = 3, annotators: int = 40, overlap: int = 3,
+                  check_share: float = 0.2, wrong: float = 0.12):
+    """A realistic backlog for the drain (issue 9, fifth round): ``projects`` live projects sharing
+    ``annotators`` (members of all), each regular item answered by up to ``overlap`` different
+    annotators (so items get accepted, confusion rows and the class prior move), ``check_share``
+    hidden checks, a few annotators mostly wrong (gating warns, pauses, revokes). Returns
+    (warm-up answers, measured answers) as unsaved ``Answer`` rows in arrival order (an item's
+    answers spread over the stream): the warm-up ones are scored first, unmeasured, so quality,
+    gating and confusion rows exist as in production."""
+    from django.contrib.auth import get_user_model
+
+    from tasks_app import services as ts
+    from tasks_app.models import Answer, Item, Organization
+    from workforce.models import AnnotatorProfile, Membership
+
+    User = get_user_model()
+    rng = random.Random(5)
+    total = n_warm + n
+    org = Organization.objects.create(name=f"backlog-{uuid.uuid4().hex[:6]}")
+    users = []
+    for i in range(annotators):
+        u = User.objects.create_user(f"bl-{uuid.uuid4().hex[:8]}-{i}", password=None)
+        AnnotatorProfile.objects.create(user=u, display_name=u.username)
+        users.append(u)
+    bad = set(users[:max(1, annotators // 10)])  # mostly wrong: gated on the way
+    per_project = total // projects + 1
+    stream: list[Answer] = []
+    for p in range(projects):
+        n_checks = int(per_project * check_share)
+        n_known = max(20, n_checks // 4)
+        examples = [ts.ExampleIn(data={"text": f"tutorial {i}"}, label="cat", role="tutorial") for i in range(3)]
+        examples += [ts.ExampleIn(data={"text": f"qualifier {i}"}, label="dog", role="qualifier") for i in range(3)]
+        examples += [ts.ExampleIn(data={"text": f"known {i}"}, label=LABELS[i % 3], role="known") for i in range(n_known)]
+        project = ts.project_create(organization=org, name=f"backlog {p}", instructions="Which animal?", labels=LABELS,
+                                    accuracy_target=0.9, examples=examples, max_answers=5)
+        n_items = (per_project - n_checks) // overlap + 1
+        ts.items_upload(project=project, rows=({"external_id": f"x{i}", "data": {"text": f"item {i}"}} for i in range(n_items)))
+        ts.project_launch(project=project)
+        for u in users:
+            Membership.objects.create(project=project, annotator=u, stage=Membership.Stage.WORKING, qualifier_correct=3,
+                                      qualifier_total=3, tutorial_completed_at="2026-01-01T00:00Z")
+        regular = list(Item.objects.filter(project=project, is_known=False).order_by("id").values_list("id", flat=True))
+        known = list(Item.objects.filter(project=project, is_known=True).order_by("id").values_list("id", "known_label"))
+        rows = []
+        for k, item_id in enumerate(regular):
+            truth = LABELS[k % 3]
+            for u in rng.sample(users, overlap):
+                p_wrong = 0.7 if u in bad else wrong
+                rows.append((item_id, u, truth if rng.random() >= p_wrong else rng.choice(LABELS), False))
+        seen = set()
+        while len([r for r in rows if r[3]]) < n_checks:
+            item_id, key = rng.choice(known)
+            u = rng.choice(users)
+            if (item_id, u.pk) in seen:
+                continue
+            seen.add((item_id, u.pk))
+            p_wrong = 0.7 if u in bad else wrong
+            rows.append((item_id, u, key if rng.random() >= p_wrong else rng.choice(LABELS), True))
+        for item_id, u, label, is_check in rows[:per_project]:
+            stream.append(Answer(item_id=item_id, project=project, annotator=u, label=label, client_key=uuid.uuid4().hex,
+                                 is_check=is_check, duration_ms=rng.randint(2000, 20000),
+                                 signals={"visible_ms": rng.randint(1000, 20000), "pastes": 0, "blurs": rng.randint(0, 2)}))
+    rng.shuffle(stream)
+    # an item's answers in arrival order are spread over the stream; keep the first n_warm as history
+    return stream[:n_warm], stream[n_warm:total]
+
+
+def _store(rows) -> None:
+    from django.db.models import Count
+
+    from tasks_app.models import Answer, Item
+
+    Answer.objects.bulk_create(rows, batch_size=2000)
+    counts = dict(Answer.objects.filter(item_id__in={a.item_id for a in rows}).values("item_id")
+                  .annotate(n=Count("id")).values_list("item_id", "n"))
+    for item_id, c in counts.items():
+        Item.objects.filter(pk=item_id).update(answers_count=c, assigned=c)
+
+
+def inprocess_backlog(n: int, drain: int, warm: int = 1500, weights: bool = True) -> dict:
+    """The drain on a realistic backlog (:func:`backlog_world`): ``warm`` answers stored and
+    drained first (not measured), then, with ``weights``, an answer-quality model trained on
+    their check outcomes (``answer_model_train``: every later answer is weighed, as in
+    production once a model is active), then ``n`` answers stored and drained in chunks of
+    ``drain``, measured: CPU of this process and of its PostgreSQL backend, statements."""
+    from django.db import connection
+
+    from quality.services import answer_model_train, pending_drain
+    from tasks_app.models import Answer
+
+    history, measured = backlog_world(warm, n)
+    _store(history)
+    pending_drain(chunk=drain, seconds=1e9)
+    model = answer_model_train() if weights else None
+    if model:
+        from quality.services.answer_model import answer_model_cache_clear
+
+        answer_model_cache_clear()  # the worker would see it within CACHE_SECONDS; the bench at once
+    _store(measured)
+    statements, transactions = [0], [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        transactions[0] += "pg_advisory_xact_lock" in sql
+        return execute(sql, params, many, context)
+
+    c0, p0 = time.process_time(), _backend_cpu()
+    w0 = time.perf_counter()
+    with connection.execute_wrapper(count):
+        pending_drain(chunk=drain, seconds=1e9)
+    wall = (time.perf_counter() - w0) * 1000
+    cpu, pg = (time.process_time() - c0) * 1000, (_backend_cpu() - p0) * 1000
+    assert not Answer.objects.filter(scored_at__isnull=True).exists()
+    from quality.models import AnswerQualityModel, GatingDecision
+
+    if model:  # the database may be shared with other runs: leave no model of ours active
+        AnswerQualityModel.objects.filter(pk=model.pk).update(active=False)
+    return {"n": len(measured), "backlog": 0, "drain": drain, "calls": transactions[0], "wall_p50": wall / len(measured),
+            "wall_p99": wall / len(measured), "cpu_mean": cpu / len(measured), "pg_cpu_mean": pg / len(measured),
+            "statements": statements[0] / len(measured), "weights": bool(model),
+            "accepted": Answer.objects.filter(pk__in=[a.pk for a in measured], item__status="accepted").count(),
+            "gated": GatingDecision.objects.filter(answer_id__in=[a.pk for a in measured]).count()}
 
 
 def inprocess(n: int, backlog: int = 0, drain: int = 0) -> dict:

@@ -3,13 +3,15 @@ versioned), and weigh an answer with the active version (``answer_weight``). The
 ``quality.engine.answer_model``."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Subquery, Value
 
 from tasks_app.models import Answer
+from tasks_app.services.sql import prepared_cursor
 
 from .. import engine
 from ..engine import answer_model as am
@@ -92,10 +94,30 @@ def _active_model():
     elif row.version != _CACHE["version"]:
         full = AnswerQualityModel.objects.get(pk=row.pk)
         model = am.FittedAnswerModel(am.loads(full.blob), full.reference_p, full.n_train, full.n_test, full.auc_test, full.metrics)
+        _one_openmp_thread()  # after loading: scikit-learn's OpenMP runtime is loaded with its modules
         _CACHE.update(checked=now, version=row.version, model=model)
     else:
         _CACHE["checked"] = now
     return _CACHE["model"]
+
+
+def _one_openmp_thread() -> None:
+    """Scoring predicts for a handful of rows at a time; scikit-learn's gradient-boosting
+    predictor runs an OpenMP parallel region per tree (200 per prediction). On the 2 shared
+    cores, with the web and PostgreSQL busy, every region waited for its threads: profiled at
+    ~0.5 s per answer under load (bench/scoring_cost.py --realistic, issue 9 fifth round), where
+    one thread takes well under a millisecond. So this process's OpenMP pool is set to one
+    thread once, when a model is first loaded (it affects nothing else scoring does: numpy uses
+    BLAS threads, not OpenMP)."""
+    if _CACHE.get("omp"):
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="openmp")
+    except Exception:  # noqa: BLE001 - a missing threadpoolctl only costs speed
+        log.warning("answer model: could not limit OpenMP threads", exc_info=True)
+    _CACHE["omp"] = True
 
 
 def answer_model_cache_clear() -> None:
@@ -110,15 +132,7 @@ def answer_features(answer: Answer) -> list[float]:
     quality row (Beta posterior) as scalar subqueries — scoring pays for it only when a model is
     active (:func:`answer_weight_set`). With no earlier answer at all on the project the
     annotator has no check yet either, so the prior is theirs."""
-    fields = ("id", "annotator_id", "item_id", "label", "created_at", "duration_ms", "signals")
-    aq = AnnotatorQuality.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id)
-    quality = {f"q_{f}": Subquery(aq.values(f)[:1]) for f in ("alpha", "beta", "checks", "checks_correct")}
-    cols = (*fields, *quality)
-    mine = (Answer.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id, id__lt=answer.pk)
-            .annotate(src=Value(0), **quality).order_by("-id").values(*cols, "src")[:200])
-    others = (Answer.objects.filter(item_id=answer.item_id, id__lt=answer.pk)
-              .annotate(src=Value(1), **quality).values(*cols, "src"))
-    rows = list(mine.union(others, all=True))
+    rows = _feature_rows(answer)
     mine_rows = sorted((r for r in rows if r["src"] == 0), key=lambda r: r["id"])
     other_rows = sorted((r for r in rows if r["src"] == 1), key=lambda r: r["id"])
     fb = am.FeatureBuilder()
@@ -135,6 +149,73 @@ def answer_features(answer: Answer) -> list[float]:
         annotator=answer.annotator_id, item=answer.item_id, label=answer.label, at=answer.created_at.timestamp(),
         duration_ms=answer.duration_ms, signals=answer.signals, annotator_accuracy=acc,
     ))
+
+
+_FIELDS = ("id", "annotator_id", "item_id", "label", "created_at", "duration_ms", "signals")
+_QUALITY = ("q_alpha", "q_beta", "q_checks", "q_checks_correct")
+
+
+def _feature_rows(answer: Answer) -> list[dict]:
+    """The annotator's latest 200 earlier answers on the project (src 0) and the item's earlier
+    answers (src 1), each row carrying the annotator's quality row. On PostgreSQL one prepared
+    statement (issue 9, fifth round: the ORM's union of two annotated querysets cost more to
+    build than to run); elsewhere the ORM's form of the same query."""
+    if connection.vendor != "postgresql":
+        aq = AnnotatorQuality.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id)
+        quality = {f"q_{f}": Subquery(aq.values(f)[:1]) for f in ("alpha", "beta", "checks", "checks_correct")}
+        cols = (*_FIELDS, *quality)
+        mine = (Answer.objects.filter(project_id=answer.project_id, annotator_id=answer.annotator_id, id__lt=answer.pk)
+                .annotate(src=Value(0), **quality).order_by("-id").values(*cols, "src")[:200])
+        others = (Answer.objects.filter(item_id=answer.item_id, id__lt=answer.pk)
+                  .annotate(src=Value(1), **quality).values(*cols, "src"))
+        return list(mine.union(others, all=True))
+    t, q = Answer._meta.db_table, AnnotatorQuality._meta.db_table
+    cols = ", ".join(_FIELDS)
+    sql = (f"SELECT r.*, q.alpha, q.beta, q.checks, q.checks_correct FROM ("
+           f"(SELECT {cols}, 0 AS src FROM {t} WHERE project_id = %(p)s AND annotator_id = %(a)s AND id < %(x)s "
+           "ORDER BY id DESC LIMIT 200) UNION ALL "
+           f"(SELECT {cols}, 1 AS src FROM {t} WHERE item_id = %(i)s AND id < %(x)s)) r "
+           f"LEFT JOIN {q} q ON q.project_id = %(p)s AND q.annotator_id = %(a)s")
+    with prepared_cursor() as c:
+        c.execute(sql, {"p": answer.project_id, "a": answer.annotator_id, "x": answer.pk, "i": answer.item_id})
+        out = c.fetchall()
+    names = (*_FIELDS, "src", *_QUALITY)
+    rows = [dict(zip(names, r)) for r in out]
+    for r in rows:
+        if isinstance(r["signals"], (str, bytes)):
+            r["signals"] = json.loads(r["signals"])
+    return rows
+
+
+def answer_weights_set(answers: list[Answer]) -> None:
+    """:func:`answer_weight_set` for a batch (the drain's): features per answer as there, one
+    prediction for all (scikit-learn's per-call cost paid once; each row's probability is the
+    same as alone). A failure leaves that answer at weight 1, as :func:`answer_weight` does."""
+    todo = [a for a in answers if a.weight is None]
+    if not todo:
+        return
+    model = _active_model()
+    if model is None:
+        return
+    rows, ok = [], []
+    for a in todo:
+        try:
+            rows.append(answer_features(a))
+            ok.append(a)
+        except Exception:  # a weight must never stop scoring
+            log.exception("answer weight failed for answer %s", a.pk)
+            a.weight = 1.0
+    if not ok:
+        return
+    try:
+        ps = model.predict(rows)
+    except Exception:
+        log.exception("answer weights failed for answers %s", [a.pk for a in ok])
+        for a in ok:
+            a.weight = 1.0
+        return
+    for a, p in zip(ok, ps):
+        a.weight = am.answer_weight_from_p(p, model.reference_p)
 
 
 def answer_weight(answer: Answer) -> float:

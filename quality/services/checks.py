@@ -10,7 +10,6 @@ from workforce import services as workforce_services
 from workforce.models import Membership
 
 from .. import engine
-from ..models import AnnotatorQuality
 from .common import ScoreOutcome, _quality_row, posterior_of, project_bar
 from .gating import annotator_gate
 from .structured import check_correct
@@ -36,7 +35,7 @@ def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
         Membership.objects.select_for_update(of=("self",), no_key=True).select_related("project", "annotator")
         .filter(project=project, annotator_id=answer.annotator_id).first()
     )
-    aq = _quality_row(project, answer.annotator, membership, lock=True)
+    aq = _quality_row(project, answer.annotator_id, membership, lock=True)
     post = engine.posterior_update(posterior_of(aq), answer.correct)
     aq.alpha, aq.beta, aq.checks, aq.checks_correct = post.alpha, post.beta, post.checks, post.correct
     aq.save(update_fields=["alpha", "beta", "checks", "checks_correct", "updated_at"])
@@ -58,35 +57,45 @@ def _score_checks(batch: list[Answer], project: Project, kind: str) -> tuple[dic
     """Hidden checks of one project in one transaction (the drain's; the caller holds the
     project's advisory lock exclusively and the answer rows), in id order, each exactly as
     ``_score_check`` (+ the confusion update for categorical types) alone would: the keys, the
-    memberships (locked, annotator order), the quality rows (locked) and the confusion rows
-    (locked) are read once; the quality and confusion rows written once at the end; gating keeps
-    its per-check steps (``gating.annotator_gate``), and each answer's outcome is written after
-    its gate, as alone (the gate's evidence lists the annotator's earlier checks).
+    memberships (locked, annotator order), the quality rows, the gating walks and the confusion
+    rows (locked) are read once; the quality rows, the walks, the memberships' reason and check
+    rate, the confusion rows and the answers' outcomes are written once at the end
+    (``hot_sql``; issue 9, fifth round: per check these were four ORM saves and a locked read,
+    ~3 ms of the worker's CPU). Gating keeps its per-check steps (``gating.annotator_gate`` with a
+    ``GateBatch``); a changed decision first writes the batch's answers scored so far, so its
+    evidence lists the annotator's earlier checks as alone.
 
     Stops after a check whose gate paused or revoked its annotator: that releases their leases
     (row locks on leases and items a web submit may hold), so it is the last thing the
-    transaction does — a transaction never waits for a second annotator's leases while holding
-    the first one's items. Returns the outcomes and the answers scored (the caller scores the
-    rest in a new transaction)."""
+    transaction does besides the deferred writes, which touch only rows it already holds — a
+    transaction never waits for a second annotator's leases while holding the first one's items.
+    Returns the outcomes and the answers scored (the caller scores the rest in a new transaction)."""
+    from . import hot_sql
+    from .gating import GateBatch
     from .items import _confusions_write
     from .model import confusion_of, confusions
 
     keys = {i: (lab, val, st) for i, lab, val, st in Item.objects.filter(pk__in=sorted({a.item_id for a in batch}))
             .values_list("id", "known_label", "known_value", "status")}
     annotators = sorted({a.annotator_id for a in batch})
-    members = {
-        m.annotator_id: m
-        for m in Membership.objects.select_for_update(of=("self",), no_key=True).select_related("project", "annotator")
-        .filter(project=project, annotator_id__in=annotators).order_by("annotator_id")
-    }
-    quality = {aq.annotator_id: aq for aq in AnnotatorQuality.objects.select_for_update()
-               .filter(project=project, annotator_id__in=annotators).order_by("annotator_id")}
+    members = hot_sql.memberships_locked(project.pk, annotators)
+    for m in members.values():
+        m.project = project  # the user is loaded only if a pause releases their leases
+    quality = hot_sql.quality_locked(project.pk, annotators)
     categorical = kind == task_types.CATEGORICAL
     conf_rows = confusions(project, annotators, lock=True) if categorical else {}
     confs = {a: confusion_of(r, project) for a, r in conf_rows.items()}
     bar = project_bar(project)
     outcomes: dict[int, ScoreOutcome] = {}
     done: list[Answer] = []
+    pending: list[Answer] = []  # scored, not yet written
+
+    def flush() -> None:
+        hot_sql.answers_scored_write(pending, timezone.now(), correct=True)
+        pending.clear()
+
+    gates = GateBatch(hot_sql.gating_states_locked(project.pk, annotators), flush)
+    rate_changed: dict[int, Membership] = {}
     changed_conf: set[int] = set()
     for answer in batch:
         a = answer.annotator_id
@@ -100,17 +109,19 @@ def _score_checks(batch: list[Answer], project: Project, kind: str) -> tuple[dic
             answer.correct = check_correct(project, answer, known_label, known_value)
             aq = quality.get(a)
             if aq is None:
-                aq = quality[a] = _quality_row(project, answer.annotator, membership, lock=True)
+                aq = quality[a] = _quality_row(project, a, membership, lock=True)
             post = engine.posterior_update(posterior_of(aq), answer.correct)
             aq.alpha, aq.beta, aq.checks, aq.checks_correct = post.alpha, post.beta, post.checks, post.correct
             if membership is None:
                 outcome = ScoreOutcome(True, "check", "no membership")
             else:
                 before = membership.standing
-                standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar)
+                standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar,
+                                          batch=gates)
                 rate = engine.known_check_rate(post, bar=bar)
-                if rate != membership.known_check_rate:
-                    workforce_services.membership_check_rate_set(membership=membership, rate=rate)
+                if rate != membership.known_check_rate:  # (workforce.services.membership_check_rate_set's write, deferred)
+                    membership.known_check_rate = rate
+                    rate_changed[a] = membership
                 if not answer.correct:
                     task_services.task_enqueue("quality.audit_known_item", answer.item_id)
                 outcome = ScoreOutcome(True, "check", standing)
@@ -120,21 +131,17 @@ def _score_checks(batch: list[Answer], project: Project, kind: str) -> tuple[dic
             conf_rows[a].rows = confs[a].to_json()
             confs[a] = confusion_of(conf_rows[a], project)
             changed_conf.add(a)
-        answer.scored_at = timezone.now()
-        answer.save(update_fields=["scored_at", "correct"])
+        pending.append(answer)
         outcomes[answer.pk] = outcome
         done.append(answer)
         if stop:
             break
-    _quality_write([quality[a] for a in sorted(quality) if any(d.annotator_id == a for d in done)])
+    flush()
+    now = timezone.now()
+    touched = {d.annotator_id for d in done}
+    hot_sql.quality_write([quality[a] for a in sorted(quality) if a in touched], now)
+    hot_sql.gating_states_write([gates.states[a] for a in sorted(gates.states) if a in touched], now)
+    dirty = {**gates.members, **rate_changed}
+    hot_sql.memberships_gate_write([dirty[a] for a in sorted(dirty)])
     _confusions_write([conf_rows[a] for a in sorted(changed_conf)])
     return outcomes, done
-
-
-def _quality_write(rows: list[AnnotatorQuality]) -> None:
-    if not rows:
-        return
-    now = timezone.now()
-    for aq in rows:
-        aq.updated_at = now
-    AnnotatorQuality.objects.bulk_update(rows, ["alpha", "beta", "checks", "checks_correct", "updated_at"])

@@ -37,7 +37,9 @@ def project_lock(project_id: int, *, exclusive: bool) -> None:
     if connection.vendor != "postgresql":
         return
     fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    with connection.cursor() as cursor:
+    from tasks_app.services.sql import prepared_cursor
+
+    with prepared_cursor() as cursor:
         cursor.execute(f"SELECT {fn}(%s, %s)", [PROJECT_LOCK_NAMESPACE, int(project_id)])
 
 
@@ -56,14 +58,16 @@ def posterior_of(aq: AnnotatorQuality) -> engine.AnnotatorPosterior:
 
 
 def _quality_row(project: Project, annotator, membership: Membership | None, *, lock: bool) -> AnnotatorQuality:
-    qs = AnnotatorQuality.objects.filter(project=project, annotator=annotator)
+    """``annotator``: a user or their id."""
+    annotator = getattr(annotator, "pk", annotator)
+    qs = AnnotatorQuality.objects.filter(project=project, annotator_id=annotator)
     if lock:
         qs = qs.select_for_update()
     aq = qs.first()
     if aq is None:
         prior = _prior(project, membership)
         aq, _ = AnnotatorQuality.objects.get_or_create(
-            project=project, annotator=annotator, defaults={"alpha": prior.alpha, "beta": prior.beta}
+            project=project, annotator_id=annotator, defaults={"alpha": prior.alpha, "beta": prior.beta}
         )
         if lock:
             aq = AnnotatorQuality.objects.select_for_update().get(pk=aq.pk)

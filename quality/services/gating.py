@@ -37,11 +37,14 @@ def _recent_checks(project: Project, annotator_id: int) -> list[list]:
 def annotator_gate(
     *, project: Project, membership: Membership, post: engine.AnnotatorPosterior, answer: Answer, bar: float,
     design: sprt.SprtDesign | None = None, facts: str | None = None, extra_evidence: dict | None = None,
+    batch: GateBatch | None = None,
 ) -> str:
     """Walk one step with this check's outcome, decide, store a changed decision with its
     evidence, and set the membership's standing. Returns the standing. ``design``, ``facts``,
     ``extra_evidence``: for subjective projects (``services.subjective``), whose bar and wording
-    come from self-consistency on repeats."""
+    come from self-consistency on repeats. ``batch``: the drain's checks
+    (``checks._score_checks``): the walk's row and the membership's reason are written by the
+    caller once for the batch instead of here per check (:class:`GateBatch`)."""
     if design is None:
         try:
             design = sprt.design_for(bar, len(project.labels))
@@ -51,9 +54,13 @@ def annotator_gate(
         if membership.standing == Membership.Standing.PAUSED:
             return membership.standing
         old = engine.gate(post, bar=bar, standing=membership.standing)
-        _record(project, membership, post, answer, bar, old.standing, old.reason, old.changed, FALLBACK_VERSION, {})
+        _record(project, membership, post, answer, bar, old.standing, old.reason, old.changed, FALLBACK_VERSION, {}, batch)
         return old.standing
-    st = _state(project, membership)
+    st = batch.states.get(membership.annotator_id) if batch is not None else None
+    if st is None:
+        st = _state(project, membership)
+        if batch is not None:
+            batch.states[membership.annotator_id] = st
     note = ""
     if st.standing == Membership.Standing.REVOKED and membership.standing != Membership.Standing.REVOKED:
         st.llr, note = 0.0, "reinstated by ops: the test restarted from 0"
@@ -65,16 +72,34 @@ def annotator_gate(
         facts=facts,
     )
     st.pauses, st.standing, st.model_version = dec.pauses, dec.standing, design.version
-    st.save(update_fields=["llr", "pauses", "standing", "model_version", "updated_at"])
+    if batch is None:
+        st.save(update_fields=["llr", "pauses", "standing", "model_version", "updated_at"])
     evidence = dict(dec.evidence, answer_id=answer.pk, correct_now=bool(answer.correct), **(extra_evidence or {}))
     if note:
         evidence["note"] = note
-    _record(project, membership, post, answer, bar, dec.standing, dec.reason, dec.changed, design.version, evidence)
+    _record(project, membership, post, answer, bar, dec.standing, dec.reason, dec.changed, design.version, evidence, batch)
     return dec.standing
 
 
-def _record(project, membership, post, answer, bar, standing, reason, changed, version, evidence) -> None:
+class GateBatch:
+    """Deferred writes of gating over a batch of checks (the drain's, ``checks._score_checks``,
+    inside its transaction, every row already locked): ``states`` holds each annotator's walk as
+    read once (``hot_sql.gating_states_locked``) and moved in memory, ``members`` the memberships
+    whose standing reason changed; the caller writes both once at the end. ``flush`` writes the
+    batch's answers scored so far: a changed decision lists the annotator's earlier checks in its
+    evidence (``_recent_checks``), which must see them as one-by-one scoring would. Standing
+    changes are never deferred (history, lease release)."""
+
+    def __init__(self, states: dict, flush) -> None:
+        self.states = states
+        self.members: dict[int, Membership] = {}
+        self.flush = flush
+
+
+def _record(project, membership, post, answer, bar, standing, reason, changed, version, evidence, batch=None) -> None:
     if changed:
+        if batch is not None:
+            batch.flush()
         lo, hi = post.interval(project.confidence)
         evidence = dict(evidence, checks_listed=_recent_checks(project, membership.annotator_id))
         GatingDecision.objects.create(
@@ -96,4 +121,7 @@ def _record(project, membership, post, answer, bar, standing, reason, changed, v
         workforce_services.membership_standing_set(membership=membership, standing=standing, reason=reason)
     elif reason != membership.standing_reason and standing == membership.standing:
         membership.standing_reason = reason
-        membership.save(update_fields=["standing_reason"])
+        if batch is not None:
+            batch.members[membership.annotator_id] = membership
+        else:
+            membership.save(update_fields=["standing_reason"])

@@ -8,13 +8,15 @@ from django.db import connection
 from django.utils import timezone
 
 from tasks_app.models import Answer, Item, Project
+from tasks_app.services.sql import prepared_cursor
 from workforce.models import Membership
 
 from .. import engine
 from ..engine.em import calibrate_posterior
 from ..models import AnnotatorConfusion, AnnotatorQuality
+from . import hot_sql
 from . import model as model_services
-from .answer_model import answer_weight_set
+from .answer_model import answer_weights_set
 from .common import ScoreOutcome, _prior, posterior_of
 
 
@@ -62,30 +64,31 @@ def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int
     # FOR NO KEY UPDATE: excludes other scorings of the items, not the foreign-key checks of
     # answers and leases being inserted for them (FOR UPDATE made those wait for this commit)
     item_ids = sorted({a.item_id for a in batch})
-    items = {it.pk: it for it in Item.objects.select_for_update(no_key=True).filter(pk__in=item_ids).order_by("id")}
+    items = hot_sql.items_locked(item_ids)  # (issue 9, fifth round: prepared, only the fields a decision uses)
     open_ids = [i for i in item_ids if items[i].status == Item.Status.OPEN]
     outcomes: dict[int, ScoreOutcome] = {}
     if not open_ids:
         return {a.pk: ScoreOutcome(True, "item", f"item already {items[a.item_id].status}") for a in batch}, []
     # answer-quality weights (issue 4; null = 1): computed once, when the answer is scored (only
-    # while an answer model is active), saved by the caller with scored_at; this batch's are read
-    # from here, the earlier answers' from their rows
-    for a in batch:
-        answer_weight_set(a)
-    pending = {a.pk: a.weight for a in batch}
+    # while an answer model is active), saved by the caller with scored_at. As one by one: an
+    # answer is weighed only if its item is open at its turn, and its weight counts from its turn
+    # on (before it, a later answer of the batch counts with its stored weight, as an unscored
+    # answer does for one-by-one scoring). Predicted for the batch at once (one model call).
+    unweighed = {a.pk for a in batch if a.weight is None}
+    answer_weights_set([a for a in batch if a.item_id in items and items[a.item_id].status == Item.Status.OPEN])
     on_item: dict[int, list[tuple[int, int, str]]] = {i: [] for i in open_ids}
     weight_of: dict[int, float | None] = {}
-    for answer_id, item_id, annotator_id, label, weight in (
-        Answer.objects.filter(item_id__in=open_ids).order_by("id")
-        .values_list("id", "item_id", "annotator_id", "label", "weight")
-    ):
+    for answer_id, item_id, annotator_id, label, weight in hot_sql.item_answers(open_ids):
         on_item[item_id].append((answer_id, annotator_id, label))
-        weight_of[answer_id] = pending.get(answer_id, weight)
+        weight_of[answer_id] = weight
     ids = sorted({a for answers in on_item.values() for _, a, _ in answers})
     weightless = model_services.weightless_annotators(project, ids)  # revoked or evidence withheld
     rows = model_services.confusions(project, ids, lock=True)
     confs = {a: model_services.confusion_of(rows[a], project) for a in ids}
-    state = model_services.model_state(project)  # read unlocked; written last (short row lock)
+    # read unlocked (written last: short row lock); without its shadow sample, which can be large
+    state = hot_sql.scoring_state(project.pk)
+    if state is None or len(state.log_prior) != len(labels):  # no row yet, or labels revised: model_state's rules
+        state = model_services.model_state(project)
     log_prior = state.log_prior
     counts = state.class_counts or [1.0] * len(labels)
     posts: list[dict] = []
@@ -95,8 +98,11 @@ def _score_item_answers(batch: list[Answer], project: Project) -> tuple[dict[int
     for answer in batch:
         item = items[answer.item_id]
         if item.status != Item.Status.OPEN:
+            if answer.pk in unweighed:
+                answer.weight = None  # decided earlier in the batch: one by one it is not weighed
             outcomes[answer.pk] = ScoreOutcome(True, "item", f"item already {item.status}")
             continue
+        weight_of[answer.pk] = answer.weight
         answers = on_item[item.pk]
         decision, post = engine.decide_confusion(
             labels,
@@ -148,16 +154,15 @@ def _items_write(items: list[Item]) -> None:
     if connection.vendor != "postgresql":  # the embedded run (SQLite): the ORM's form
         Item.objects.bulk_update(list(last.values()), ["status", "label", "p_correct", "answers_wanted", "decided_at", "value"])
         return
-    values = ", ".join(["(%s::bigint, %s, %s, %s::double precision, %s::integer, %s::timestamptz)"] * len(last))
-    params: list = []
-    for it in last.values():
-        params += [it.pk, it.status, it.label, it.p_correct, it.answers_wanted, it.decided_at]
-    with connection.cursor() as cursor:
+    rows = list(last.values())
+    with prepared_cursor() as cursor:  # one statement text whatever the batch size: prepared once
         cursor.execute(
             f"UPDATE {Item._meta.db_table} AS i SET status = v.status, label = v.label, p_correct = v.p, "
             "answers_wanted = v.wanted, decided_at = v.decided, value = NULL "
-            f"FROM (VALUES {values}) AS v(id, status, label, p, wanted, decided) WHERE i.id = v.id",
-            params,
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::double precision[], %s::integer[], %s::timestamptz[]) "
+            "AS v(id, status, label, p, wanted, decided) WHERE i.id = v.id",
+            [[it.pk for it in rows], [it.status for it in rows], [it.label for it in rows], [it.p_correct for it in rows],
+             [it.answers_wanted for it in rows], [it.decided_at for it in rows]],
         )
 
 
@@ -167,13 +172,9 @@ def _confusions_write(rows: list[AnnotatorConfusion]) -> None:
     if connection.vendor != "postgresql":
         AnnotatorConfusion.objects.bulk_update(rows, ["rows"])
         return
-    values = ", ".join(["(%s::bigint, %s::jsonb)"] * len(rows))
-    params: list = []
-    for r in rows:
-        params += [r.pk, json.dumps(r.rows)]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"UPDATE {AnnotatorConfusion._meta.db_table} AS c SET rows = v.rows "
-            f"FROM (VALUES {values}) AS v(id, rows) WHERE c.id = v.id",
-            params,
+            "FROM unnest(%s::bigint[], %s::jsonb[]) AS v(id, rows) WHERE c.id = v.id",
+            [[r.pk for r in rows], [json.dumps(r.rows) for r in rows]],
         )

@@ -8,6 +8,7 @@ project at a time, so a burst on one project never recomputes another.
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Project
+from tasks_app.services.sql import prepared_cursor
 from workforce.models import Membership
 
 from ..engine.acceptance import reopen_decision
@@ -56,7 +58,7 @@ def model_state_count(project: Project, *, scored: int, posts: list[dict] = ()) 
     the row is locked, then written."""
     if not posts:
         table = ProjectModelState._meta.db_table
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET answers_scored = answers_scored + %s WHERE project_id = %s "
                 "RETURNING answers_scored, answers_at_refresh",
@@ -65,6 +67,15 @@ def model_state_count(project: Project, *, scored: int, posts: list[dict] = ()) 
             row = cursor.fetchone()
         if row is not None:
             return int(row[0]), int(row[1])
+    if posts and connection.vendor == "postgresql":
+        row = _state_counts_locked(project.pk)
+        k = len(project.labels)
+        if row is not None and len(_json(row[0]) or []) == k and len(_json(row[1]) or []) == k:  # else model_state's rules
+            counts = _json(row[0])
+            for post in posts:
+                counts = [c + post.get(lab, 0.0) for c, lab in zip(counts, project.labels)]
+            log_prior = [math.log(c / sum(counts)) for c in counts]
+            return _state_counts_write(project.pk, scored, counts, log_prior)
     state = model_state(project, lock=True)
     state.answers_scored += scored
     fields = ["answers_scored"]
@@ -79,6 +90,30 @@ def model_state_count(project: Project, *, scored: int, posts: list[dict] = ()) 
     return state.answers_scored, state.answers_at_refresh
 
 
+def _json(v):
+    return json.loads(v) if isinstance(v, (str, bytes)) else v
+
+
+def _state_counts_locked(project_id: int):
+    """The class counts of the project's state row, locked (prepared: the drain's read when a
+    batch decided items; the ORM's ``model_state(lock=True)`` read the whole row, shadow sample too)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT class_counts, log_prior FROM {ProjectModelState._meta.db_table} WHERE project_id = %s FOR UPDATE",
+                       [project_id])
+        return cursor.fetchone()
+
+
+def _state_counts_write(project_id: int, scored: int, counts: list[float], log_prior: list[float]) -> tuple[int, int]:
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ProjectModelState._meta.db_table} SET answers_scored = answers_scored + %s, class_counts = %s::jsonb, "
+            "log_prior = %s::jsonb WHERE project_id = %s RETURNING answers_scored, answers_at_refresh",
+            [scored, json.dumps(counts), json.dumps(log_prior), project_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0]), int(row[1])
+
+
 def annotator_prior(project: Project, annotator_id: int, membership: Membership | None) -> Confusion:
     """Qualifier prior plus the annotator's checks on other projects (down-weighted)."""
     post = _prior(project, membership)
@@ -91,10 +126,12 @@ def annotator_prior(project: Project, annotator_id: int, membership: Membership 
 
 def confusions(project: Project, annotator_ids: list[int], *, lock: bool = False) -> dict[int, AnnotatorConfusion]:
     """Rows for these annotators, created from their prior where missing."""
-    qs = AnnotatorConfusion.objects.filter(project=project, annotator_id__in=annotator_ids)
-    if lock:  # in annotator order: two scorings locking overlapping rows cannot deadlock
-        qs = qs.select_for_update().order_by("annotator_id")
-    rows = {r.annotator_id: r for r in qs}
+    if lock:  # in annotator order: two scorings locking overlapping rows cannot deadlock (prepared: the drain's read)
+        from .hot_sql import confusions_locked
+
+        rows = confusions_locked(project.pk, annotator_ids)
+    else:
+        rows = {r.annotator_id: r for r in AnnotatorConfusion.objects.filter(project=project, annotator_id__in=annotator_ids)}
     missing = [a for a in annotator_ids if a not in rows]
     if missing:
         members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=missing)}
@@ -138,9 +175,13 @@ def weightless_annotators(project: Project, annotator_ids: list[int] | None = No
     if annotator_ids is not None:
         if not annotator_ids:
             return set()
-        sql += f" AND m.annotator_id IN ({', '.join(['%s'] * len(annotator_ids))})"
-        params += list(annotator_ids)
-    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one statement text whatever the count: prepared once
+            sql += " AND m.annotator_id = ANY(%s::bigint[])"
+            params.append(list(annotator_ids))
+        else:
+            sql += f" AND m.annotator_id IN ({', '.join(['%s'] * len(annotator_ids))})"
+            params += list(annotator_ids)
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     out: set[int] = set()

@@ -30,6 +30,7 @@ from tasks_app import task_types
 from tasks_app.models import Answer, Project
 
 from ..engine.em import REFRESH_MIN, refresh_due
+from . import hot_sql
 from .checks import _score_check, _score_checks
 from .common import ScoreOutcome, project_lock
 from .items import _score_item_answers
@@ -75,23 +76,18 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
         return _score_locked(batch, project, kind)[answer_id]
 
 
-def regular_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int, ScoreOutcome]:
+def regular_answers_score(*, project_id: int, answer_ids: list[int], project: Project | None = None) -> dict[int, ScoreOutcome]:
     """The drain's batch (``quality.services.drain``): these regular answers of one project, in
     one transaction, those still unscored and not locked by another scoring (SKIP LOCKED; the
     others are left to it). A project whose type is not categorical is scored one answer per
-    transaction. Returns the outcomes of the answers scored here."""
+    transaction. ``project``: the drain's copy, read once per chunk (else read here). Returns the
+    outcomes of the answers scored here."""
+    project = project or Project.objects.get(pk=project_id)
+    kind = task_types.scoring_kind(project.task_type, project.type_config)
     with transaction.atomic():
-        rows = Answer.objects.select_related("project").filter(
-            pk__in=answer_ids, project_id=project_id, scored_at__isnull=True, is_check=False
-        )
-        if connection.vendor == "postgresql":
-            batch = list(_locked(rows, skip_locked=True).order_by("id"))
-        else:
-            batch = list(_locked(rows).order_by("id"))
+        batch = hot_sql.answers_locked(project_id, answer_ids, is_check=False)
         if not batch:
             return {}
-        project = batch[0].project
-        kind = task_types.scoring_kind(project.task_type, project.type_config)
         if kind == task_types.CATEGORICAL:
             return _score_locked(batch, project, kind)
     out = {}
@@ -102,24 +98,23 @@ def regular_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int
     return out
 
 
-def check_answers_score(*, project_id: int, answer_ids: list[int]) -> dict[int, ScoreOutcome]:
+def check_answers_score(*, project_id: int, answer_ids: list[int], project: Project | None = None) -> dict[int, ScoreOutcome]:
     """The drain's hidden checks of one project: in id order, as few transactions as the rule in
     ``checks._score_checks`` allows (one, unless a gate pauses or revokes someone: the
-    transaction ends after that check). Answers locked by another scoring are left to it. Task
-    types whose checks are not categorical or agreement: one answer per transaction."""
+    transaction ends after that check), a single check too (the same code path as a chunk's:
+    ``_score_check`` alone costs four ORM saves more). Answers locked by another scoring are left
+    to it. Task types whose checks are not categorical or agreement: one answer per transaction.
+    ``project``: as in :func:`regular_answers_score`."""
+    project = project or Project.objects.get(pk=project_id)
+    kind = task_types.scoring_kind(project.task_type, project.type_config)
     out: dict[int, ScoreOutcome] = {}
     remaining = sorted(answer_ids)
     while remaining:
         with transaction.atomic():
-            rows = Answer.objects.select_related("project").filter(
-                pk__in=remaining, project_id=project_id, scored_at__isnull=True, is_check=True
-            )
-            batch = list(_locked(rows, skip_locked=connection.vendor == "postgresql").order_by("id"))
+            batch = hot_sql.answers_locked(project_id, remaining, is_check=True)
             if not batch:
                 return out
-            project = batch[0].project
-            kind = task_types.scoring_kind(project.task_type, project.type_config)
-            if kind not in (task_types.CATEGORICAL, task_types.AGREEMENT) or len(batch) == 1:
+            if kind not in (task_types.CATEGORICAL, task_types.AGREEMENT):
                 done = [batch[0]]
                 out.update(_score_locked(done, project, kind))
             else:
@@ -148,17 +143,15 @@ def _score_locked(batch: list[Answer], project: Project, kind: str) -> dict[int,
     batch.sort(key=lambda a: a.pk)
     for a in batch:
         a.project = project
-    if len(batch) == 1:
+    if len(batch) == 1 and not (categorical and not batch[0].is_check):
         outcome = _score_one(batch[0], project, kind)
         outcomes, posts = {batch[0].pk: outcome}, [outcome.class_post] if outcome.class_post is not None else []
         batch[0].scored_at = timezone.now()
         batch[0].save(update_fields=["scored_at", "correct", "weight"])
-    else:
+    else:  # regular answers of a categorical project, one or more: set-based
         outcomes, posts = _score_item_answers(batch, project)
-        Answer.objects.filter(pk__in=[a.pk for a in batch]).update(scored_at=timezone.now())
-        weighed = [a for a in batch if a.weight is not None]  # only while an answer model is active
-        if weighed:
-            Answer.objects.bulk_update(weighed, ["weight"])
+        # scored_at and the weights (set only while an answer model is active) in one statement
+        hot_sql.answers_scored_write(batch, timezone.now())
     if categorical:
         # last statement of the transaction: the state row is locked only until commit
         scored, at_refresh = model_state_count(project, scored=len(batch), posts=posts)

@@ -19,6 +19,7 @@ from quality.models import (
 from tasks_app.models import Answer, Item
 from tests.conftest import requires_postgres
 from tests.quality.test_scoring import answer, setup_project, worker
+from workforce.models import Membership
 
 
 def _statements(answer_id: int, **kw) -> tuple[int, list[str]]:
@@ -86,6 +87,12 @@ def _snapshot(project) -> dict:
         "confusion": sorted(AnnotatorConfusion.objects.filter(project=project).values_list("annotator__username", "rows")),
         "state": ProjectModelState.objects.filter(project=project).values_list("answers_scored", "class_counts").get(),
         "correct": list(Answer.objects.filter(project=project).order_by("id").values_list("correct", flat=True)),
+        "weight": list(Answer.objects.filter(project=project).order_by("id").values_list("weight", flat=True)),
+        # what gating writes besides its walk: the standing, its reason, the check rate, each decision
+        "members": sorted(Membership.objects.filter(project=project).values_list(
+            "annotator__username", "standing", "standing_reason", "known_check_rate")),
+        "decisions": sorted(GatingDecision.objects.filter(project=project).values_list(
+            "annotator__username", "standing", "previous_standing", "reason", "checks", "checks_correct", "accuracy_lower")),
     }
 
 
@@ -178,6 +185,52 @@ def test_the_drain_decides_exactly_as_one_by_one_in_its_order():
     assert GatingDecision.objects.filter(project=drained, standing__in=["paused", "revoked"]).exists()
     # half of these answers are checks (scored alone either way), and first answers create rows
     assert len(ctx.captured_queries) < len(by_one.captured_queries) - 3 * (n_one // 2)
+
+
+class _FakeAnswerModel:
+    """An active answer-quality model whose P(correct) is a fixed function of the features (a
+    trained one needs 200 check outcomes): enough to see that the drain's weights (features per
+    answer, one prediction per batch) equal one-by-one scoring's (one prediction per answer)."""
+
+    reference_p = 0.8
+
+    def predict(self, rows):
+        return [0.2 + (sum(abs(v) for v in r) * 7.3) % 0.75 for r in rows]
+
+    def weight(self, row):
+        from quality.engine.answer_model import answer_weight_from_p
+
+        return answer_weight_from_p(self.predict([row])[0], self.reference_p)
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_the_drain_weighs_and_decides_exactly_as_one_by_one_with_an_answer_model(monkeypatch):
+    """Issue 9, fifth round: with an answer model active the drain computes every answer's
+    features (one prepared statement each) and predicts once per batch; checks write their
+    gating walks, reasons and check rates once per batch. Same end state as one by one, weights,
+    gating decisions and memberships included."""
+    from quality.services import answer_model
+
+    monkeypatch.setattr(answer_model, "_active_model", lambda: _FakeAnswerModel())
+    k = 7
+    one, drained = setup_project(n_items=8, n_known=12), setup_project(n_items=8, n_known=12)
+    for project in (one, drained):
+        _play(project, seed=3)
+        bad = worker(project, f"p{project.pk}-bad", qualifier=(1, 2))
+        for key in Item.objects.filter(project=project, is_known=True).order_by("id")[:10]:
+            answer(project, bad, key, "a" if key.known_label == "b" else "b")
+    rows = list(Answer.objects.filter(project=one).order_by("id"))
+    for i in range(0, len(rows), k):
+        chunk = rows[i:i + k]
+        for aid in [a.pk for a in chunk if not a.is_check] + [a.pk for a in chunk if a.is_check]:
+            quality_services.answer_score(answer_id=aid)
+    assert quality_services.pending_drain(chunk=k) == len(rows)
+    snap_one, snap_drained = _strip(_snapshot(one), f"p{one.pk}-"), _strip(_snapshot(drained), f"p{drained.pk}-")
+    assert [(i, a, b) for i, (a, b) in enumerate(zip(snap_one["weight"], snap_drained["weight"])) if a != b] == []  # (the drain before this round weighed an answer whose item an earlier one had decided)
+    assert snap_one == snap_drained
+    assert len({w for w in snap_drained["weight"] if w is not None}) > 3  # weighed, and not all alike
+    assert snap_drained["decisions"]  # someone was gated on the way
 
 
 @requires_postgres

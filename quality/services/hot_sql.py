@@ -1,0 +1,281 @@
+"""The drain's reads and writes as prepared statements (issue 9, fifth round: worker CPU per answer).
+
+Profiling the drain on a realistic backlog (``bench/scoring_cost.py``, cProfile) showed most of
+its Python time in building ORM statements (``Query``/``SQLCompiler``: ~0.5 ms per statement)
+and instantiating model rows it hardly used (a ``Project`` and a ``User`` per locked answer,
+whole ``Item`` rows with their data), not in the math. The statements the drain runs per
+transaction are therefore written once here, as fixed SQL text with array parameters
+(``= ANY(%s)``, ``unnest``), so a statement has ONE text whatever the batch size, and run
+through ``tasks_app.services.sql.prepared_cursor``: PostgreSQL parses and plans each once per
+connection. They return plain tuples or light model instances with only the fields scoring
+reads. SQLite (the embedded run) gets the ORM forms: there ``prepared_cursor`` is a plain
+cursor, and ``= ANY`` / ``unnest`` / ``FOR … SKIP LOCKED`` do not exist.
+
+Each function says which ORM call it replaces; results are identical (the equality tests in
+``tests/quality/test_scoring_hot_path.py`` compare the drain with one-by-one scoring).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.db import connection
+
+from tasks_app.models import Answer, Item
+from tasks_app.services.sql import prepared_cursor
+from workforce.models import Membership
+
+from ..models import (
+    AnnotatorConfusion,
+    AnnotatorQuality,
+    GatingState,
+    ProjectModelState,
+)
+
+
+def postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _t(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _row(model, names, values):
+    """A model instance with only these fields loaded (``Model.from_db`` takes the values in the
+    model's field order)."""
+    given = dict(zip(names, values))
+    attnames = [f.attname for f in model._meta.concrete_fields if f.attname in given]
+    return model.from_db(connection.alias, attnames, [given[n] for n in attnames])
+
+
+def _json(v):
+    return json.loads(v) if isinstance(v, (str, bytes)) else v
+
+
+_ANSWER_COLS = ("id", "item_id", "project_id", "annotator_id", "label", "value", "client_key", "duration_ms", "signals",
+                "is_check", "correct", "weight", "created_at", "scored_at")
+
+
+def unscored(limit: int, skipped: set[int]) -> list[tuple[int, int, bool]]:
+    """The drain's read: the oldest unscored answers (id, project, is it a check), ``skipped`` left out."""
+    if not postgres():
+        qs = Answer.objects.filter(scored_at__isnull=True)
+        if skipped:
+            qs = qs.exclude(pk__in=skipped)
+        return list(qs.order_by("id").values_list("id", "project_id", "is_check")[:limit])
+    with prepared_cursor() as c:
+        c.execute(f"SELECT id, project_id, is_check FROM {_t(Answer)} WHERE scored_at IS NULL "
+                  "AND NOT (id = ANY(%s::bigint[])) ORDER BY id LIMIT %s", [sorted(skipped), limit])
+        return c.fetchall()
+
+
+def answers_locked(project_id: int, ids: list[int], *, is_check: bool) -> list[Answer]:
+    """Those of ``ids`` of this project still unscored, of this kind, locked (FOR NO KEY UPDATE of
+    the answer rows only; SKIP LOCKED: another scoring holds the rest), in id order, as ``Answer``
+    instances without their project or annotator loaded (the caller attaches the project)."""
+    if not postgres():
+        return list(Answer.objects.select_for_update().filter(
+            pk__in=ids, project_id=project_id, scored_at__isnull=True, is_check=is_check).order_by("id"))
+    with prepared_cursor() as c:
+        c.execute(f"SELECT {', '.join(_ANSWER_COLS)} FROM {_t(Answer)} WHERE id = ANY(%s::bigint[]) AND project_id = %s "
+                  "AND scored_at IS NULL AND is_check = %s ORDER BY id FOR NO KEY UPDATE SKIP LOCKED",
+                  [list(ids), project_id, is_check])
+        rows = c.fetchall()
+    out = []
+    for r in rows:
+        r = list(r)
+        r[5], r[8] = _json(r[5]), _json(r[8])  # value, signals (jsonb comes back as text, as Django reads it)
+        out.append(_row(Answer, _ANSWER_COLS, r))
+    return out
+
+
+def items_locked(item_ids: list[int]) -> dict[int, Item]:
+    """The items (FOR NO KEY UPDATE, id order) with the fields a categorical decision reads and
+    writes: status, answers wanted, decision time (was the whole ``Item`` row through the ORM)."""
+    if not postgres():
+        return {it.pk: it for it in Item.objects.select_for_update().filter(pk__in=item_ids).order_by("id")}
+    with prepared_cursor() as c:
+        c.execute(f"SELECT id, status, answers_wanted, decided_at FROM {_t(Item)} WHERE id = ANY(%s::bigint[]) "
+                  "ORDER BY id FOR NO KEY UPDATE", [list(item_ids)])
+        rows = c.fetchall()
+    return {i: _row(Item, ("id", "status", "answers_wanted", "decided_at"), (i, s, w, d))
+            for i, s, w, d in rows}
+
+
+def item_answers(item_ids: list[int]) -> list[tuple[int, int, int, str, float | None]]:
+    """(id, item, annotator, label, weight) of every answer to these items, in id order."""
+    if not postgres():
+        return list(Answer.objects.filter(item_id__in=item_ids).order_by("id")
+                    .values_list("id", "item_id", "annotator_id", "label", "weight"))
+    with prepared_cursor() as c:
+        c.execute(f"SELECT id, item_id, annotator_id, label, weight FROM {_t(Answer)} "
+                  "WHERE item_id = ANY(%s::bigint[]) ORDER BY id", [list(item_ids)])
+        return c.fetchall()
+
+
+def confusions_locked(project_id: int, annotator_ids: list[int]) -> dict[int, AnnotatorConfusion]:
+    """The annotators' confusion rows that exist, locked in annotator order (``model.confusions``'s
+    read; it creates the missing ones)."""
+    if not postgres():
+        return {r.annotator_id: r for r in AnnotatorConfusion.objects.select_for_update()
+                .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
+    with prepared_cursor() as c:
+        c.execute(f"SELECT id, annotator_id, rows FROM {_t(AnnotatorConfusion)} WHERE project_id = %s "
+                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
+        rows = c.fetchall()
+    return {a: _row(AnnotatorConfusion, ("id", "project_id", "annotator_id", "rows"), (i, project_id, a, _json(r)))
+            for i, a, r in rows}
+
+
+def quality_locked(project_id: int, annotator_ids: list[int]) -> dict[int, AnnotatorQuality]:
+    """The annotators' quality rows that exist (Beta posterior), locked in annotator order."""
+    if not postgres():
+        return {aq.annotator_id: aq for aq in AnnotatorQuality.objects.select_for_update()
+                .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
+    cols = ("id", "annotator_id", "alpha", "beta", "checks", "checks_correct")
+    with prepared_cursor() as c:
+        c.execute(f"SELECT {', '.join(cols)} FROM {_t(AnnotatorQuality)} WHERE project_id = %s "
+                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
+        rows = c.fetchall()
+    return {r[1]: _row(AnnotatorQuality, (*cols, "project_id"), (*r, project_id)) for r in rows}
+
+
+def memberships_locked(project_id: int, annotator_ids: list[int]) -> dict[int, Membership]:
+    """The annotators' memberships (FOR NO KEY UPDATE of the membership rows only), annotator
+    order, as full ``Membership`` instances (gating reads and sets several fields) without the
+    joined project and user (was ``select_related``: a ``Project`` and a ``User`` per row; the
+    caller attaches the project, and the user is loaded only if a pause releases leases)."""
+    qs = Membership.objects.filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")
+    if not postgres():
+        return {m.annotator_id: m for m in qs.select_for_update()}
+    names = [f.attname for f in Membership._meta.concrete_fields]
+    with prepared_cursor() as c:
+        c.execute(f"SELECT {', '.join(connection.ops.quote_name(n) for n in names)} FROM {_t(Membership)} "
+                  "WHERE project_id = %s AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR NO KEY UPDATE",
+                  [project_id, list(annotator_ids)])
+        rows = c.fetchall()
+    json_at = [k for k, f in enumerate(Membership._meta.concrete_fields) if f.get_internal_type() == "JSONField"]
+    out = {}
+    for r in rows:
+        if json_at:
+            r = list(r)
+            for k in json_at:
+                r[k] = _json(r[k])
+        m = Membership.from_db(connection.alias, names, r)
+        out[m.annotator_id] = m
+    return out
+
+
+def gating_states_locked(project_id: int, annotator_ids: list[int]) -> dict[int, GatingState]:
+    """The annotators' SPRT walks that exist, locked in annotator order (``gating._state``'s read, once per batch)."""
+    if not postgres():
+        return {s.annotator_id: s for s in GatingState.objects.select_for_update()
+                .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
+    cols = ("id", "annotator_id", "llr", "pauses", "standing", "model_version")
+    with prepared_cursor() as c:
+        c.execute(f"SELECT {', '.join(cols)} FROM {_t(GatingState)} WHERE project_id = %s "
+                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
+        rows = c.fetchall()
+    return {r[1]: _row(GatingState, (*cols, "project_id"), (*r, project_id)) for r in rows}
+
+
+class ScoringState:
+    """What item scoring reads of ``ProjectModelState`` (not its shadow sample, which can be large)."""
+
+    __slots__ = ("log_prior", "class_counts", "tau", "eps", "answer_watermark")
+
+    def __init__(self, log_prior, class_counts, tau, eps, answer_watermark):
+        self.log_prior, self.class_counts, self.tau, self.eps = log_prior, class_counts, tau, eps
+        self.answer_watermark = answer_watermark
+
+
+def scoring_state(project_id: int) -> ScoringState | None:
+    """The project's model state for item scoring, unlocked; None when it has no row yet."""
+    if not postgres():
+        row = ProjectModelState.objects.filter(project_id=project_id).values_list(
+            "log_prior", "class_counts", "tau", "eps", "answer_watermark").first()
+    else:
+        with prepared_cursor() as c:
+            c.execute(f"SELECT log_prior, class_counts, tau, eps, answer_watermark FROM {_t(ProjectModelState)} "
+                      "WHERE project_id = %s", [project_id])
+            row = c.fetchone()
+    if row is None:
+        return None
+    return ScoringState(_json(row[0]), _json(row[1]), row[2], row[3], row[4])
+
+
+def answers_scored_write(answers: list[Answer], at: datetime, *, correct: bool = False) -> None:
+    """``scored_at`` of these answers, their weight when set (null = not weighed: left as
+    stored), and with ``correct`` their check outcome, in one statement (was an ``update()``
+    and a ``bulk_update`` of the weights, or one ``save()`` per check)."""
+    if not answers:
+        return
+    if not postgres():
+        for a in answers:
+            a.scored_at = at
+        Answer.objects.bulk_update(answers, ["scored_at", "weight", "correct"] if correct else ["scored_at", "weight"])
+        return
+    for a in answers:
+        a.scored_at = at
+    sql = (f"UPDATE {_t(Answer)} AS a SET scored_at = %s, weight = COALESCE(v.w, a.weight)"
+           + (", correct = v.c" if correct else "")
+           + " FROM unnest(%s::bigint[], %s::double precision[], %s::boolean[]) AS v(id, w, c) WHERE a.id = v.id")
+    with prepared_cursor() as c:
+        c.execute(sql, [at, [a.pk for a in answers], [a.weight for a in answers], [a.correct for a in answers]])
+
+
+def quality_write(rows: list[AnnotatorQuality], at: datetime) -> None:
+    """The Beta posteriors, one statement (was ``bulk_update``: a CASE per column)."""
+    if not rows:
+        return
+    for aq in rows:
+        aq.updated_at = at
+    if not postgres():
+        AnnotatorQuality.objects.bulk_update(rows, ["alpha", "beta", "checks", "checks_correct", "updated_at"])
+        return
+    with prepared_cursor() as c:
+        c.execute(
+            f"UPDATE {_t(AnnotatorQuality)} AS q SET alpha = v.a, beta = v.b, checks = v.n, checks_correct = v.k, "
+            "updated_at = %s FROM unnest(%s::bigint[], %s::double precision[], %s::double precision[], %s::integer[], "
+            "%s::integer[]) AS v(id, a, b, n, k) WHERE q.id = v.id",
+            [at, [r.pk for r in rows], [r.alpha for r in rows], [r.beta for r in rows], [r.checks for r in rows],
+             [r.checks_correct for r in rows]],
+        )
+
+
+def gating_states_write(states: list[GatingState], at: datetime) -> None:
+    """The SPRT walks the batch moved (what ``gating.annotator_gate`` saved per check), one statement."""
+    if not states:
+        return
+    for s in states:
+        s.updated_at = at
+    if not postgres():
+        GatingState.objects.bulk_update(states, ["llr", "pauses", "standing", "model_version", "updated_at"])
+        return
+    with prepared_cursor() as c:
+        c.execute(
+            f"UPDATE {_t(GatingState)} AS g SET llr = v.llr, pauses = v.p, standing = v.s, model_version = v.m, "
+            "updated_at = %s FROM unnest(%s::bigint[], %s::double precision[], %s::integer[], %s::text[], %s::text[]) "
+            "AS v(id, llr, p, s, m) WHERE g.id = v.id",
+            [at, [s.pk for s in states], [s.llr for s in states], [s.pauses for s in states], [s.standing for s in states],
+             [s.model_version for s in states]],
+        )
+
+
+def memberships_gate_write(members: list[Membership]) -> None:
+    """The standing reason and known-check rate the batch's gates set (what
+    ``gating._record``'s reason save and ``workforce.services.membership_check_rate_set`` wrote per
+    check), one statement. Standing changes are not deferred: they go through
+    ``workforce.services.membership_standing_set`` at once (history, lease release)."""
+    if not members:
+        return
+    if not postgres():
+        Membership.objects.bulk_update(members, ["standing_reason", "known_check_rate"])
+        return
+    with prepared_cursor() as c:
+        c.execute(
+            f"UPDATE {_t(Membership)} AS m SET standing_reason = v.r, known_check_rate = v.k "
+            "FROM unnest(%s::bigint[], %s::text[], %s::double precision[]) AS v(id, r, k) WHERE m.id = v.id",
+            [[m.pk for m in members], [m.standing_reason for m in members], [m.known_check_rate for m in members]],
+        )
