@@ -42,6 +42,16 @@ Design (decisions the issues left open):
   offered is two probes per candidate (its clone through ``item_one_repeat_per_original``, the
   clone's leases through ``lease.item_id``; a clone has the leases of the few people who answered
   the original), not a read of every lease the annotator ever held. ``bench/repeats.py``.
+- **Lifetime: archived when the project completes, deleted with the project** (review leftover:
+  copies were kept in full forever). At completion (``phases.project_phase_advance``)
+  :func:`repeats_archive` empties every clone's ``data`` — the copied payload, the only part of
+  a clone that costs anything; the original keeps it and ``repeat_of`` points at it. The rows
+  stay: their answers are the record of paid work (pay accrues scored repeats, possibly after
+  completion) and the evidence gating decisions and appeals cite by answer id, and their leases
+  are the skips ops count; deleting them would rewrite both. An archived clone keeps status
+  ``repeat`` and ``is_known``, so it still reaches no export, delivery, count or customer listing.
+  Should the project run again (an audit re-opens items), a clone that is served again gets its
+  data back from the original first (:func:`_clone_of`).
 - **Unnoticeable.** The clone has the original's data and goes through the same lease, page,
   submit and pay path as a known-answer check (which already looks like a regular item); its id
   is a new item id like any other.
@@ -100,6 +110,9 @@ def _original_pick(project: Project, annotator, rng: random.Random) -> int | Non
 def _clone_of(original_id: int) -> Item:
     clone = Item.objects.filter(repeat_of_id=original_id).first()
     if clone is not None:
+        if not clone.data:  # archived at completion and the project runs again: the copy comes back
+            clone.data = Item.objects.filter(pk=original_id).values_list("data", flat=True).get()
+            Item.objects.filter(pk=clone.pk).update(data=clone.data)
         return clone
     original = Item.objects.get(pk=original_id)
     try:
@@ -123,3 +136,12 @@ def repeat_take(project: Project, annotator, *, rng: random.Random) -> Item | No
     Item.objects.filter(pk=clone.pk).update(assigned=F("assigned") + 1)
     clone.assigned += 1
     return clone
+
+
+def repeats_archive(project: Project) -> int:
+    """Empty the copied data of the project's repeat clones (module docstring: lifetime); the
+    number archived. Called when the project completes, inside its transaction."""
+    return (
+        Item.objects.filter(project=project, is_known=True, status=Item.STATUS_REPEAT)
+        .exclude(data={}).update(data={})
+    )

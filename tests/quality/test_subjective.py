@@ -246,3 +246,46 @@ def test_chance_level_reads_the_newest_answers_only():
     Answer.objects.bulk_create([Answer(item=it, project=p, annotator=me.annotator, label=lab, client_key=f"k{i}")
                                 for i, (it, lab) in enumerate(zip(items, labels))])
     assert subjective_services._own_chance(p, me.annotator_id, 0.0) == pytest.approx(1.0)
+
+
+@override_settings(CADRE_REPEAT_GAP=GAP)
+def test_repeat_copies_are_archived_when_the_project_completes_and_come_back_if_it_runs_again():
+    """Review leftover: clones kept their full copy forever. At completion their data is
+    emptied (rows, answers and leases kept: pay and gating evidence refer to them); no export,
+    delivery or count sees them either way; served again, a clone gets its data back."""
+    from tasks_app.models import DeliveryBatchItem as Delivery, Project
+    from tasks_app.services import phases, repeats
+
+    p = project_make("rating", GAP + 4, max_answers=1)
+    rng = _Prefer(4)
+    me = annotator_working(p, qualifier=(3, 3))
+    for _ in range(GAP + 2):
+        assert _answer(p, me, rng, rate=0.0).repeat_of_id is None
+    answered = _answer(p, me, rng, rate=1.0)  # a repeat, answered
+    assert answered.repeat_of_id is not None
+    lease = task_services.lease_next(project=p, annotator=me.annotator, known_check_rate=1.0, rng=rng)
+    skipped = lease.item
+    assert skipped.repeat_of_id is not None and skipped.data
+    task_services.lease_skip(annotator=me.annotator, lease_id=lease.pk, reason="broken")
+    while _answer(p, me, rng, rate=0.0) is not None:
+        pass
+    assert not Item.objects.filter(project=p, is_known=False, status="open").exists()
+    phases.project_phase_advance(project_id=p.pk)
+    p.refresh_from_db()
+    assert p.status == Project.Status.COMPLETE
+    kept = clones(p)
+    assert {c.pk for c in kept} == {answered.pk, skipped.pk}
+    assert all(c.data == {} and c.status == "repeat" and c.is_known for c in kept)
+    assert Answer.objects.filter(item=answered, annotator=me.annotator).exists()
+    assert Lease.objects.filter(item=skipped, state="skipped").exists()
+    originals = Item.objects.filter(pk__in=[c.repeat_of_id for c in kept])
+    assert all(o.data for o in originals)  # the original keeps the payload
+    # deliveries (the final batch) and counts never see them
+    assert not Delivery.objects.filter(item__in=kept).exists()
+    assert Delivery.objects.filter(batch__project=p).count() == GAP + 4
+    assert Item.objects.filter(project=p, is_known=False).count() == GAP + 4
+    # served again (the project ran again): the copy comes back from the original
+    again = repeats._clone_of(skipped.repeat_of_id)
+    assert again.pk == skipped.pk and again.data == Item.objects.get(pk=skipped.repeat_of_id).data
+    skipped.refresh_from_db()
+    assert skipped.data == again.data
