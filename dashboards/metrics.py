@@ -7,7 +7,9 @@ multiprocess mode needs a shared directory and its clean-up on restarts). The da
 holds every fact: an answer is scored when ``scored_at`` is set, the decision latency is
 ``scored_at − created_at``, a revocation is a ``GatingDecision`` row. So any worker answers a
 scrape with the same numbers, and counters survive restarts. Cost: about eight aggregate queries
-per scrape; scrape every 30–60 s.
+per scrape; scrape every 30–60 s. The two counters (answers scored, revocations) are a stored
+tally up to a mark plus the events after it (``dashboards.counters``), so their cost does not
+grow with history.
 
 Decision latency is a **trailing-window summary exposed as gauges**, not a Prometheus histogram:
 a histogram's buckets are cumulative since start, and reading them from the database meant
@@ -22,11 +24,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import counters
 from .selectors import metrics as m
 
 
 class CadreCollector(Collector):
     def collect(self):
+        counters.counters_advance()  # the two counters' marks, at most once a minute (dashboards.counters)
         scored = CounterMetricFamily("cadre_answers_scored", "Answers scored by the quality engine.", labels=["project"])
         for project, n in sorted(m.answers_scored().items()):
             scored.add_metric([str(project)], n)
