@@ -461,6 +461,7 @@ class Webhook(models.Model):
         PILOT_READY = "pilot.ready", "Pilot ready for review"
         DELIVERY_READY = "delivery.ready", "Delivery batch ready"
         PROJECT_COMPLETE = "project.complete", "Project complete"
+        ITEM_REOPENED = "item.reopened", "Delivered items went back to work"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhooks")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="webhooks")
