@@ -50,6 +50,7 @@ def main() -> None:
 
     from dashboards.metrics import render
     from dashboards.selectors import annotators, charts, known, pace
+    from dashboards.selectors import metrics as m_sel
     from tasks_app.models import Answer, Item, Organization, Project
     from workforce.models import Membership
 
@@ -90,6 +91,7 @@ def main() -> None:
 
     steps = [
         ("Prometheus scrape (`dashboards.metrics.render`)", render),
+        ("the scrape's two counters alone (`answers_scored`, `revocations`)", lambda: (m_sel.answers_scored(), m_sel.revocations())),
         ("overview selectors (`projects_overview`, its first page: all projects in the database)", lambda: pace.projects_overview()),
         ("project: pace + answers-per-hour chart", lambda: (pace.project_pace(project=project), charts.answers_per_hour(project=project))),
         ("project: accuracy-over-time chart (engine claim)", lambda: charts.accuracy_over_time(project=project)),
