@@ -1,7 +1,7 @@
 """Ops dashboard and metrics cost on PostgreSQL: queries, CPU seconds of this process and wall
 seconds for one Prometheus scrape, the all-projects overview's selectors and the project
 dashboard's selectors, on one project of ``--answers`` answers by ``--annotators`` annotators
-(10 % of them hidden checks), spread over the last 48 h.
+(10 % of them hidden checks), spread over the last ``--hours`` (48).
 
     DATABASE_URL=postgres://…/<scratch database> .venv/bin/python bench/dashboards.py [--answers 50000] [--annotators 200]
 
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each read after the warm one (figures: their mean)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--hours", type=float, default=48, help="the answers' time span (history vs rate)")
     parser.add_argument("--projects", type=int, default=1,
                         help="projects in the overview: the measured one plus this many minus one small ones")
     args = parser.parse_args()
@@ -73,7 +74,7 @@ def main() -> None:
     for u in users:
         checks = rng.sample(known_ids, max(per // 10, 1))
         for j, item_id in enumerate(checks + rng.sample(regular, per - len(checks))):
-            created = now - dt.timedelta(seconds=rng.uniform(0, 48 * 3600))
+            created = now - dt.timedelta(seconds=rng.uniform(0, args.hours * 3600))
             rows.append(Answer(item_id=item_id, project=project, annotator=u, label=rng.choice("ab"), client_key=f"{u.pk}-{j}",
                                duration_ms=rng.randint(2000, 30000), is_check=item_id in checks, correct=True if item_id in checks else None,
                                scored_at=created + dt.timedelta(seconds=rng.expovariate(1.0)), created_at=created))
@@ -117,10 +118,10 @@ def main() -> None:
     load = os.getloadavg()[0]
     lines = [
         (
-            f"PostgreSQL, one process: one project of {len(rows):,} answers by {args.annotators} annotators "
+            f"PostgreSQL, one process: one project of {len(rows):,} answers by {args.annotators} annotators over {args.hours:g} h "
             f"({n_items:,} items, 100 known; {projects} project(s) in the database for the overview); "
             f"`python bench/dashboards.py --answers {args.answers} --annotators {args.annotators} --projects {args.projects} "
-            f"--repeat {args.repeat}` on {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} "
+            f"--repeat {args.repeat} --hours {args.hours:g}` on {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} "
             f"(2-core machine shared with other jobs, load average {load:.1f}: wall seconds are upper bounds; "
             f"queries do not depend on load; CPU seconds: this process's own (Python) and this connection's PostgreSQL "
             f"backend's (from /proc, 10 ms ticks); each figure the mean of {args.repeat} run(s) after a warm one)."
