@@ -7,9 +7,10 @@ counters bumped where the event happens. Bumping a per-project row on every scor
 put a hot row lock and a write into the scoring path (another engineer's; the drain scores in
 batches across projects), for a number only a scrape reads. Instead each counter has a mark
 (``MetricMark.through``) and per-project tallies (``MetricTally``) of the events at or before it;
-a scrape reports ``tally + events after the mark`` in **one statement** (one snapshot: a scrape
-that moves the mark at the same moment cannot make another see an event twice or not at all), and
-the events after the mark are an index range (``answer_scored_idx``, ``gating_revoked_idx``).
+a scrape reports ``tally + events after the mark`` in **one statement** that also returns the mark
+it saw (one snapshot: a scrape that moves the mark at the same moment cannot make another see an
+event twice or not at all — the read is repeated with the new mark), and the events after the
+mark are an index range (``answer_scored_idx``, ``gating_revoked_idx``).
 
 The mark moves at most once a minute (``ADVANCE_EVERY``), by whichever scrape comes first (the
 others skip: ``FOR UPDATE SKIP LOCKED``), to ``now − CADRE_METRICS_COUNTER_OVERLAP_SECONDS``
@@ -63,6 +64,16 @@ def overlap() -> timedelta:
 def counters_advance(*, now: datetime | None = None) -> list[str]:
     """Move each due counter's mark to ``now − overlap``, adding the events passed to the
     tallies; the counters moved. Skips a counter another scrape is moving right now."""
+    return _advance(now=now)[0]
+
+
+def counters_read(*, now: datetime | None = None) -> dict[str, dict[int, int]]:
+    """What a scrape does: move the due marks, then each counter's values (project id → value)."""
+    _, marks = _advance(now=now)
+    return {name: counter_values(name, through=marks.get(name)) for name in _sources()}
+
+
+def _advance(*, now: datetime | None) -> tuple[list[str], dict[str, datetime]]:
     now = now or timezone.now()
     to = now - overlap()
     marks = dict(MetricMark.objects.values_list("name", "through"))
@@ -88,23 +99,35 @@ def counters_advance(*, now: datetime | None = None) -> list[str]:
                 )
             MetricMark.objects.filter(name=name).update(through=to)
             moved.append(name)
-    return moved
+            marks[name] = to
+    return moved, marks
 
 
-def counter_values(name: str) -> dict[int, int]:
-    """project id → the counter's value: its tally plus the events after its mark, read in one
-    statement (one snapshot)."""
+def counter_values(name: str, *, through: datetime | None = None) -> dict[int, int]:
+    """project id → the counter's value: its tally plus the events after its mark.
+
+    The mark goes into the statement as a value, not a subquery: a time PostgreSQL cannot see
+    at planning is estimated to match a third of the table, and the tail became a sequential scan
+    of every answer (bench/dashboards.py showed it). The statement also returns the mark as it
+    reads it, in the same snapshot as the tallies; should a scrape have moved it in between, the
+    read is done again with the new one, so tally and tail always meet at the same mark."""
     table, column, extra = _sources()[name]
     tally, mark = _q(MetricTally._meta.db_table), _q(MetricMark._meta.db_table)
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT project_id, sum(n) FROM ("
-            f" SELECT project_id, value AS n FROM {tally} WHERE name = %s"
-            f" UNION ALL"
-            f" SELECT e.project_id, count(*) FROM {_q(table)} e"
-            f" WHERE e.{_q(column)} > coalesce((SELECT through FROM {mark} WHERE name = %s), %s) {extra}"
-            f" GROUP BY e.project_id"
-            f") x GROUP BY project_id",
-            [name, name, BEGINNING],
-        )
-        return {project_id: int(n) for project_id, n in cur.fetchall() if n}
+    if through is None:
+        through = MetricMark.objects.filter(name=name).values_list("through", flat=True).first() or BEGINNING
+    sql = (
+        f"SELECT (SELECT through FROM {mark} WHERE name = %s), project_id, sum(n) FROM ("
+        f" SELECT project_id, value AS n FROM {tally} WHERE name = %s"
+        f" UNION ALL"
+        f" SELECT e.project_id, count(*) FROM {_q(table)} e WHERE e.{_q(column)} > %s {extra} GROUP BY e.project_id"
+        f") x GROUP BY project_id"
+    )
+    for _ in range(5):
+        with connection.cursor() as cur:
+            cur.execute(sql, [name, name, through])
+            rows = cur.fetchall()
+        current = rows[0][0] if rows else None
+        if current is None or current == through:
+            break
+        through = current  # the mark moved between our read of it and this statement: again
+    return {project_id: int(n) for _, project_id, n in rows if n}

@@ -30,9 +30,9 @@ from .selectors import metrics as m
 
 class CadreCollector(Collector):
     def collect(self):
-        counters.counters_advance()  # the two counters' marks, at most once a minute (dashboards.counters)
+        totals = counters.counters_read()  # the two counters: tally + events after the mark (dashboards.counters)
         scored = CounterMetricFamily("cadre_answers_scored", "Answers scored by the quality engine.", labels=["project"])
-        for project, n in sorted(m.answers_scored().items()):
+        for project, n in sorted(totals["answers_scored"].items()):
             scored.add_metric([str(project)], n)
         yield scored
 
@@ -85,7 +85,7 @@ class CadreCollector(Collector):
         yield expiring
 
         revoked = CounterMetricFamily("cadre_revocations", "Gating decisions that revoked an annotator.", labels=["project"])
-        for project, n in sorted(m.revocations().items()):
+        for project, n in sorted(totals["revocations"].items()):
             revoked.add_metric([str(project)], n)
         yield revoked
 
