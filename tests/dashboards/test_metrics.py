@@ -213,3 +213,5 @@ def test_counters_read_a_tally_and_keep_counting_across_marks(client, seed, sett
     counters.counters_advance(now=timezone.now() + timedelta(minutes=2))
     assert both() == (16, 2)
     assert seen == sorted(seen)  # never down
+    # a reader holding an older mark (a scrape moved it meanwhile) reads again with the new one: no double count
+    assert counters.counter_values("answers_scored", through=counters.BEGINNING)[seed.project.pk] == 16
