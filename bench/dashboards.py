@@ -1,7 +1,7 @@
 """Ops dashboard and metrics cost on PostgreSQL: queries, CPU seconds of this process and wall
 seconds for one Prometheus scrape, the all-projects overview's selectors and the project
 dashboard's selectors, on one project of ``--answers`` answers by ``--annotators`` annotators
-(10 % of them hidden checks), spread over the last 48 h.
+(10 % of them hidden checks), spread over the last ``--hours`` (48).
 
     DATABASE_URL=postgres://…/<scratch database> .venv/bin/python bench/dashboards.py [--answers 50000] [--annotators 200]
 
@@ -20,10 +20,26 @@ from _django import ROOT, setup
 START, END = "<!-- bench:dashboards:start -->", "<!-- bench:dashboards:end -->"
 
 
+def _backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend so far (same machine: /proc)."""
+    from pathlib import Path
+
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT pg_backend_pid()")
+        pid = c.fetchone()[0]
+    st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, default=50_000)
     parser.add_argument("--annotators", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each read after the warm one (figures: their mean)")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--hours", type=float, default=48, help="the answers' time span (history vs rate)")
     parser.add_argument("--projects", type=int, default=1,
                         help="projects in the overview: the measured one plus this many minus one small ones")
     args = parser.parse_args()
@@ -35,6 +51,7 @@ def main() -> None:
 
     from dashboards.metrics import render
     from dashboards.selectors import annotators, charts, known, pace
+    from dashboards.selectors import metrics as m_sel
     from tasks_app.models import Answer, Item, Organization, Project
     from workforce.models import Membership
 
@@ -57,7 +74,7 @@ def main() -> None:
     for u in users:
         checks = rng.sample(known_ids, max(per // 10, 1))
         for j, item_id in enumerate(checks + rng.sample(regular, per - len(checks))):
-            created = now - dt.timedelta(seconds=rng.uniform(0, 48 * 3600))
+            created = now - dt.timedelta(seconds=rng.uniform(0, args.hours * 3600))
             rows.append(Answer(item_id=item_id, project=project, annotator=u, label=rng.choice("ab"), client_key=f"{u.pk}-{j}",
                                duration_ms=rng.randint(2000, 30000), is_check=item_id in checks, correct=True if item_id in checks else None,
                                scored_at=created + dt.timedelta(seconds=rng.expovariate(1.0)), created_at=created))
@@ -75,6 +92,7 @@ def main() -> None:
 
     steps = [
         ("Prometheus scrape (`dashboards.metrics.render`)", render),
+        ("the scrape's two counters alone (`answers_scored`, `revocations`)", lambda: (m_sel.answers_scored(), m_sel.revocations())),
         ("overview selectors (`projects_overview`, its first page: all projects in the database)", lambda: pace.projects_overview()),
         ("project: pace + answers-per-hour chart", lambda: (pace.project_pace(project=project), charts.answers_per_hour(project=project))),
         ("project: accuracy-over-time chart (engine claim)", lambda: charts.accuracy_over_time(project=project)),
@@ -83,12 +101,13 @@ def main() -> None:
     ]
     results = []
     for label, fn in steps:
-        fn()  # warm
+        fn()  # warm (the scrape's first run also moves the counters' marks: dashboards.counters)
         with CaptureQueriesContext(connection) as q:
-            cpu, wall = time.process_time(), time.perf_counter()
-            fn()
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        results.append((label, len(q), cpu, wall))
+            cpu, pg, wall = time.process_time(), _backend_cpu(), time.perf_counter()
+            for _ in range(args.repeat):
+                fn()
+            cpu, pg, wall = time.process_time() - cpu, _backend_cpu() - pg, time.perf_counter() - wall
+        results.append((label, (len(q) - 2) // args.repeat, cpu / args.repeat, pg / args.repeat, wall / args.repeat))
     projects = Project.objects.count()
     project.delete()
     for p in extra:
@@ -99,18 +118,22 @@ def main() -> None:
     load = os.getloadavg()[0]
     lines = [
         (
-            f"PostgreSQL, one process: one project of {len(rows):,} answers by {args.annotators} annotators "
+            f"PostgreSQL, one process: one project of {len(rows):,} answers by {args.annotators} annotators over {args.hours:g} h "
             f"({n_items:,} items, 100 known; {projects} project(s) in the database for the overview); "
-            f"`python bench/dashboards.py --answers {args.answers} --annotators {args.annotators} --projects {args.projects}` on {dt.date.today()} "
+            f"`python bench/dashboards.py --answers {args.answers} --annotators {args.annotators} --projects {args.projects} "
+            f"--repeat {args.repeat} --hours {args.hours:g}` on {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} "
             f"(2-core machine shared with other jobs, load average {load:.1f}: wall seconds are upper bounds; "
-            f"queries do not depend on load, CPU seconds are this process's own, the database's excluded)."
+            f"queries do not depend on load; CPU seconds: this process's own (Python) and this connection's PostgreSQL "
+            f"backend's (from /proc, 10 ms ticks); each figure the mean of {args.repeat} run(s) after a warm one)."
         ),
         "",
-        "| read | queries | CPU s (Python) | wall s |",
-        "|---|---:|---:|---:|",
-    ] + [f"| {label} | {n} | {cpu:.3f} | {wall:.3f} |" for label, n, cpu, wall in results]
+        "| read | queries | CPU s (Python) | CPU s (PostgreSQL) | wall s |",
+        "|---|---:|---:|---:|---:|",
+    ] + [f"| {label} | {n} | {cpu:.3f} | {pg:.3f} | {wall:.3f} |" for label, n, cpu, pg, wall in results]
     text = "\n".join(lines)
     print(text)
+    if args.no_write:
+        return
     path = ROOT / "BENCHMARKS.md"
     doc = path.read_text()
     block = f"{START}\n{text}\n{END}"

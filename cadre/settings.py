@@ -302,6 +302,8 @@ CADRE_PAY_ACCRUE_OVERLAP_SECONDS = int(os.environ.get("CADRE_PAY_ACCRUE_OVERLAP_
 CADRE_PAY_SWEEP_HOURS = float(os.environ.get("CADRE_PAY_SWEEP_HOURS", "24"))
 # /ops/metrics: the decision-latency summary covers the answers scored in this trailing window
 # (dashboards.selectors.metrics.decision_latency): the scrape reads the window, not the history.
+# /ops/metrics counters: how far behind now their mark stays (dashboards.counters; an event must commit within it)
+CADRE_METRICS_COUNTER_OVERLAP_SECONDS = int(os.environ.get("CADRE_METRICS_COUNTER_OVERLAP_SECONDS", "600"))
 CADRE_METRICS_LATENCY_WINDOW_SECONDS = int(os.environ.get("CADRE_METRICS_LATENCY_WINDOW_SECONDS", "900"))
 # Ops overview (/ops/overview/): projects a page, and how long a project's stored accuracy claim
 # serves the overview before it is recomputed (dashboards.claims).

@@ -7,7 +7,9 @@ multiprocess mode needs a shared directory and its clean-up on restarts). The da
 holds every fact: an answer is scored when ``scored_at`` is set, the decision latency is
 ``scored_at − created_at``, a revocation is a ``GatingDecision`` row. So any worker answers a
 scrape with the same numbers, and counters survive restarts. Cost: about eight aggregate queries
-per scrape; scrape every 30–60 s.
+per scrape; scrape every 30–60 s. The two counters (answers scored, revocations) are a stored
+tally up to a mark plus the events after it (``dashboards.counters``), so their cost does not
+grow with history.
 
 Decision latency is a **trailing-window summary exposed as gauges**, not a Prometheus histogram:
 a histogram's buckets are cumulative since start, and reading them from the database meant
@@ -22,13 +24,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import counters
 from .selectors import metrics as m
 
 
 class CadreCollector(Collector):
     def collect(self):
+        totals = counters.counters_read()  # the two counters: tally + events after the mark (dashboards.counters)
         scored = CounterMetricFamily("cadre_answers_scored", "Answers scored by the quality engine.", labels=["project"])
-        for project, n in sorted(m.answers_scored().items()):
+        for project, n in sorted(totals["answers_scored"].items()):
             scored.add_metric([str(project)], n)
         yield scored
 
@@ -81,7 +85,7 @@ class CadreCollector(Collector):
         yield expiring
 
         revoked = CounterMetricFamily("cadre_revocations", "Gating decisions that revoked an annotator.", labels=["project"])
-        for project, n in sorted(m.revocations().items()):
+        for project, n in sorted(totals["revocations"].items()):
             revoked.add_metric([str(project)], n)
         yield revoked
 

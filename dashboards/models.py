@@ -78,3 +78,23 @@ class ProjectClaimSnapshot(models.Model):
     correct = models.FloatField(default=0)
     certified = models.BooleanField(default=False)
     computed_at = models.DateTimeField()
+
+
+class MetricTally(models.Model):
+    """A Prometheus counter's total per project up to its mark (``dashboards.counters``): the
+    events at or before ``MetricMark.through``, added once when the mark moves past them."""
+
+    name = models.CharField(max_length=32)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "project"], name="metric_tally_unique")]
+
+
+class MetricMark(models.Model):
+    """How far a counter's tallies go (``dashboards.counters``): events with a time at or before
+    ``through`` are in ``MetricTally``; later ones are counted live at each scrape."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    through = models.DateTimeField()

@@ -83,7 +83,11 @@ class GatingDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["project", "annotator"])]
+        indexes = [
+            models.Index(fields=["project", "annotator"]),
+            # revocations by time: the /ops/metrics counter's live part (dashboards.counters)
+            models.Index(fields=["created_at"], condition=Q(standing="revoked"), name="gating_revoked_idx"),
+        ]
 
 
 # --- audits of delivery batches (issue 5) ------------------------------------------------------

@@ -269,8 +269,12 @@ class WebhooksView(OrgWebhookMixin, generics.ListAPIView):
                    responses={201: WebhookCreatedSerializer, **error_responses(400, *AUTH_ERRORS, 415), **IDEMPOTENCY_ERRORS})
     @idempotent
     def post(self, request: Request) -> Response:
-        """Register a URL for events (`pilot.ready`, `delivery.ready`, `project.complete`). The response carries
-        the signing secret, once. Each POST is signed: `Cadre-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
+        """Register a URL for events (`pilot.ready`, `delivery.ready`, `project.complete`, `item.reopened`). The
+        response carries the signing secret, once. `item.reopened` says that items already delivered went back to
+        work (an audit found them wrong, or the quality engine's re-estimate no longer accepts them): `data` is
+        `{"project", "reason": "audit" | "re-estimate", "items": [{"id", "external_id", "batch", "delivered_label"}]}`
+        (at most 500 items per event); treat those labels as withdrawn until a later `delivery.ready` carries
+        the items again. Each POST is signed: `Cadre-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
         "<t>." + body)>`; failures are retried with exponential backoff for about 24 hours."""
         ser = WebhookCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)

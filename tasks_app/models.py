@@ -324,7 +324,10 @@ class Answer(models.Model):
         ]
         indexes = [
             models.Index(fields=["item", "id"], name="answer_item_idx"),
-            models.Index(fields=["project", "annotator"], name="answer_annotator_idx"),
+            # id last: "their newest answers on the project" is a backward walk of a few entries
+            # (hidden repeats' gap and candidates, the chance level's window), not a sort of their
+            # whole history; every (project, annotator) lookup is served as before
+            models.Index(fields=["project", "annotator", "id"], name="answer_annotator_idx"),
             models.Index(fields=["created_at"], name="answer_unscored_idx", condition=Q(scored_at__isnull=True)),
             # scored recently: the pay accrual's watermark walk (workforce.services.pay) and the
             # windowed decision-latency metric (dashboards.selectors.metrics) read a time range of
@@ -472,6 +475,7 @@ class Webhook(models.Model):
         PILOT_READY = "pilot.ready", "Pilot ready for review"
         DELIVERY_READY = "delivery.ready", "Delivery batch ready"
         PROJECT_COMPLETE = "project.complete", "Project complete"
+        ITEM_REOPENED = "item.reopened", "Delivered items went back to work"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="webhooks")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="webhooks")

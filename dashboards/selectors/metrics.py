@@ -11,10 +11,9 @@ from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, FloatField, Func, Min, Q, Sum
 from django.utils import timezone
 
-from quality.models import GatingDecision
 from tasks_app.models import Answer, Item, Lease
-from workforce.models import Membership
 
+from ..counters import counter_values
 from .queues import EXPIRING_WITHIN, celery_queue_length
 
 # Seconds from an answer's arrival to its scoring commit (scored_at); the real-time target is a
@@ -40,7 +39,9 @@ def per_project(qs, **aggregates) -> dict[int, dict]:
 
 
 def answers_scored() -> dict[int, int]:
-    return {p: r["n"] for p, r in per_project(Answer.objects.filter(scored_at__isnull=False), n=Count("id")).items()}
+    """Scored answers per project: a tally up to a mark plus the answers scored after it
+    (``dashboards.counters``; not a count over history)."""
+    return counter_values("answers_scored")
 
 
 def answers_unscored() -> dict[int, int]:
@@ -118,9 +119,9 @@ def leases(now: datetime | None = None) -> dict[int, dict[str, int]]:
 
 
 def revocations() -> dict[int, int]:
-    """Gating decisions that revoked an annotator's access (the engine's; counts every event)."""
-    return {p: r["n"] for p, r in per_project(
-        GatingDecision.objects.filter(standing=Membership.Standing.REVOKED), n=Count("id")).items()}
+    """Gating decisions that revoked an annotator's access (the engine's; counts every event),
+    as ``answers_scored``: tally plus the ones after the mark."""
+    return counter_values("revocations")
 
 
 def celery_queue() -> int | None:

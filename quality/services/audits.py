@@ -179,7 +179,7 @@ def audit_complete(*, audit: Audit) -> dict:
         audit.status = Audit.Status.COMPLETE
         audit.completed_at = timezone.now()
         audit.save(update_fields=["status", "completed_at"])
-        reopened = task_deliveries.items_reopen(item_ids=wrong)
+        reopened = task_deliveries.items_reopen(item_ids=wrong, reason="audit")
     certificate = batch_certify(batch_id=audit.batch_id)
     return {"reviewed": len(samples), "wrong": len(wrong), "reopened": reopened, "certificate": certificate}
 

@@ -299,7 +299,7 @@ def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, 
                            target=project.accuracy_target, cap=project.max_answers,
                            weights=[w for _, _, w in ans]) is not None
     ]
-    return task_services.items_reopen(item_ids=reopen)
+    return task_services.items_reopen(item_ids=reopen, reason="re-estimate")
 
 
 def _relabel_decided(project: Project, result, tau: float, eps: float) -> int:

@@ -29,15 +29,23 @@ Decisions (the issues left them open):
   above gets every slot as a repeat (as many as are due) until gating settles it.
 - **Revoked annotators' answers stop counting** toward a subjective item's acceptance (from the
   next decision of each item; items already accepted are not reopened).
-- **Cost.** Per repeat: one aggregate over the annotator's answers on the project (their label
-  counts, index ``answer_annotator_idx``) for the chance level; per accepted item: one update per
-  answer.
+- **The chance level comes from the annotator's newest ``CHANCE_WINDOW`` (500) regular answers**
+  on the project, not from all of them (review leftover: the aggregate over their whole history
+  made each repeat cost more the longer they worked). A bounded recent window rather than counts
+  kept where each answer is scored: it needs no new column nor a write on every scored answer
+  (the scoring hot path), and it follows the rater's current behaviour — one who drifts into
+  giving the same answer every time sees their chance level, hence the bar, rise within a few
+  hundred answers instead of being diluted by months of varied ones. 500 answers put the chance
+  level's standard error at ~0.01–0.02 for a 1–5 scale, well inside the bar's margin.
+- **Cost.** Per repeat: one backward walk of ``answer_annotator_idx`` (project, annotator, id) of
+  at most ``CHANCE_WINDOW`` entries for the chance level, flat as history grows
+  (``bench/repeats.py``); per accepted item: one update per answer.
 """
 from __future__ import annotations
 
 from collections import Counter
 
-from django.db.models import Count, F
+from django.db.models import F
 
 from tasks_app import task_types
 from tasks_app.models import Answer, Item, Project
@@ -52,6 +60,7 @@ from .common import ScoreOutcome
 from .gating import annotator_gate
 
 MAX_REPEAT_RATE = 0.3
+CHANCE_WINDOW = 500  # newest regular answers the chance level is read from (module docstring)
 MODEL_VERSION = "subjective-consistency-1"
 
 
@@ -77,13 +86,12 @@ def _row(project: Project, annotator_id: int, *, lock: bool) -> SubjectiveQualit
 
 
 def _own_chance(project: Project, annotator_id: int, tolerance: float) -> float:
-    counts = (
+    """Chance self-agreement from the annotator's newest ``CHANCE_WINDOW`` regular answers."""
+    labels = (
         Answer.objects.filter(project=project, annotator_id=annotator_id, is_check=False)
-        .values_list("label").annotate(n=Count("id")).order_by()
+        .order_by("-id").values_list("label", flat=True)[:CHANCE_WINDOW]
     )
-    dist: Counter = Counter()
-    for label, n in counts:
-        dist[answer_point(project, label)] += n
+    dist: Counter = Counter(answer_point(project, label) for label in labels)
     return subj.chance_self(dist, tolerance)
 
 

@@ -111,15 +111,31 @@ def batch_certificate_set(*, batch_id: int, certificate: dict, calibrated: dict[
         batch.save(update_fields=["certificate", "certificate_updated_at"])
 
 
-def items_reopen(*, item_ids: list[int]) -> int:
-    """Items an audit found wrong go back to work: open, label cleared, one more answer wanted,
-    not delivered (so their next decision goes out in a later batch). A complete project is
-    live again until they are decided. Rows locked in id order. Returns how many were reopened."""
+REOPEN_REASONS = ("audit", "re-estimate")
+REOPENED_PER_EVENT = 500  # items listed in one item.reopened event (a bigger reopen sends several)
+
+
+def items_reopen(*, item_ids: list[int], reason: str = "audit") -> int:
+    """Items an audit found wrong (``reason`` "audit") or a re-estimate no longer accepts
+    ("re-estimate") go back to work: open, label cleared, one more answer wanted, not delivered
+    (so their next decision goes out in a later batch). A complete project is live again until
+    they are decided. Rows locked in id order. Returns how many were reopened.
+
+    The customer learns of every reopened item that had already gone out (review leftover: a
+    delivered label silently went back to work): one ``item.reopened`` webhook event per project
+    listing those items — id, external id, the batch it went out in and the label delivered
+    there — and the reason, sent after commit like every event (``webhooks.event_emit``). An
+    event rather than a change to the sent ``delivery.ready``: the batch stays as delivered
+    (exports are frozen), and the item's next decision goes out in a later batch's
+    ``delivery.ready``. Items not delivered yet are not announced (the customer never saw them)."""
+    if reason not in REOPEN_REASONS:
+        raise ValueError(f"unknown reopen reason {reason!r}")
     if not item_ids:
         return 0
     with transaction.atomic():
         items = list(Item.objects.select_for_update().filter(pk__in=item_ids, is_known=False).order_by("id"))
         ids = [i.pk for i in items if i.status in DECIDED]
+        delivered = [i for i in items if i.pk in set(ids) and i.delivered_at is not None]
         Item.objects.filter(pk__in=ids).update(
             status=Item.Status.OPEN, label=None, p_correct=None, decided_at=None, delivered_at=None,
             answers_wanted=F("answers_count") + 1,
@@ -128,4 +144,28 @@ def items_reopen(*, item_ids: list[int]) -> int:
         Project.objects.filter(pk__in=projects, phase=Project.Phase.COMPLETE).update(
             phase=Project.Phase.PRODUCTION, status=Project.Status.LIVE
         )
+        if delivered:
+            _reopened_announce(delivered, reason)
     return len(ids)
+
+
+def _reopened_announce(items: list[Item], reason: str) -> None:
+    """The ``item.reopened`` events of ``items_reopen`` (inside its transaction)."""
+    from .webhooks import event_emit
+
+    last: dict[int, tuple[int, str | None]] = {}
+    for item_id, number, label in (
+        DeliveryBatchItem.objects.filter(item_id__in=[i.pk for i in items])
+        .order_by("batch__number").values_list("item_id", "batch__number", "label")
+    ):
+        last[item_id] = (number, label)  # the latest batch it went out in
+    by_project: dict[int, list[dict]] = {}
+    for i in items:
+        number, label = last.get(i.pk, (None, None))
+        by_project.setdefault(i.project_id, []).append(
+            {"id": i.pk, "external_id": i.external_id, "batch": number, "delivered_label": label})
+    for project in Project.objects.filter(pk__in=list(by_project)).order_by("id"):
+        rows = by_project[project.pk]
+        for start in range(0, len(rows), REOPENED_PER_EVENT):
+            event_emit(project=project, event="item.reopened",
+                       payload={"project": project.pk, "reason": reason, "items": rows[start:start + REOPENED_PER_EVENT]})

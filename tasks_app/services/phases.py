@@ -22,6 +22,7 @@ from django.utils import timezone
 from .. import task_types
 from ..models import DeliveryBatch, Example, Item, Project, SpecRevision
 from .deliveries import batch_cut
+from .repeats import repeats_archive
 from .webhooks import event_emit
 
 MAX_PILOT = 100_000
@@ -195,6 +196,7 @@ def project_phase_advance(*, project_id: int) -> str:
             project.phase = Project.Phase.COMPLETE
             project.status = Project.Status.COMPLETE
             project.save(update_fields=["phase", "status"])
+            repeats_archive(project)  # hidden repeats' copied data goes (repeats.py: lifetime)
             event_emit(project=project, event="project.complete", payload={
                 "project": project.pk, "batches": project.delivery_batches.count(),
                 "items": regular.count(),

@@ -85,6 +85,7 @@ def test_scrape_query_count_does_not_grow_with_projects(client, seed, django_ass
     from django.test.utils import CaptureQueriesContext
 
     headers = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    client.get(reverse("dashboards:metrics"), **headers)  # the first scrape moves the counters' marks (dashboards.counters)
     with CaptureQueriesContext(connection) as one:
         client.get(reverse("dashboards:metrics"), **headers)
     seed_project("Another project", prefix="more")
@@ -158,3 +159,59 @@ def test_decision_latency_does_not_read_the_history(client, seed, settings):
             cursor.execute("SET LOCAL enable_seqscan = on")
         assert "answer_scored_idx" in plan, plan
         assert metrics.decision_latency().window_seconds == 900
+
+
+def test_counters_read_a_tally_and_keep_counting_across_marks(client, seed, settings):
+    """Review leftover: the two counters counted all history on every scrape. They are now a
+    stored tally up to a mark plus the events after it (dashboards.counters): a scrape reads the
+    tally (changing it shows), moving the mark changes no value, new events keep adding, and the
+    values never go down (Prometheus counters)."""
+    from dashboards import counters
+    from dashboards.models import MetricMark, MetricTally
+    from quality.models import GatingDecision
+
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    p = str(seed.project.pk)
+    seen: list[tuple[float, float]] = []
+
+    def both() -> tuple[float, float]:
+        fam = scrape(client, **headers)
+        got = (value(fam["cadre_answers_scored"], "cadre_answers_scored_total", project=p),
+               value(fam["cadre_revocations"], "cadre_revocations_total", project=p))
+        seen.append(got)
+        return got
+
+    assert both() == (14, 1)
+    # the first scrape moved the marks to now - overlap: the seed's older events are in the tally
+    mark = MetricMark.objects.get(name="answers_scored").through
+    assert timezone.now() - timedelta(seconds=620) < mark < timezone.now() - timedelta(seconds=590)
+    older = Answer.objects.filter(project=seed.project, scored_at__lte=mark).count()
+    assert 0 < older <= 14 and MetricTally.objects.get(name="answers_scored", project=seed.project).value == older
+    # the scrape reads the tally, not the history
+    MetricTally.objects.filter(name="answers_scored", project=seed.project).update(value=older + 100)
+    assert both() == (114, 1)
+    MetricTally.objects.filter(name="answers_scored", project=seed.project).update(value=older)
+    seen.clear()
+    # new events count at once, live
+    Answer.objects.filter(scored_at__isnull=True).update(scored_at=timezone.now())
+    revoked = GatingDecision.objects.get(project=seed.project, standing="revoked")
+    revoked.pk = None
+    revoked.save()
+    assert both() == (15, 2)
+    # the mark moves past them (a later scrape, overlap 0): same values, now from the tally
+    settings.CADRE_METRICS_COUNTER_OVERLAP_SECONDS = 0
+    assert set(counters.counters_advance(now=timezone.now() + timedelta(seconds=1))) == {"answers_scored", "revocations"}
+    assert counters.counters_advance(now=timezone.now() + timedelta(seconds=2)) == []  # at most once a minute
+    assert MetricTally.objects.get(name="answers_scored", project=seed.project).value == 15
+    assert MetricTally.objects.get(name="revocations", project=seed.project).value == 2
+    assert both() == (15, 2)
+    # after the mark: counted again live, then tallied
+    late = Item.objects.create(project=seed.project, external_id="late", data={"text": "late"})
+    Answer.objects.create(item=late, project=seed.project, annotator=seed.users["u1"], label="positive", client_key="late-1",
+                          scored_at=timezone.now() + timedelta(seconds=5))
+    assert both() == (16, 2)
+    counters.counters_advance(now=timezone.now() + timedelta(minutes=2))
+    assert both() == (16, 2)
+    assert seen == sorted(seen)  # never down
+    # a reader holding an older mark (a scrape moved it meanwhile) reads again with the new one: no double count
+    assert counters.counter_values("answers_scored", through=counters.BEGINNING)[seed.project.pk] == 16

@@ -173,3 +173,119 @@ def test_repeats_are_not_accuracy_evidence_for_ranking_or_the_audience():
     assert Answer.objects.filter(annotator_id=uid, item__repeat_of__isnull=False, correct__isnull=False).exists()
     assert (uid, p.pk) not in ranking.history([uid]).checks
     assert audience.people([uid])[uid].checks == 0
+
+
+class _Prefer(random.Random):
+    """An rng whose choice takes ``self.want`` when it is among the options (the repeat pick)."""
+
+    want = None
+
+    def choice(self, seq):
+        return self.want if self.want in seq else seq[0]
+
+
+@override_settings(CADRE_REPEAT_GAP=GAP)
+def test_a_skipped_released_or_expired_repeat_is_offered_again_after_a_gap_at_most_three_times():
+    """Review leftover: a repeat that was not answered used to be gone for good. Now it comes
+    back once another gap of the annotator's answers has passed, at most REPEAT_OFFERS leases in
+    all; then it is not measured (no repeat, nothing counted)."""
+    from tasks_app.services import repeats
+
+    p = project_make("rating", 80)
+    rng = _Prefer(11)
+    me = annotator_working(p, qualifier=(3, 3))
+    for _ in range(GAP + 1):
+        _answer(p, me, rng, rate=0.0)
+    first = Answer.objects.filter(annotator=me.annotator).order_by("id").first().item_id
+    assert repeats.candidates(p, me.annotator) == [first]
+    rng.want = first
+    closes = [
+        lambda lease: task_services.lease_skip(annotator=me.annotator, lease_id=lease.pk, reason="broken"),
+        lambda lease: task_services.leases_release(project=p, annotator=me.annotator),
+        lambda lease: Lease.objects.filter(pk=lease.pk).update(expires_at=task_services.leases.timezone.now()),
+    ]
+    for offer, close in enumerate(closes, 1):
+        lease = task_services.lease_next(project=p, annotator=me.annotator, known_check_rate=1.0, rng=rng)
+        assert lease.item.repeat_of_id == first, offer
+        close(lease)
+        # not straight back: within a gap of the annotator's answers after the offer
+        assert first not in repeats.candidates(p, me.annotator)
+        for _ in range(GAP + 1):
+            assert _answer(p, me, rng, rate=0.0).repeat_of_id is None
+        if offer < repeats.REPEAT_OFFERS:
+            assert first in repeats.candidates(p, me.annotator), offer
+    assert Lease.objects.filter(annotator=me.annotator, item__repeat_of_id=first).count() == 3
+    assert set(Lease.objects.filter(annotator=me.annotator, item__repeat_of_id=first).values_list("state", flat=True)) == {
+        "skipped", "released", "expired"}
+    # three offers: not measured any more, while other old items are
+    eligible = repeats.candidates(p, me.annotator)
+    assert first not in eligible and len(eligible) > GAP
+    assert not SubjectiveQuality.objects.filter(project=p, annotator=me.annotator, repeats__gt=0).exists()
+    # an answered repeat is never offered again
+    rng.want = eligible[-1]
+    item = _answer(p, me, rng, rate=1.0)
+    assert item.repeat_of_id == eligible[-1]
+    assert eligible[-1] not in repeats.candidates(p, me.annotator)
+    for _ in range(GAP + 1):
+        _answer(p, me, rng, rate=0.0)
+    assert eligible[-1] not in repeats.candidates(p, me.annotator)
+
+
+def test_chance_level_reads_the_newest_answers_only():
+    """Review leftover: the chance level aggregated the annotator's whole history per repeat. It
+    now reads their newest CHANCE_WINDOW regular answers: a rater who varied for a long time and
+    then gives the same rating every time is at chance 1 for the window."""
+    from quality.services import subjective as subjective_services
+
+    p = project_make("rating", 1)
+    w = subjective_services.CHANCE_WINDOW
+    items = Item.objects.bulk_create([Item(project=p, external_id=f"h{i}", data={"text": f"Puppy photo #{i}"})
+                                      for i in range(w + 300)])
+    me = annotator_working(p, qualifier=(3, 3))
+    labels = [str(1 + i % 5) for i in range(300)] + ["4"] * w  # varied, then constant (newest)
+    Answer.objects.bulk_create([Answer(item=it, project=p, annotator=me.annotator, label=lab, client_key=f"k{i}")
+                                for i, (it, lab) in enumerate(zip(items, labels))])
+    assert subjective_services._own_chance(p, me.annotator_id, 0.0) == pytest.approx(1.0)
+
+
+@override_settings(CADRE_REPEAT_GAP=GAP)
+def test_repeat_copies_are_archived_when_the_project_completes_and_come_back_if_it_runs_again():
+    """Review leftover: clones kept their full copy forever. At completion their data is
+    emptied (rows, answers and leases kept: pay and gating evidence refer to them); no export,
+    delivery or count sees them either way; served again, a clone gets its data back."""
+    from tasks_app.models import DeliveryBatchItem as Delivery, Project
+    from tasks_app.services import phases, repeats
+
+    p = project_make("rating", GAP + 4, max_answers=1)
+    rng = _Prefer(4)
+    me = annotator_working(p, qualifier=(3, 3))
+    for _ in range(GAP + 2):
+        assert _answer(p, me, rng, rate=0.0).repeat_of_id is None
+    answered = _answer(p, me, rng, rate=1.0)  # a repeat, answered
+    assert answered.repeat_of_id is not None
+    lease = task_services.lease_next(project=p, annotator=me.annotator, known_check_rate=1.0, rng=rng)
+    skipped = lease.item
+    assert skipped.repeat_of_id is not None and skipped.data
+    task_services.lease_skip(annotator=me.annotator, lease_id=lease.pk, reason="broken")
+    while _answer(p, me, rng, rate=0.0) is not None:
+        pass
+    assert not Item.objects.filter(project=p, is_known=False, status="open").exists()
+    phases.project_phase_advance(project_id=p.pk)
+    p.refresh_from_db()
+    assert p.status == Project.Status.COMPLETE
+    kept = clones(p)
+    assert {c.pk for c in kept} == {answered.pk, skipped.pk}
+    assert all(c.data == {} and c.status == "repeat" and c.is_known for c in kept)
+    assert Answer.objects.filter(item=answered, annotator=me.annotator).exists()
+    assert Lease.objects.filter(item=skipped, state="skipped").exists()
+    originals = Item.objects.filter(pk__in=[c.repeat_of_id for c in kept])
+    assert all(o.data for o in originals)  # the original keeps the payload
+    # deliveries (the final batch) and counts never see them
+    assert not Delivery.objects.filter(item__in=kept).exists()
+    assert Delivery.objects.filter(batch__project=p).count() == GAP + 4
+    assert Item.objects.filter(project=p, is_known=False).count() == GAP + 4
+    # served again (the project ran again): the copy comes back from the original
+    again = repeats._clone_of(skipped.repeat_of_id)
+    assert again.pk == skipped.pk and again.data == Item.objects.get(pk=skipped.repeat_of_id).data
+    skipped.refresh_from_db()
+    assert skipped.data == again.data

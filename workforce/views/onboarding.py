@@ -29,7 +29,13 @@ def _tutorial_seen_key(project_id: int) -> str:
 def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
     """One tutorial example per page (``?step=N``, 1-based). Answering shows at once whether
     it was right, the correct answer and the explanation. Answering the last one, having gone
-    through them all, completes the tutorial (repeatable at any time)."""
+    through them all, completes the tutorial (repeatable at any time).
+
+    The annotator's answer is kept in the widget (review leftover; the qualifier already did this
+    on a form error): after an error the form comes back with it filled in, and the feedback
+    shows it in the task type's own widget, read-only (a disabled fieldset) under "Your answer",
+    above the correct one — boxes drawn where they drew them, options ticked, text as typed —
+    so the comparison is with what they did, not only with its one-line description."""
     membership = _membership(request, project_id)
     project = membership.project
     examples = selectors.tutorial_examples(project=project)
@@ -50,6 +56,8 @@ def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
     completed_now = False
     missing: list[int] = []
     answered = None
+    # the raw posted answer, given back to the widget (``chosen``): refill after an error, shown with the feedback
+    chosen = request.POST.get("label" if project.task_type == "single_choice" else "value") if request.method == "POST" else None
     if request.method == "POST" and (project.task_type != "single_choice" or form.is_valid()):  # else: form errors
         answered = _tutorial_answer(request, project, example)
     if answered is not None and answered.get("error"):
@@ -79,6 +87,7 @@ def tutorial(request: HttpRequest, project_id: int) -> HttpResponse:
             "is_last": step == len(examples),
             "form": form,
             "feedback": feedback,
+            "chosen": chosen or None,
             "completed_now": completed_now,
             "missing": missing,
             "labels": _label_keys(project.labels),
