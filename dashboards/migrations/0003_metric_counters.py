@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('dashboards', '0002_project_claim_snapshot'),
-        ('tasks_app', '0011_answer_annotator_newest'),
+        ('tasks_app', '0013_answer_annotator_newest'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('quality', '0006_subjective_quality'),
-        ('tasks_app', '0011_answer_annotator_newest'),
+        ('tasks_app', '0013_answer_annotator_newest'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

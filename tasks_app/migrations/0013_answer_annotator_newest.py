@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0010_item_repeat_of'),
+        ('tasks_app', '0012_lease_skipped_idx'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
