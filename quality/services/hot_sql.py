@@ -225,42 +225,42 @@ def answers_scored_write(answers: list[Answer], at: datetime, *, correct: bool =
         c.execute(sql, [at, [a.pk for a in answers], [a.weight for a in answers], [a.correct for a in answers]])
 
 
-def quality_write(rows: list[AnnotatorQuality], at: datetime) -> None:
-    """The Beta posteriors, one statement (was ``bulk_update``: a CASE per column)."""
+def _rows_update(model, rows: list, columns: dict[str, str], at: datetime | None = None) -> None:
+    """Write these fields of ``rows`` back in one statement: ``UPDATE … SET col = v.col …
+    FROM unnest(%s::<type>[], …) AS v WHERE id = v.id``, one array per column (``columns`` maps a
+    field to its PostgreSQL type), so the text is the same whatever the batch size and is prepared
+    once per connection. With ``at`` the rows' ``updated_at`` is set to it too. SQLite:
+    ``bulk_update``."""
     if not rows:
         return
-    for aq in rows:
-        aq.updated_at = at
+    names = list(columns)
+    if at is not None:
+        for r in rows:
+            r.updated_at = at
     if not postgres():
-        AnnotatorQuality.objects.bulk_update(rows, ["alpha", "beta", "checks", "checks_correct", "updated_at"])
+        model.objects.bulk_update(rows, names + (["updated_at"] if at is not None else []))
         return
+    q = connection.ops.quote_name
+    cols = [q(model._meta.get_field(n).column) for n in names]
+    sets = ", ".join(f"{c} = v.{c}" for c in cols) + (", updated_at = %s" if at is not None else "")
+    arrays = ", ".join(f"%s::{columns[n]}[]" for n in names)
+    sql = (f"UPDATE {_t(model)} AS t SET {sets} FROM unnest(%s::bigint[], {arrays}) AS v(id, {', '.join(cols)}) "
+           "WHERE t.id = v.id")
+    params = ([at] if at is not None else []) + [[r.pk for r in rows]] + [[getattr(r, n) for r in rows] for n in names]
     with prepared_cursor() as c:
-        c.execute(
-            f"UPDATE {_t(AnnotatorQuality)} AS q SET alpha = v.a, beta = v.b, checks = v.n, checks_correct = v.k, "
-            "updated_at = %s FROM unnest(%s::bigint[], %s::double precision[], %s::double precision[], %s::integer[], "
-            "%s::integer[]) AS v(id, a, b, n, k) WHERE q.id = v.id",
-            [at, [r.pk for r in rows], [r.alpha for r in rows], [r.beta for r in rows], [r.checks for r in rows],
-             [r.checks_correct for r in rows]],
-        )
+        c.execute(sql, params)
+
+
+def quality_write(rows: list[AnnotatorQuality], at: datetime) -> None:
+    """The Beta posteriors, one statement (was ``bulk_update``: a CASE per column)."""
+    _rows_update(AnnotatorQuality, rows, {"alpha": "double precision", "beta": "double precision",
+                                          "checks": "integer", "checks_correct": "integer"}, at)
 
 
 def gating_states_write(states: list[GatingState], at: datetime) -> None:
     """The SPRT walks the batch moved (what ``gating.annotator_gate`` saved per check), one statement."""
-    if not states:
-        return
-    for s in states:
-        s.updated_at = at
-    if not postgres():
-        GatingState.objects.bulk_update(states, ["llr", "pauses", "standing", "model_version", "updated_at"])
-        return
-    with prepared_cursor() as c:
-        c.execute(
-            f"UPDATE {_t(GatingState)} AS g SET llr = v.llr, pauses = v.p, standing = v.s, model_version = v.m, "
-            "updated_at = %s FROM unnest(%s::bigint[], %s::double precision[], %s::integer[], %s::text[], %s::text[]) "
-            "AS v(id, llr, p, s, m) WHERE g.id = v.id",
-            [at, [s.pk for s in states], [s.llr for s in states], [s.pauses for s in states], [s.standing for s in states],
-             [s.model_version for s in states]],
-        )
+    _rows_update(GatingState, states, {"llr": "double precision", "pauses": "integer", "standing": "text",
+                                       "model_version": "text"}, at)
 
 
 def memberships_gate_write(members: list[Membership]) -> None:
@@ -268,14 +268,4 @@ def memberships_gate_write(members: list[Membership]) -> None:
     ``gating._record``'s reason save and ``workforce.services.membership_check_rate_set`` wrote per
     check), one statement. Standing changes are not deferred: they go through
     ``workforce.services.membership_standing_set`` at once (history, lease release)."""
-    if not members:
-        return
-    if not postgres():
-        Membership.objects.bulk_update(members, ["standing_reason", "known_check_rate"])
-        return
-    with prepared_cursor() as c:
-        c.execute(
-            f"UPDATE {_t(Membership)} AS m SET standing_reason = v.r, known_check_rate = v.k "
-            "FROM unnest(%s::bigint[], %s::text[], %s::double precision[]) AS v(id, r, k) WHERE m.id = v.id",
-            [[m.pk for m in members], [m.standing_reason for m in members], [m.known_check_rate for m in members]],
-        )
+    _rows_update(Membership, members, {"standing_reason": "text", "known_check_rate": "double precision"})
