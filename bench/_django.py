@@ -54,3 +54,14 @@ def setup(*, scratch_database: bool = False, eager_celery: bool = False) -> None
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+
+
+def backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend so far (same machine: /proc)."""
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT pg_backend_pid()")
+        pid = c.fetchone()[0]
+    st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")

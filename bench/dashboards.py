@@ -16,21 +16,8 @@ import os
 import random
 import time
 
-from _django import ROOT, setup
+from _django import ROOT, backend_cpu, setup
 START, END = "<!-- bench:dashboards:start -->", "<!-- bench:dashboards:end -->"
-
-
-def _backend_cpu() -> float:
-    """CPU seconds of this connection's PostgreSQL backend so far (same machine: /proc)."""
-    from pathlib import Path
-
-    from django.db import connection
-
-    with connection.cursor() as c:
-        c.execute("SELECT pg_backend_pid()")
-        pid = c.fetchone()[0]
-    st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -103,10 +90,10 @@ def main() -> None:
     for label, fn in steps:
         fn()  # warm (the scrape's first run also moves the counters' marks: dashboards.counters)
         with CaptureQueriesContext(connection) as q:
-            cpu, pg, wall = time.process_time(), _backend_cpu(), time.perf_counter()
+            cpu, pg, wall = time.process_time(), backend_cpu(), time.perf_counter()
             for _ in range(args.repeat):
                 fn()
-            cpu, pg, wall = time.process_time() - cpu, _backend_cpu() - pg, time.perf_counter() - wall
+            cpu, pg, wall = time.process_time() - cpu, backend_cpu() - pg, time.perf_counter() - wall
         results.append((label, (len(q) - 2) // args.repeat, cpu / args.repeat, pg / args.repeat, wall / args.repeat))
     projects = Project.objects.count()
     project.delete()

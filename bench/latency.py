@@ -41,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _django import backend_cpu  # noqa: E402
 from stack import (ROOT, CpuMeter, Stack, celery_worker, django_setup, log, migrate, pct,  # noqa: E402
                    throwaway_stack, write_section)
 
@@ -319,12 +320,12 @@ def inprocess_backlog(n: int, drain: int, warm: int = 1500, weights: bool = True
         transactions[0] += "pg_advisory_xact_lock" in sql
         return execute(sql, params, many, context)
 
-    c0, p0 = time.process_time(), _backend_cpu()
+    c0, p0 = time.process_time(), backend_cpu()
     w0 = time.perf_counter()
     with connection.execute_wrapper(count):
         pending_drain(chunk=drain, seconds=1e9)
     wall = (time.perf_counter() - w0) * 1000
-    cpu, pg = (time.process_time() - c0) * 1000, (_backend_cpu() - p0) * 1000
+    cpu, pg = (time.process_time() - c0) * 1000, (backend_cpu() - p0) * 1000
     assert not Answer.objects.filter(scored_at__isnull=True).exists()
     from quality.models import AnswerQualityModel, GatingDecision
 
@@ -368,7 +369,7 @@ def inprocess(n: int, backlog: int = 0, drain: int = 0) -> dict:
         return execute(sql, params, many, context)
 
     wall, calls = [], 0
-    c0, p0 = time.process_time(), _backend_cpu()
+    c0, p0 = time.process_time(), backend_cpu()
     kw = {"backlog": backlog} if backlog else {}  # (a tree from before issue 9's batches has no backlog)
     with connection.execute_wrapper(count):
         if drain:
@@ -384,22 +385,11 @@ def inprocess(n: int, backlog: int = 0, drain: int = 0) -> dict:
             if answer_score(answer_id=aid, **kw).scored:
                 calls += 1
                 wall.append((time.perf_counter() - w0) * 1000)
-    cpu, pg = (time.process_time() - c0) * 1000, (_backend_cpu() - p0) * 1000
+    cpu, pg = (time.process_time() - c0) * 1000, (backend_cpu() - p0) * 1000
     assert not Answer.objects.filter(project=project, scored_at__isnull=True).exists()
     ids = ids or [None] * len(plan)
     return {"n": len(ids), "backlog": backlog, "drain": drain, "calls": calls, "wall_p50": pct(wall, 0.5), "wall_p99": pct(wall, 0.99),
             "cpu_mean": cpu / len(ids), "pg_cpu_mean": pg / len(ids), "statements": statements[0] / len(ids)}
-
-
-def _backend_cpu() -> float:
-    """CPU seconds of this connection's PostgreSQL backend so far (same machine: /proc)."""
-    from django.db import connection
-
-    with connection.cursor() as c:
-        c.execute("SELECT pg_backend_pid()")
-        pid = c.fetchone()[0]
-    st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _per_answer(r: dict) -> str:

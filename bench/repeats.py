@@ -21,21 +21,10 @@ import os
 import random
 import time
 import uuid
-from pathlib import Path
 
-from _django import ROOT, setup
+from _django import ROOT, backend_cpu, setup
 
 START, END = "<!-- bench:repeats:start -->", "<!-- bench:repeats:end -->"
-
-
-def _backend_cpu() -> float:
-    from django.db import connection
-
-    with connection.cursor() as c:
-        c.execute("SELECT pg_backend_pid()")
-        pid = c.fetchone()[0]
-    st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(history: int, repeats: int, gap: int) -> dict:
@@ -69,7 +58,7 @@ def measure(history: int, repeats: int, gap: int) -> dict:
     while done < repeats:
         m.refresh_from_db()
         with CaptureQueriesContext(connection) as q:
-            c0, p0, w0 = time.process_time(), _backend_cpu(), time.perf_counter()
+            c0, p0, w0 = time.process_time(), backend_cpu(), time.perf_counter()
             lease = task_services.lease_next(project=project, annotator=m.annotator, known_check_rate=1.0, rng=rng)
             item = lease.item
             if item.repeat_of_id is not None:
@@ -79,7 +68,7 @@ def measure(history: int, repeats: int, gap: int) -> dict:
             a, _ = task_services.answer_submit(annotator=m.annotator, lease_id=lease.pk, label="", value=v,
                                                client_key=uuid.uuid4().hex)
             quality_services.answer_score(answer_id=a.pk)
-            c1, p1, w1 = time.process_time(), _backend_cpu(), time.perf_counter()
+            c1, p1, w1 = time.process_time(), backend_cpu(), time.perf_counter()
         if item.repeat_of_id is None:
             continue  # gap not reached by a fresh item or no repeat due: not a repeat, not counted
         done += 1
