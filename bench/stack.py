@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -79,10 +80,10 @@ class Proc:
     """A child process in its own session (so its whole group can be signalled), logging to a file,
     started when ``ready`` appears in its log."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict, log_dir: Path, ready: str):
+    def __init__(self, name: str, cmd: list[str], env: dict, log_dir: Path, ready: str, cwd: Path = ROOT):
         self.name = name
         self.log_file = log_dir / f"{name}.log"
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(self.log_file, "w"), stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=open(self.log_file, "w"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -178,12 +179,21 @@ def celery_worker(env: dict, log_dir: Path, *, concurrency: int = 2, name: str =
     )
 
 
-def gunicorn(env: dict, log_dir: Path, *, port: int, workers: int, name: str = "gunicorn", extra_env: dict | None = None) -> Proc:
+def gunicorn(env: dict, log_dir: Path, *, port: int, workers: int, name: str = "gunicorn", extra_env: dict | None = None,
+             cwd: Path = ROOT, args: list[str] | None = None) -> Proc:
+    """``cwd``: the checkout whose code and gunicorn settings run (bench/web_ab.py compares two);
+    ``args``: more gunicorn options."""
     web_env = dict(env, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers), LOG_LEVEL="warning",
                    **(extra_env or {}))
     # No access log: at hundreds of requests a second, writing it is part of what would be measured.
-    web = Proc(name, [PY, "-m", "gunicorn", "-c", "platform/gunicorn.conf.py",
-                      "--access-logfile", "/dev/null", "cadre.wsgi:application"], web_env, log_dir, ready="")
+    # BENCH_GUNICORN_ARGS: more gunicorn options, to measure one at a time (issue 9); GUNICORN_PROFILE_DIR:
+    # the same settings with a cProfile of each worker (bench/gunicorn_profile.conf.py).
+    conf = str(ROOT / "bench/gunicorn_profile.conf.py") if web_env.get("GUNICORN_PROFILE_DIR") else "platform/gunicorn.conf.py"
+    if cwd != ROOT:
+        web_env["PYTHONPATH"] = str(cwd)
+    web = Proc(name, [PY, "-m", "gunicorn", "-c", conf, "--access-logfile", "/dev/null",
+                      *shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", "")), *(args or []), "cadre.wsgi:application"],
+               web_env, log_dir, ready="", cwd=cwd)
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -44,9 +44,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 try:
     import psycopg
@@ -54,10 +55,32 @@ except ImportError:  # psycopg2 / SQLite only: never prepared
     psycopg = None
 
 if psycopg is not None:
+    from psycopg import _queries
+
+    # psycopg converts a statement's placeholders (``%(name)s`` -> ``$1``) with a regex and caches the
+    # result only for statements up to 4,096 characters: the next-task statement (5-6k, its pick legs
+    # spelt out) was split again on every call (~4 % of the web worker's profile, issue 9). Every
+    # statement run here is one of a few fixed texts, so a small cache keyed on the text holds them all.
+    _query2pg_nocache = getattr(_queries, "_query2pg_nocache", None)
+
+    @lru_cache(maxsize=64)
+    def _query2pg_long(query: str, encoding: str):
+        return _query2pg_nocache(query.encode(encoding), encoding)
+
+    class _HotQuery(_queries.PostgresQuery):
+        __slots__ = ()
+
+        def convert(self, query, vars):
+            if vars is None or type(query) is not str or _query2pg_nocache is None:
+                return super().convert(query, vars)
+            self.query, self._want_formats, self._order, self._parts = _query2pg_long(query, self._tx.encoding)
+            self.dump(vars)
 
     class _PreparingCursor(psycopg.Cursor):
         """psycopg's server-binding cursor with ``prepare=True`` by default (Django's wrappers
-        call ``execute(sql, params)`` and cannot pass it)."""
+        call ``execute(sql, params)`` and cannot pass it), converting its statements once."""
+
+        _query_cls = _HotQuery
 
         def execute(self, query, params=None, *, prepare=None, binary=None):
             return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
@@ -81,21 +104,24 @@ _NEVER = 2**31 - 1
 _IDLE = psycopg.pq.TransactionStatus.IDLE if psycopg is not None else None
 
 
-def _preparing() -> bool:
-    return psycopg is not None and connection.vendor == "postgresql" and getattr(settings, "DB_PREPARE_HOT_STATEMENTS", True)
+def _preparing(db=connection) -> bool:
+    return psycopg is not None and db.vendor == "postgresql" and getattr(settings, "DB_PREPARE_HOT_STATEMENTS", True)
 
 
 @contextmanager
 def prepared_cursor() -> Iterator:
     """Like ``connection.cursor()`` (same wrappers, logging, errors, transaction), but the
-    statements it executes are prepared on the server; elsewhere it is ``connection.cursor()``."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    if not _preparing():
-        with connection.cursor() as cursor:
+    statements it executes are prepared on the server; elsewhere it is ``connection.cursor()``.
+    (The connection is looked up once: each attribute read through the ``connection`` proxy is a
+    thread-local lookup, and this runs three times per annotation.)"""
+    db = connections[DEFAULT_DB_ALIAS]
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    if not _preparing(db):
+        with db.cursor() as cursor:
             yield cursor
         return
-    conn = connection.connection
+    conn = db.connection
     if conn.prepare_threshold is None:
         # Django connects with prepare_threshold=None, and psycopg then prepares nothing, not even
         # with prepare=True (which is also why DB_SERVER_SIDE_BINDING alone measured no gain). A
@@ -103,12 +129,12 @@ def prepared_cursor() -> Iterator:
         # cursor prepares only what asks for it (here: everything run through this cursor).
         conn.prepare_threshold = _NEVER
     if not getattr(conn, "_cadre_generic_plans", False) and conn.info.transaction_status == _IDLE:
-        with connection.wrap_database_errors:
+        with db.wrap_database_errors:
             conn.execute("SET plan_cache_mode = force_generic_plan")
         conn._cadre_generic_plans = True
-    with connection.wrap_database_errors:
+    with db.wrap_database_errors:
         raw = _PreparingCursor(conn)
-    connection.validate_thread_sharing()
-    wrapped = _LoggedPrepared(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
+    db.validate_thread_sharing()
+    wrapped = _LoggedPrepared(raw, db) if db.queries_logged else db.make_cursor(raw)
     with wrapped as cursor:
         yield cursor

@@ -20,7 +20,7 @@ from django.contrib.auth import (
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
@@ -148,16 +148,31 @@ def _membership_sql_text() -> str:
     return _membership_sql[0]
 
 
-def _model_from_row(model, row, start: int):
+_row_shapes: dict = {}
+
+
+def _row_shape(model):
+    """(column count, primary key's position, attnames, positions of fields with a ``from_db_value``):
+    read once per model, not per row."""
+    shape = _row_shapes.get(model)
+    if shape is None:
+        fields = model._meta.concrete_fields
+        shape = _row_shapes[model] = (len(fields), fields.index(model._meta.pk), [f.attname for f in fields],
+                                      [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")])
+    return shape
+
+
+def _model_from_row(model, row, start: int, db):
     """(instance, or None when its primary key is NULL: a LEFT JOIN found nothing; next offset)."""
-    fields = model._meta.concrete_fields
-    end = start + len(fields)
-    values = row[start:end]
-    if values[fields.index(model._meta.pk)] is None:
+    n, pk_at, attnames, converted = _row_shape(model)
+    end = start + n
+    values = list(row[start:end])
+    if values[pk_at] is None:
         return None, end
-    values = [f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
-              for f, v in zip(fields, values)]
-    return model.from_db(connection.alias, [f.attname for f in fields], values), end
+    for i, f in converted:
+        if values[i] is not None:
+            values[i] = f.from_db_value(values[i], None, db)
+    return model.from_db(db.alias, attnames, values), end
 
 
 def _membership_row(project_id: int, user_id: int) -> Membership | None:
@@ -169,9 +184,9 @@ def _membership_row(project_id: int, user_id: int) -> Membership | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    objs, at = [], 0
+    objs, at, db = [], 0, connections[DEFAULT_DB_ALIAS]
     for _, model, _ in _MEMBERSHIP_JOIN:
-        obj, at = _model_from_row(model, row, at)
+        obj, at = _model_from_row(model, row, at, db)
         objs.append(obj)
     membership, project, audience, user, profile = objs
     Membership.project.field.set_cached_value(membership, project)
