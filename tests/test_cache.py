@@ -49,3 +49,24 @@ def test_api_and_next_task_work_while_redis_cache_is_down():
         assert resp.status_code == 200
         lease = services.lease_next(project=project, annotator=annotator(), known_check_rate=0.0)
         assert lease is not None
+
+
+def test_one_redis_client_per_pool_and_it_still_works():
+    """Issue 9: the cache keeps one ``redis.Redis`` per connection pool instead of building one per
+    call (the session read on every request did); values still round-trip through the real Redis."""
+    import os
+    import uuid
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs REDIS_URL")
+    with override_settings(CACHES={"default": {"BACKEND": "cadre.cache.FailOpenRedisCache", "LOCATION": url}}):
+        cache = caches.create_connection("default")
+        client = cache._cache.get_client(write=True)
+        assert cache._cache.get_client() is client and cache._cache.get_client(write=True) is client
+        key = f"test-reuse-{uuid.uuid4().hex}"
+        cache.set(key, {"a": 1}, 30)
+        assert cache.get(key) == {"a": 1}
+        assert cache.add(key, 2, 30) is False
+        cache.delete(key)
+        assert cache.get(key, "gone") == "gone"

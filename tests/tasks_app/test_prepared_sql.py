@@ -103,3 +103,23 @@ def test_switched_off_it_is_django_s_cursor():
         c.execute("SELECT %s::int", [5])
         assert c.fetchone() == (5,)
     assert "psycopg.ClientCursor" in str(type(c.cursor).__mro__)
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_long_statements_are_converted_once_and_still_right():
+    """psycopg caches its placeholder conversion only for statements up to 4,096 characters; the
+    next-task statement is longer, so ``prepared_cursor`` caches it itself (issue 9). The cached
+    conversion must still bind each call's own values, by name, repeated names included."""
+    from tasks_app.services import sql
+
+    pad = " ".join(f"/* {i:04d} */" for i in range(500))  # > 4,096 characters
+    text = f"SELECT %(a)s::int + %(b)s::int, %(a)s::int {pad}"
+    assert len(text) > 4096
+    before = sql._query2pg_long.cache_info()
+    for a, b in ((1, 2), (10, 20), (5, 0)):
+        with prepared_cursor() as c:
+            c.execute(text, {"a": a, "b": b})
+            assert c.fetchone() == (a + b, a)
+    after = sql._query2pg_long.cache_info()
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 2

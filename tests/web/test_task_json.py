@@ -288,3 +288,19 @@ def test_query_budget_of_the_json_submit(annotator_client, working, django_asser
     assert resp.status_code == 200 and resp.json()["lease_id"] != int(form["lease_id"])
     assert Answer.objects.filter(client_key=form["client_key"]).count() == 1
     assert uuid.UUID(resp.json()["client_key"])
+
+
+def test_task_forms_share_their_fields_but_not_their_data_or_errors():
+    """Issue 9: ``TaskForm`` instances share the class's fields instead of deep-copying them on
+    every annotation; each instance still validates its own data into its own errors."""
+    from workforce.forms import TaskForm
+
+    bad = TaskForm({"lease_id": "x", "client_key": "k" * 65, "started": "s"})
+    good = TaskForm({"lease_id": "7", "client_key": "k", "started": "s", "label": " cat "})
+    assert good.fields["lease_id"] is bad.fields["lease_id"]
+    assert not bad.is_valid() and set(bad.errors) == {"lease_id", "client_key"}
+    assert good.is_valid() and good.cleaned_data["lease_id"] == 7 and good.cleaned_data["label"] == "cat"
+    assert set(bad.errors) == {"lease_id", "client_key"} and bad.cleaned_data.get("lease_id") is None
+    good.fields = dict(good.fields)  # an instance replacing its fields does not touch the class's
+    del good.fields["label"]
+    assert "label" in TaskForm.base_fields and "label" in TaskForm().fields
