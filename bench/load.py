@@ -157,17 +157,18 @@ class Annotator(threading.Thread):
         self.lock = lock
         self.rng = random.Random(seed)
         self.conn: http.client.HTTPConnection | None = None
+        self.port = PORT  # bench/web_ab.py --together points annotators at several servers at once
 
     def request(self, method: str, body: str | None = None, path: str | None = None,
                 extra: dict | None = None) -> tuple[int, str]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": f"127.0.0.1:{PORT}"}
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": f"127.0.0.1:{self.port}"}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Referer"] = f"http://127.0.0.1:{PORT}{self.path}"
+            headers["Referer"] = f"http://127.0.0.1:{self.port}{self.path}"
         headers.update(extra or {})
         for attempt in (1, 2):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             try:
                 self.conn.request(method, path or self.path, body=body, headers=headers)
                 resp = self.conn.getresponse()

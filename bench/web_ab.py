@@ -13,6 +13,11 @@ annotations/s and gunicorn CPU ms per annotation (/proc of the master and its wo
 and each run, and the POST p50 / p99. ``--profile-dir DIR``: also a cProfile of every worker
 (``bench/gunicorn_profile.conf.py``), ``DIR/<variant>/worker-<pid>.prof`` (slower: read shares only).
 The checkouts must share the migrations (the stack is migrated with this one's).
+
+``--together``: every variant's gunicorn runs at once (ports ``--port``, ``--port``+1, ...) and each
+round splits the annotators between them (the same number each, all starting together), so load
+from outside falls on all variants at the same moments: the pairing for a machine other people's
+work keeps busy. Each server's CPU is read from /proc (its master and workers) over the round.
 """
 from __future__ import annotations
 
@@ -28,6 +33,71 @@ import load  # noqa: E402
 from stack import ROOT, CpuMeter, celery_worker, django_setup, gunicorn, log, migrate, throwaway_stack  # noqa: E402
 
 
+def _group_ticks(root: int) -> int:
+    """CPU clock ticks of a process and its descendants (gunicorn: the master and its workers)."""
+    from stack import _descendants, _proc_table
+
+    table = _proc_table()
+    return sum(table[p][1] for p in _descendants(table, {root}) if p in table)
+
+
+def together(args, variants, env, log_dir, users, results) -> None:
+    import threading
+    import time
+
+    servers = []
+    try:
+        for i, (name, checkout, opts) in enumerate(variants):
+            extra = {"GUNICORN_PROFILE_DIR": str(Path(args.profile_dir) / name)} if args.profile_dir else None
+            servers.append(gunicorn(env, log_dir, port=args.port + i, workers=args.workers, name=f"gunicorn-{name}",
+                                    extra_env=extra, cwd=checkout, args=opts))
+        per = len(users) // len(variants)
+        tick = os.sysconf("SC_CLK_TCK")
+        for rnd in range(args.rounds):
+            runs = []
+            for i, (name, _, _) in enumerate(variants):
+                # annotators take turns on the variants from round to round: any difference between them cancels out
+                mine = [users[(j + rnd * per) % len(users)] for j in range(i * per, (i + 1) * per)]
+                project = load.make_project(args.items)
+                load.join(project, mine)
+                runs.append((name, project, mine))
+            from django.db import connection
+
+            connection.close()
+            stop_at = time.monotonic() + args.seconds
+            lock = threading.Lock()
+            started = []
+            for i, (name, project, mine) in enumerate(runs):
+                st = load.Stats()
+                threads = []
+                for j, u in enumerate(mine):
+                    a = load.Annotator(project.pk, load.session_cookie(u), stop_at, st, lock, seed=rnd * 1000 + j, protocol="json")
+                    a.port = args.port + i
+                    threads.append(a)
+                started.append((name, st, threads))
+            cpu0 = [_group_ticks(s.proc.pid) for s in servers]
+            load0, t0 = os.getloadavg()[0], time.monotonic()
+            for _, _, threads in started:
+                for t in threads:
+                    t.start()
+            for _, _, threads in started:
+                for t in threads:
+                    t.join(timeout=args.seconds + 60)
+            elapsed = time.monotonic() - t0
+            cpu1 = [_group_ticks(s.proc.pid) for s in servers]
+            for i, (name, st, _) in enumerate(started):
+                loops = max(st.loops, 1)
+                row = {"rate": st.loops / elapsed, "gunicorn_ms": (cpu1[i] - cpu0[i]) / tick * 1000 / loops, "stack_ms": float("nan"),
+                       "p50": load.pct(st.post_ms, 0.5), "p99": load.pct(st.post_ms, 0.99), "errors": sum(st.errors.values()),
+                       "load": (load0, os.getloadavg()[0]), "others": float("nan"),
+                       "over": sum(v for k, v in load.db_checks(runs[i][1], None).items() if k in ("over_answers", "over_leases"))}
+                results[name].append(row)
+                log(f"together round {rnd} {name}: {row}", "webab")
+    finally:
+        for s in servers:
+            s.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--variant", action="append", required=True, help="NAME=CHECKOUT[:GUNICORN OPTIONS]")
@@ -40,6 +110,7 @@ def main() -> int:
     ap.add_argument("--pg-port", type=int, default=55471)
     ap.add_argument("--redis-port", type=int, default=63841)
     ap.add_argument("--profile-dir", default="")
+    ap.add_argument("--together", action="store_true", help="all variants at once, annotators split between them")
     args = ap.parse_args()
     import shlex
 
@@ -59,7 +130,9 @@ def main() -> int:
         st.procs.append(celery_worker(env, log_dir))
         users = load.make_annotators(args.annotators)
         meter = CpuMeter(lambda: {os.getpid()} | svc.root_pids())
-        for rnd in range(args.rounds):
+        if args.together:
+            together(args, variants, env, log_dir, users, results)
+        for rnd in range(0 if args.together else args.rounds):
             for name, checkout, opts in variants:
                 extra = {"GUNICORN_PROFILE_DIR": str(Path(args.profile_dir) / name)} if args.profile_dir else None
                 web = gunicorn(env, log_dir, port=args.port, workers=args.workers, name=f"gunicorn-{name}-{rnd}",
