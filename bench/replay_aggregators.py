@@ -8,7 +8,8 @@ For each set and seed (seed s draws the 10 % known split with ``random.Random(s)
 consumed (checks included), then on exactly those answers crowd-kit 1.4.2 majority vote,
 Dawid-Skene (unsupervised, and semi-supervised with the known items' labels), one-coin DS,
 GLAD and MACE, and our own ``engine.em.dawid_skene`` (known items clamped; 50 and 200
-iterations; unclamped). Accuracy on the split's held-out gold items, printed as the difference
+iterations; unclamped). Also prints, per run, the final re-estimate's tau = 1
+P of the delivered label on items decided below the cap against their calibrated P. Accuracy on the split's held-out gold items, printed as the difference
 to crowd-kit Dawid-Skene over ALL answers (the issue's yardstick). Libraries are baselines only.
 GLAD and MACE make it slow (minutes per set).
 """
@@ -31,7 +32,22 @@ from replay_all import crowdkit_baselines, read_csv
 from quality.engine import prior_from_qualifier
 from quality.engine.confusion import confusion_prior
 from quality.engine.em import dawid_skene
+import quality.replay as R
 from quality.replay import run_replay
+
+_TAU1: list = []  # (final tau = 1 P of the delivered label, its calibrated P), one per delivered_label call
+_delivered_label = R.delivered_label
+
+
+def _spy(labels, log_prior, evidence, tau, eps=0.0):
+    lab, p = _delivered_label(labels, log_prior, evidence, tau, eps)
+    s = np.asarray(log_prior, dtype=float) + np.asarray(evidence, dtype=float)
+    q = np.exp(s - s.max())
+    _TAU1.append((float(q[list(labels).index(lab)] / q.sum()), p))
+    return lab, p
+
+
+R.delivered_label = _spy
 
 
 def _str(pred) -> dict:
@@ -51,9 +67,18 @@ def main() -> None:
         for s in seeds:
             known = set(random.Random(s).sample(items, round(0.1 * len(items))))
             trace: list = []
-            delivered, _ = run_replay(answers, [(i, gold[i]) for i in sorted(known)], seed=s, trace=trace)
+            _TAU1.clear()
+            delivered, summary = run_replay(answers, [(i, gold[i]) for i in sorted(known)], seed=s, trace=trace)
             ours = {r["item"]: r["label"] for r in delivered}
             held = [i for i in items if i not in known and i in ours]
+            # why the accepting posterior is surer than the delivered P: on items decided below the
+            # cap, the final re-estimate's tau = 1 P against the calibrated P and the observed rate
+            below = [(q, p, r["label"] == gold[r["item"]]) for (q, p), r in zip(_TAU1[-len(delivered):], delivered)
+                     if r["item"] in held and r["answers_used"] < R.DEFAULT_CAP]
+            if below:
+                print(f"{name} {s}: tau {summary['tau']} eps {summary['eps']}; {len(below)} items below the cap: "
+                      f"final tau=1 P {np.mean([b[0] for b in below]):.3f} (>= 0.95: {np.mean([b[0] >= 0.95 for b in below]):.2f}), "
+                      f"calibrated P {np.mean([b[1] for b in below]):.3f}, observed {np.mean([b[2] for b in below]):.3f}", flush=True)
 
             def acc(pred: dict) -> float:
                 return sum(pred.get(i) == gold[i] for i in held) / len(held)
