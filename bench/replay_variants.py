@@ -19,6 +19,7 @@ minimum gap) and, per answers-used bucket, [held-out items, ours wrong, DS wrong
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import math
 import os
@@ -181,6 +182,129 @@ def main() -> None:
         for u in sorted(per):
             print("  used", u, per[u])
 
+
+
+# --- i4label: honest online P and a budget-aware bar (issue 4; measured, not adopted: BENCHMARKS.md
+# "Crowd replay", "i4label") -------------------------------------------------------------------------
+# HONEST=1: an item is accepted only if the calibrated posterior (the last re-estimate's fitted tau
+# and eps, what deliveries report) of its top label also reaches the bar, not just the tau = 1 one.
+# BUDGET=1: the bar rises on a ladder while the project's answers per item are projected to stay
+# under half the cap (checks included): step k allows (1 - target) / 2 ** (k / 2) error (STEPEXP=1:
+# / 2 ** k), at most STEPS steps, one step per re-estimate: up while the projection is below HEAD
+# (0.9) x the budget, down when over it. Projection: each open item ends at the mean of the decided
+# items that needed more answers than it has (the cap if none), checks keep their share of the
+# answers; no step while fewer items are decided than open. The item -> status record is read off
+# the replay's trace (the decision right after an answer on a regular item) and the re-estimate's
+# reopenings, so this reproduces the measured rule without touching production code.
+import numpy as _np
+
+HONEST = os.environ.get('HONEST')
+BUDGET = os.environ.get('BUDGET')
+HEAD = float(os.environ.get('HEAD', '0.9'))
+STEPS = int(os.environ.get('STEPS', '6'))
+STEPEXP = float(os.environ.get('STEPEXP', '0.5'))
+_STATE = {'tau': 1.0, 'eps': 0.0, 'step': 0, 'trace': None, 'done': {}, 'n': collections.Counter(), 'seen': 0}
+
+
+def budget_bar(target: float, step: int) -> float:
+    return 1.0 - (1.0 - target) / (2 ** (STEPEXP * step))
+
+
+def projected_spend(done, open_, checks, known_items, cap):
+    if not done or len(done) < len(open_):
+        return None
+    done = sorted(done)
+    m = len(done)
+    suffix = [0.0] * (m + 1)
+    for i in range(m - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + done[i]
+    so_far = suffix[0] + sum(open_)
+    regular = suffix[0]
+    for n in open_:
+        i = bisect.bisect_right(done, n)
+        regular += suffix[i] / (m - i) if i < m else max(n, cap)
+    return regular * (1.0 + checks / max(1.0, so_far)) / (m + len(open_) + known_items)
+
+
+def _sync_trace():
+    tr = _STATE['trace']
+    for kind, it, _, _ in tr[_STATE['seen']:]:
+        if kind == 'item':
+            _STATE['n'][it] += 1
+    _STATE['seen'] = len(tr)
+
+
+_refit = R.refit
+
+
+def _refit_spy(labels, answers, *a, **kw):
+    fit = _refit(labels, answers, *a, **kw)
+    _STATE['tau'], _STATE['eps'] = fit.tau, fit.eps
+    tr = _STATE['trace']
+    if BUDGET and tr is not None:
+        _sync_trace()
+        done = [_STATE['n'][it] for it, d in _STATE['done'].items() if d]
+        open_ = [n for it, n in _STATE['n'].items() if not _STATE['done'].get(it)]
+        checks = sum(1 for kind, *_ in tr if kind == 'known')
+        known_items = len({it for kind, it, *_ in tr if kind == 'known'})
+        spend = projected_spend(done, open_, checks, known_items, R.DEFAULT_CAP)
+        budget = 0.5 * R.DEFAULT_CAP
+        if spend is not None and spend > budget:
+            _STATE['step'] = max(0, _STATE['step'] - 1)
+        elif spend is not None and spend < HEAD * budget:
+            _STATE['step'] = min(STEPS, _STATE['step'] + 1)
+    return fit
+
+
+R.refit = _refit_spy
+dc_prev3 = A.decide_confusion
+
+
+def dc3(labels, log_prior, answers, *, tau, target, cap, min_agree=A.MIN_AGREE, weights=None):
+    bar = budget_bar(target, _STATE['step']) if BUDGET else target
+    dec, post = dc_prev3(labels, log_prior, answers, tau=tau, target=bar, cap=cap, min_agree=min_agree, weights=weights)
+    if HONEST and dec.status == 'accepted':
+        t, e = _STATE['tau'], _STATE['eps']
+        lp = _np.array(log_prior)
+        ev = _np.log(_np.maximum([post[lab] for lab in labels], 1e-300)) - lp
+        sc = lp + t * ev
+        p = _np.exp(sc - sc.max())
+        p = (1 - e) * p / p.sum() + e * _np.exp(lp)
+        if float(p[labels.index(dec.label)]) < bar:
+            dec = A.ItemDecision('exhausted' if len(answers) >= cap else 'more', dec.label, dec.p_correct)
+    tr = _STATE['trace']
+    if BUDGET and tr and tr[-1][0] == 'item' and not _STATE.get('in_reopen'):  # the decision right after an answer on a regular item
+        it = tr[-1][1]
+        _sync_trace()
+        if _STATE['n'][it] == len(answers):
+            _STATE['done'][it] = dec.status != 'more'
+    return dec, post
+
+
+A.decide_confusion = dc3; R.decide_confusion = dc3; DL.decide_confusion = dc3
+_reopen = R.reopen_decision
+
+
+def _reopen_spy(labels, log_prior, answers, **kw):
+    _STATE['in_reopen'] = True  # decisions made here are not the item of the last answer
+    try:
+        return _reopen(labels, log_prior, answers, **kw)
+    finally:
+        _STATE['in_reopen'] = False
+
+
+R.reopen_decision = _reopen_spy
+_run = R.run_replay
+
+
+def _run_traced(*a, **kw):
+    _STATE.update(tau=1.0, eps=0.0, step=0, trace=[], done={}, n=collections.Counter(), seen=0)
+    kw.setdefault('trace', _STATE['trace'])
+    _STATE['trace'] = kw['trace']
+    return _run(*a, **kw)
+
+
+R.run_replay = _run_traced
 
 if __name__ == "__main__":
     main()
