@@ -57,10 +57,55 @@ def _score_one(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
 
 
 def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
-    """Score one answer (and, with ``backlog`` > 0 on PostgreSQL, up to that many other unscored
-    answers of its project, see the module docstring). Safe to run twice or concurrently: the
-    answer rows are locked and an answer with ``scored_at`` set is left alone. Returns the
-    outcome of ``answer_id``."""
+    """Score one answer: the per-answer task's path (``quality.score_answer``: the sweep's and
+    ops' re-sends, and the embedded run without Redis). With ``backlog`` > 0 on PostgreSQL, a
+    regular answer of a categorical project takes up to that many other unscored regular answers
+    of its project with it. Safe to run twice or concurrently: an answer already scored, or held
+    by another scoring, is left alone. Returns the outcome of ``answer_id``.
+
+    One code path with the drain (decision, irev3): a categorical project's regular answer goes
+    through :func:`regular_answers_score` and a categorical or agreement check through
+    :func:`check_answers_score`, as a batch of one (with its backlog), so the single task and
+    the drain cannot drift apart (``tests/quality/test_scoring_hot_path.py`` compares batches
+    with batches of one through this function). Two consequences, both chosen:
+
+    * The answer is locked SKIP LOCKED like the drain's: an answer another scoring holds is not
+      waited for but reported ``skipped`` ("held by another scoring"); that scoring scores it, or
+      if it rolls back, its retry or the sweep does. (The ORM path waited for the lock and then
+      found it scored.)
+    * A single check takes the project's advisory lock exclusively, as the drain's checks do; the
+      shared lock let single checks of one project run side by side, which mattered only when a
+      task per answer was the main path.
+
+    Other task types (structured, subjective) have no batch form; their answers are scored one per
+    transaction by :func:`_answer_score_alone`, which the drain calls for them too."""
+    answer = Answer.objects.select_related("project").filter(pk=answer_id).first()  # unlocked: which path
+    if answer is None:
+        return ScoreOutcome(False, "skipped", "no such answer")
+    if answer.scored_at is not None:
+        return ScoreOutcome(False, "skipped", "already scored")
+    project = answer.project
+    kind = task_types.scoring_kind(project.task_type, project.type_config)
+    if answer.is_check and kind in (task_types.CATEGORICAL, task_types.AGREEMENT):
+        out = check_answers_score(project_id=project.pk, answer_ids=[answer_id], project=project)
+    elif not answer.is_check and kind == task_types.CATEGORICAL:
+        ids = [answer_id]
+        if backlog > 0 and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED, no batches
+            ids += list(Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False)
+                        .exclude(pk=answer_id).order_by("id").values_list("id", flat=True)[:backlog])
+        out = regular_answers_score(project_id=project.pk, answer_ids=ids, project=project)
+    else:
+        return _answer_score_alone(answer_id)
+    if answer_id in out:
+        return out[answer_id]
+    if Answer.objects.filter(pk=answer_id, scored_at__isnull=False).exists():
+        return ScoreOutcome(False, "skipped", "already scored")
+    return ScoreOutcome(False, "skipped", "held by another scoring")
+
+
+def _answer_score_alone(answer_id: int) -> ScoreOutcome:
+    """One answer in its own transaction, its row locked (waiting for another scoring that holds
+    it): the path of task types without a batch form."""
     with transaction.atomic():
         answer = _locked(Answer.objects.select_related("project").filter(pk=answer_id)).first()
         if answer is None:
@@ -68,12 +113,7 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
         if answer.scored_at is not None:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
-        kind = task_types.scoring_kind(project.task_type, project.type_config)
-        batch = [answer]
-        if backlog > 0 and kind == task_types.CATEGORICAL and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
-            waiting = Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False).exclude(pk=answer.pk)
-            batch += list(_locked(waiting, skip_locked=True).order_by("id")[:backlog])
-        return _score_locked(batch, project, kind)[answer_id]
+        return _score_locked([answer], project, task_types.scoring_kind(project.task_type, project.type_config))[answer_id]
 
 
 def regular_answers_score(*, project_id: int, answer_ids: list[int], project: Project | None = None) -> dict[int, ScoreOutcome]:
@@ -92,7 +132,7 @@ def regular_answers_score(*, project_id: int, answer_ids: list[int], project: Pr
             return _score_locked(batch, project, kind)
     out = {}
     for answer_id in sorted(a.pk for a in batch):
-        outcome = answer_score(answer_id=answer_id)
+        outcome = _answer_score_alone(answer_id)
         if outcome.scored:
             out[answer_id] = outcome
     return out
