@@ -57,16 +57,17 @@ def sweep() -> int:
 
 def explain(exc: Exception, project, redis_url: str, queue: str, w) -> str:
     """A scoring wait that timed out, with what the worker and the broker were doing: the answers
-    still unscored, the queue's length (tasks sent but never taken) and the worker log's tail."""
+    still unscored, the queue's length (tasks sent but never taken), the drain flags set (a flag
+    left set holds back the next submit's drain) and the worker log's tail."""
     import redis
 
     try:
-        waiting = redis.Redis.from_url(redis_url, socket_connect_timeout=1).llen(queue)
+        r = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
+        broker = f"{r.llen(queue)} tasks in queue {queue!r}; drain flags set: {sorted(r.keys('cadre:score-drain:*'))}"
     except redis.exceptions.RedisError as e:
-        waiting = f"unknown ({e})"
+        broker = f"broker unreadable ({e})"
     unscored = Answer.objects.filter(project=project, scored_at__isnull=True).count()
-    return (f"{exc}\n{unscored} answers unscored; {waiting} tasks in queue {queue!r}\n"
-            f"--- worker log (tail) ---\n{w.log()[-6000:]}")
+    return f"{exc}\n{unscored} answers unscored; {broker}\n--- worker log (tail) ---\n{w.log()[-6000:]}"
 
 
 def assert_scored_exactly_once(project) -> None:
@@ -119,8 +120,11 @@ def test_answers_are_accepted_while_redis_is_down_and_scored_when_it_returns(fau
     with broker(private_redis.url, queue):
         w = fault_workers(private_redis.url, queue)
         before = [stream.submit()[0] for _ in range(3)]
-        wait_for(lambda: not Answer.objects.filter(pk__in=[a.pk for a in before], scored_at__isnull=True).exists(),
-                 message="scoring with Redis up")
+        try:
+            wait_for(lambda: not Answer.objects.filter(pk__in=[a.pk for a in before], scored_at__isnull=True).exists(),
+                     message="scoring with Redis up")
+        except AssertionError as exc:
+            raise AssertionError(explain(exc, stream.project, private_redis.url, queue, w)) from None
 
         private_redis.stop()
         t_down = time.monotonic()
