@@ -31,10 +31,10 @@ from tasks_app.models import Answer, Project
 
 from ..engine.em import REFRESH_MIN, refresh_due
 from . import hot_sql
-from .checks import _score_check, _score_checks
+from .checks import _score_checks
 from .common import ScoreOutcome, project_lock
 from .items import _score_item_answers
-from .model import confusion_check_observe, model_state_count
+from .model import model_state_count
 from .structured import structured_answer_score
 
 
@@ -42,18 +42,6 @@ def _locked(qs, *, skip_locked: bool = False):
     # the answer row only (FOR NO KEY UPDATE); the annotator is read by the check path (their
     # quality row): one join, not one query
     return qs.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked).select_related("annotator")
-
-
-def _score_one(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
-    if answer.is_check and kind in (task_types.CATEGORICAL, task_types.AGREEMENT):
-        outcome = _score_check(answer, project)
-        if kind == task_types.CATEGORICAL:  # structured labels are not classes of the confusion model
-            confusion_check_observe(answer=answer, project=project)
-        return outcome
-    if kind == task_types.CATEGORICAL:
-        outcomes, _ = _score_item_answers([answer], project)
-        return outcomes[answer.pk]
-    return structured_answer_score(answer, project, kind)  # issue 6: structured and subjective types
 
 
 def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
@@ -141,8 +129,8 @@ def regular_answers_score(*, project_id: int, answer_ids: list[int], project: Pr
 def check_answers_score(*, project_id: int, answer_ids: list[int], project: Project | None = None) -> dict[int, ScoreOutcome]:
     """The drain's hidden checks of one project: in id order, as few transactions as the rule in
     ``checks._score_checks`` allows (one, unless a gate pauses or revokes someone: the
-    transaction ends after that check), a single check too (the same code path as a chunk's:
-    ``_score_check`` alone costs four ORM saves more). Answers locked by another scoring are left
+    transaction ends after that check), a single check too (the same code path as a chunk's; the
+    per-answer task's single check comes here as well). Answers locked by another scoring are left
     to it. Task types whose checks are not categorical or agreement: one answer per transaction.
     ``project``: as in :func:`regular_answers_score`."""
     project = project or Project.objects.get(pk=project_id)
@@ -174,17 +162,23 @@ def check_answers_score(*, project_id: int, answer_ids: list[int], project: Proj
 
 
 def _score_locked(batch: list[Answer], project: Project, kind: str) -> dict[int, ScoreOutcome]:
-    """Score locked, unscored answers of one project in the caller's transaction: one answer of
-    any kind, or several regular answers of a categorical project (set-based,
-    ``items._score_item_answers``)."""
+    """Score locked, unscored answers of one project in the caller's transaction: regular answers
+    of a categorical project, one or more (set-based, ``items._score_item_answers``), or one
+    answer of a type without a batch form (issue 6: ``structured_answer_score``). Categorical and
+    agreement checks are not scored here but by :func:`check_answers_score`, a single one too
+    (since irev3 the only code that scores them: the per-answer ``checks._score_check`` it
+    replaced is gone)."""
+    if kind in (task_types.CATEGORICAL, task_types.AGREEMENT) and any(a.is_check for a in batch):
+        raise ValueError("categorical and agreement checks are scored by check_answers_score")
     categorical = kind == task_types.CATEGORICAL  # batches and the re-estimate: the confusion model's types
     # before any item, confusion or state row; exclusive for a batch (module docstring)
     project_lock(project.pk, exclusive=len(batch) > 1)
     batch.sort(key=lambda a: a.pk)
     for a in batch:
         a.project = project
-    if len(batch) == 1 and not (categorical and not batch[0].is_check):
-        outcome = _score_one(batch[0], project, kind)
+    if not categorical:
+        assert len(batch) == 1, "no batch form"
+        outcome = structured_answer_score(batch[0], project, kind)
         outcomes, posts = {batch[0].pk: outcome}, [outcome.class_post] if outcome.class_post is not None else []
         batch[0].scored_at = timezone.now()
         batch[0].save(update_fields=["scored_at", "correct", "weight"])
