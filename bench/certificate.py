@@ -35,7 +35,9 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,20 +84,41 @@ def audit_of(rows, gold, labels, size, rng):
     return cert.audit_estimates(dict(strata), reviewed, labels, CONFIDENCE, draws=4000)
 
 
-def one_set(folder: Path, splits: int, audits: list[int]) -> dict:
+class Split(NamedTuple):
+    """One seed's replay, as the certificate benches read it: the delivered rows of items outside
+    the known split that have gold, their (stratum, P) claim scores, the shadow sample the replay
+    claimed from, and the batch's measured accuracy."""
+
+    seed: int
+    gold: dict[str, str]
+    labels: list[str]
+    rows: list[dict]
+    mix: list[tuple]
+    shadow: list[tuple]
+    measured: float
+
+
+def splits_of(folder: Path, splits: int) -> Iterator[Split]:
+    """Seeds s = 1..splits: ``random.Random(s)`` draws the 10 % known split, the replay runs
+    (``replay_with_sample``), and the delivered batch is scored against gold (shared with
+    ``bench/claim_variants.py``)."""
     answers = read_csv(folder / "answers.csv")
     gold = {r["item"]: r["label"] for r in read_csv(folder / "gold.csv")}
     labels = sorted({r["label"] for r in answers} | set(gold.values()))
     items = sorted(gold)
-    out = {a: {"old": [], "post+pool": [], "audit-only": [], "new": []} for a in audits}
     for s in range(1, splits + 1):
         known = set(random.Random(s).sample(items, round(0.1 * len(items))))
         delivered, _, shadow, scores = replay_with_sample(answers, [(i, gold[i]) for i in sorted(known)], s)
         assert len(scores) == len(delivered)
         batch = [(r, sc) for r, sc in zip(delivered, scores) if r["item"] not in known and r["item"] in gold]
         rows = [r for r, _ in batch]
-        mix = [sc for _, sc in batch]
         measured = sum(r["label"] == gold[r["item"]] for r in rows) / len(rows)
+        yield Split(s, gold, labels, rows, [sc for _, sc in batch], shadow, measured)
+
+
+def one_set(folder: Path, splits: int, audits: list[int]) -> dict:
+    out = {a: {"old": [], "post+pool": [], "audit-only": [], "new": []} for a in audits}
+    for s, gold, labels, rows, mix, shadow, measured in splits_of(folder, splits):
         post = items_claim(shadow, mix, confidence=CONFIDENCE, target=TARGET)
         groups: dict[str, list[bool]] = {}
         for st, _, ok, *_ in shadow:

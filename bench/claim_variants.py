@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import random
 import sys
 import time
 from pathlib import Path
@@ -41,8 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from certificate import CONFIDENCE, TARGET, replay_with_sample
-from replay_all import read_csv
+from certificate import CONFIDENCE, TARGET, splits_of
 
 from quality.engine.claim import items_claim
 from quality.engine.estimate import clopper_pearson, difficulty_strata, post_stratified_claim
@@ -114,16 +112,9 @@ def _cells_of(st, mix):
 
 
 def one_set(folder: Path, splits: int) -> dict[str, list[tuple[float, float, float, float]]]:
-    answers = read_csv(folder / "answers.csv")
-    gold = {r["item"]: r["label"] for r in read_csv(folder / "gold.csv")}
-    items = sorted(gold)
     out: dict[str, list] = {}
-    for s in range(1, splits + 1):
-        known = set(random.Random(s).sample(items, round(0.1 * len(items))))
-        delivered, _, shadow, scores = replay_with_sample(answers, [(i, gold[i]) for i in sorted(known)], s)
-        batch = [(r, sc) for r, sc in zip(delivered, scores) if r["item"] not in known and r["item"] in gold]
-        mix = [sc for _, sc in batch]
-        m = sum(r["label"] == gold[r["item"]] for r, _ in batch) / len(batch)
+    for split in splits_of(folder, splits):
+        shadow, mix, m = split.shadow, split.mix, split.measured
         bare = [(st, p, ok) for st, p, ok, *_ in shadow]
         answerers = [tuple(r[3]) for r in shadow]
         kw = dict(confidence=CONFIDENCE, target=TARGET)

@@ -23,8 +23,9 @@ def _retry(task, exc: Exception):
 @shared_task(name="quality.score_answer", acks_late=True, max_retries=5, default_retry_delay=2)
 def score_answer(answer_id: int) -> str:
     """Score one answer, and with it up to ``CADRE_SCORING_BATCH`` other answers of its project
-    waiting unscored (a backlog). Idempotent (skips answers already scored), so retrying it
-    after a database error or a redelivery after a worker crash is safe."""
+    waiting unscored (a backlog), through the drain's code as a batch of one. Idempotent (skips
+    answers already scored, and leaves one another scoring holds to it), so retrying it after a
+    database error or a redelivery after a worker crash is safe."""
     try:
         return services.answer_score(answer_id=answer_id, backlog=settings.CADRE_SCORING_BATCH).detail
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database

@@ -4,7 +4,7 @@ skipped, so a retried or duplicated task changes nothing). One module per job.
 """
 from .common import RETRYABLE_ERRORS, ScoreOutcome, posterior_of, project_bar
 from .items import annotator_accuracies
-from .model import confusion_check_observe, project_model_refresh
+from .model import project_model_refresh
 from .scoring import answer_score
 from .sweep import unscored_sweep
 from .drain import pending_drain
@@ -16,7 +16,7 @@ from .known_audit import known_flag_resolve, known_item_audit, known_item_audit_
 
 __all__ = [
     "annotator_accuracies", "annotator_evidence_add", "annotator_gate", "answer_features", "answer_model_train", "answer_score",
-    "answer_weight", "confusion_check_observe", "expert_p_correct", "item_expert_resolve",
+    "answer_weight", "expert_p_correct", "item_expert_resolve",
     "known_flag_resolve", "pending_drain", "known_item_audit", "known_item_audit_by_id", "known_items_audit", "posterior_of",
     "project_bar", "project_model_refresh", "RETRYABLE_ERRORS", "ScoreOutcome", "unscored_sweep",
 ]

@@ -6,7 +6,6 @@ from django.utils import timezone
 from tasks_app import services as task_services
 from tasks_app import task_types
 from tasks_app.models import Answer, Item, Project
-from workforce import services as workforce_services
 from workforce.models import Membership
 
 from .. import engine
@@ -15,48 +14,10 @@ from .gating import annotator_gate
 from .structured import check_correct
 
 
-def _score_check(answer: Answer, project: Project) -> ScoreOutcome:
-    """A hidden known-answer check: update the annotator's posterior, gate, and set how
-    often they get checks from now on. Leaves the key on ``answer._known_label`` for the
-    confusion update that follows (``model.confusion_check_observe``: no second read)."""
-    known_label, known_value, status = (
-        Item.objects.filter(pk=answer.item_id).values_list("known_label", "known_value", "status").get()
-    )
-    answer._known_label = known_label  # transient, for the confusion update
-    if status != Item.Status.OPEN:
-        # the key is under audit (quality.services.known_audit): held, counted when ops resolve it
-        answer.correct = None
-        return ScoreOutcome(True, "check", "held: answer key under audit")
-    answer.correct = check_correct(project, answer, known_label, known_value)  # per task type (issue 6)
-    membership = (
-        # the membership row only, and FOR NO KEY UPDATE: locking the joined project and user rows
-        # FOR UPDATE blocked every answer/lease insert's foreign-key check on them until this
-        # scoring committed, and deadlocked with web submits (bench/load.py, issue 9)
-        Membership.objects.select_for_update(of=("self",), no_key=True).select_related("project", "annotator")
-        .filter(project=project, annotator_id=answer.annotator_id).first()
-    )
-    aq = _quality_row(project, answer.annotator_id, membership, lock=True)
-    post = engine.posterior_update(posterior_of(aq), answer.correct)
-    aq.alpha, aq.beta, aq.checks, aq.checks_correct = post.alpha, post.beta, post.checks, post.correct
-    aq.save(update_fields=["alpha", "beta", "checks", "checks_correct", "updated_at"])
-    if membership is None:
-        return ScoreOutcome(True, "check", "no membership")
-    bar = project_bar(project)
-    standing = annotator_gate(project=project, membership=membership, post=post, answer=answer, bar=bar)
-    rate = engine.known_check_rate(post, bar=bar)
-    if rate != membership.known_check_rate:  # a proven annotator's rate sits at its floor: no write (issue 9)
-        workforce_services.membership_check_rate_set(membership=membership, rate=rate)
-    if not answer.correct:
-        # A disagreement with the key: is the key itself wrong? Audited after commit in a task
-        # of its own, so scoring never waits on the item row (answer submission locks it).
-        task_services.task_enqueue("quality.audit_known_item", answer.item_id)
-    return ScoreOutcome(True, "check", standing)
-
-
 def _score_checks(batch: list[Answer], project: Project, kind: str) -> tuple[dict[int, ScoreOutcome], list[Answer]]:
     """Hidden checks of one project in one transaction (the drain's; the caller holds the
-    project's advisory lock exclusively and the answer rows), in id order, each exactly as
-    ``_score_check`` (+ the confusion update for categorical types) alone would: the keys, the
+    project's advisory lock exclusively and the answer rows), in id order, each exactly as it
+    would be alone (a batch of one: the per-answer task's path too, irev3): the keys, the
     memberships (locked, annotator order), the quality rows, the gating walks and the confusion
     rows (locked) are read once; the quality rows, the walks, the memberships' reason and check
     rate, the confusion rows and the answers' outcomes are written once at the end

@@ -114,31 +114,44 @@ def item_answers(item_ids: list[int]) -> list[tuple[int, int, int, str, float | 
         return c.fetchall()
 
 
+def _rows_locked(model, cols: tuple[str, ...], project_id: int, annotator_ids: list[int], *,
+                 json_cols: tuple[str, ...] = ()) -> dict:
+    """This project's rows of ``model`` that exist for these annotators, locked FOR UPDATE in
+    annotator order (the fixed lock order every drain takes), by annotator id: ``SELECT id,
+    annotator_id, <cols> … WHERE project_id = %s AND annotator_id = ANY(%s) ORDER BY annotator_id
+    FOR UPDATE``, one text per model whatever the batch size, so it is prepared once per
+    connection. The instances carry only ``id``, ``project_id``, ``annotator_id`` and ``cols``
+    (``json_cols`` among them are decoded as Django reads jsonb). The counterpart of
+    ``_rows_update``, which writes such rows back. SQLite: the ORM's ``select_for_update``
+    (whole rows)."""
+    if not postgres():
+        return {r.annotator_id: r for r in model.objects.select_for_update()
+                .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
+    with prepared_cursor() as c:
+        c.execute(f"SELECT id, annotator_id, {', '.join(connection.ops.quote_name(n) for n in cols)} FROM {_t(model)} "
+                  "WHERE project_id = %s "
+                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
+        rows = c.fetchall()
+    names = ("id", "annotator_id", *cols, "project_id")
+    json_at = [k for k, n in enumerate(names) if n in json_cols]
+    out = {}
+    for r in rows:
+        r = [*r, project_id]
+        for k in json_at:
+            r[k] = _json(r[k])
+        out[r[1]] = _row(model, names, r)
+    return out
+
+
 def confusions_locked(project_id: int, annotator_ids: list[int]) -> dict[int, AnnotatorConfusion]:
     """The annotators' confusion rows that exist, locked in annotator order (``model.confusions``'s
     read; it creates the missing ones)."""
-    if not postgres():
-        return {r.annotator_id: r for r in AnnotatorConfusion.objects.select_for_update()
-                .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
-    with prepared_cursor() as c:
-        c.execute(f"SELECT id, annotator_id, rows FROM {_t(AnnotatorConfusion)} WHERE project_id = %s "
-                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
-        rows = c.fetchall()
-    return {a: _row(AnnotatorConfusion, ("id", "project_id", "annotator_id", "rows"), (i, project_id, a, _json(r)))
-            for i, a, r in rows}
+    return _rows_locked(AnnotatorConfusion, ("rows",), project_id, annotator_ids, json_cols=("rows",))
 
 
 def quality_locked(project_id: int, annotator_ids: list[int]) -> dict[int, AnnotatorQuality]:
     """The annotators' quality rows that exist (Beta posterior), locked in annotator order."""
-    if not postgres():
-        return {aq.annotator_id: aq for aq in AnnotatorQuality.objects.select_for_update()
-                .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
-    cols = ("id", "annotator_id", "alpha", "beta", "checks", "checks_correct")
-    with prepared_cursor() as c:
-        c.execute(f"SELECT {', '.join(cols)} FROM {_t(AnnotatorQuality)} WHERE project_id = %s "
-                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
-        rows = c.fetchall()
-    return {r[1]: _row(AnnotatorQuality, (*cols, "project_id"), (*r, project_id)) for r in rows}
+    return _rows_locked(AnnotatorQuality, ("alpha", "beta", "checks", "checks_correct"), project_id, annotator_ids)
 
 
 def memberships_locked(project_id: int, annotator_ids: list[int]) -> dict[int, Membership]:
@@ -169,15 +182,7 @@ def memberships_locked(project_id: int, annotator_ids: list[int]) -> dict[int, M
 
 def gating_states_locked(project_id: int, annotator_ids: list[int]) -> dict[int, GatingState]:
     """The annotators' SPRT walks that exist, locked in annotator order (``gating._state``'s read, once per batch)."""
-    if not postgres():
-        return {s.annotator_id: s for s in GatingState.objects.select_for_update()
-                .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
-    cols = ("id", "annotator_id", "llr", "pauses", "standing", "model_version")
-    with prepared_cursor() as c:
-        c.execute(f"SELECT {', '.join(cols)} FROM {_t(GatingState)} WHERE project_id = %s "
-                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
-        rows = c.fetchall()
-    return {r[1]: _row(GatingState, (*cols, "project_id"), (*r, project_id)) for r in rows}
+    return _rows_locked(GatingState, ("llr", "pauses", "standing", "model_version"), project_id, annotator_ids)
 
 
 class ScoringState:

@@ -146,19 +146,6 @@ def confusion_of(row: AnnotatorConfusion, project: Project) -> Confusion:
     return Confusion.from_json(row.rows, project.labels)
 
 
-def confusion_check_observe(*, answer: Answer, project: Project) -> None:
-    """A scored hidden check: one-hot observation in the annotator's confusion rows (the key as
-    the check's scoring left it on the answer, else read)."""
-    known_label = getattr(answer, "_known_label", None)
-    if known_label is None:
-        known_label = Item.objects.filter(pk=answer.item_id).values_list("known_label", flat=True).get()
-    row = confusions(project, [answer.annotator_id], lock=True)[answer.annotator_id]
-    conf = confusion_of(row, project)
-    conf.observe(known_label, answer.label)
-    row.rows = conf.to_json()
-    row.save(update_fields=["rows", "updated_at"])
-
-
 def weightless_annotators(project: Project, annotator_ids: list[int] | None = None) -> set[int]:
     """Annotators whose answers carry no weight in item posteriors and re-estimates: revoked
     ones, and those whose accuracy is credibly below the bar now

@@ -31,10 +31,10 @@ from tasks_app.models import Answer, Project
 
 from ..engine.em import REFRESH_MIN, refresh_due
 from . import hot_sql
-from .checks import _score_check, _score_checks
+from .checks import _score_checks
 from .common import ScoreOutcome, project_lock
 from .items import _score_item_answers
-from .model import confusion_check_observe, model_state_count
+from .model import model_state_count
 from .structured import structured_answer_score
 
 
@@ -44,23 +44,56 @@ def _locked(qs, *, skip_locked: bool = False):
     return qs.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked).select_related("annotator")
 
 
-def _score_one(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
-    if answer.is_check and kind in (task_types.CATEGORICAL, task_types.AGREEMENT):
-        outcome = _score_check(answer, project)
-        if kind == task_types.CATEGORICAL:  # structured labels are not classes of the confusion model
-            confusion_check_observe(answer=answer, project=project)
-        return outcome
-    if kind == task_types.CATEGORICAL:
-        outcomes, _ = _score_item_answers([answer], project)
-        return outcomes[answer.pk]
-    return structured_answer_score(answer, project, kind)  # issue 6: structured and subjective types
-
-
 def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
-    """Score one answer (and, with ``backlog`` > 0 on PostgreSQL, up to that many other unscored
-    answers of its project, see the module docstring). Safe to run twice or concurrently: the
-    answer rows are locked and an answer with ``scored_at`` set is left alone. Returns the
-    outcome of ``answer_id``."""
+    """Score one answer: the per-answer task's path (``quality.score_answer``: the sweep's and
+    ops' re-sends, and the embedded run without Redis). With ``backlog`` > 0 on PostgreSQL, a
+    regular answer of a categorical project takes up to that many other unscored regular answers
+    of its project with it. Safe to run twice or concurrently: an answer already scored, or held
+    by another scoring, is left alone. Returns the outcome of ``answer_id``.
+
+    One code path with the drain (decision, irev3): a categorical project's regular answer goes
+    through :func:`regular_answers_score` and a categorical or agreement check through
+    :func:`check_answers_score`, as a batch of one (with its backlog), so the single task and
+    the drain cannot drift apart (``tests/quality/test_scoring_hot_path.py`` compares batches
+    with batches of one through this function). Two consequences, both chosen:
+
+    * The answer is locked SKIP LOCKED like the drain's: an answer another scoring holds is not
+      waited for but reported ``skipped`` ("held by another scoring"); that scoring scores it, or
+      if it rolls back, its retry or the sweep does. (The ORM path waited for the lock and then
+      found it scored.)
+    * A single check takes the project's advisory lock exclusively, as the drain's checks do; the
+      shared lock let single checks of one project run side by side, which mattered only when a
+      task per answer was the main path.
+
+    Other task types (structured, subjective) have no batch form; their answers are scored one per
+    transaction by :func:`_answer_score_alone`, which the drain calls for them too."""
+    answer = Answer.objects.select_related("project").filter(pk=answer_id).first()  # unlocked: which path
+    if answer is None:
+        return ScoreOutcome(False, "skipped", "no such answer")
+    if answer.scored_at is not None:
+        return ScoreOutcome(False, "skipped", "already scored")
+    project = answer.project
+    kind = task_types.scoring_kind(project.task_type, project.type_config)
+    if answer.is_check and kind in (task_types.CATEGORICAL, task_types.AGREEMENT):
+        out = check_answers_score(project_id=project.pk, answer_ids=[answer_id], project=project)
+    elif not answer.is_check and kind == task_types.CATEGORICAL:
+        ids = [answer_id]
+        if backlog > 0 and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED, no batches
+            ids += list(Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False)
+                        .exclude(pk=answer_id).order_by("id").values_list("id", flat=True)[:backlog])
+        out = regular_answers_score(project_id=project.pk, answer_ids=ids, project=project)
+    else:
+        return _answer_score_alone(answer_id)
+    if answer_id in out:
+        return out[answer_id]
+    if Answer.objects.filter(pk=answer_id, scored_at__isnull=False).exists():
+        return ScoreOutcome(False, "skipped", "already scored")
+    return ScoreOutcome(False, "skipped", "held by another scoring")
+
+
+def _answer_score_alone(answer_id: int) -> ScoreOutcome:
+    """One answer in its own transaction, its row locked (waiting for another scoring that holds
+    it): the path of task types without a batch form."""
     with transaction.atomic():
         answer = _locked(Answer.objects.select_related("project").filter(pk=answer_id)).first()
         if answer is None:
@@ -68,12 +101,7 @@ def answer_score(*, answer_id: int, backlog: int = 0) -> ScoreOutcome:
         if answer.scored_at is not None:
             return ScoreOutcome(False, "skipped", "already scored")
         project = answer.project
-        kind = task_types.scoring_kind(project.task_type, project.type_config)
-        batch = [answer]
-        if backlog > 0 and kind == task_types.CATEGORICAL and not answer.is_check and connection.vendor == "postgresql":  # SQLite: no SKIP LOCKED
-            waiting = Answer.objects.filter(project_id=project.pk, scored_at__isnull=True, is_check=False).exclude(pk=answer.pk)
-            batch += list(_locked(waiting, skip_locked=True).order_by("id")[:backlog])
-        return _score_locked(batch, project, kind)[answer_id]
+        return _score_locked([answer], project, task_types.scoring_kind(project.task_type, project.type_config))[answer_id]
 
 
 def regular_answers_score(*, project_id: int, answer_ids: list[int], project: Project | None = None) -> dict[int, ScoreOutcome]:
@@ -92,7 +120,7 @@ def regular_answers_score(*, project_id: int, answer_ids: list[int], project: Pr
             return _score_locked(batch, project, kind)
     out = {}
     for answer_id in sorted(a.pk for a in batch):
-        outcome = answer_score(answer_id=answer_id)
+        outcome = _answer_score_alone(answer_id)
         if outcome.scored:
             out[answer_id] = outcome
     return out
@@ -101,8 +129,8 @@ def regular_answers_score(*, project_id: int, answer_ids: list[int], project: Pr
 def check_answers_score(*, project_id: int, answer_ids: list[int], project: Project | None = None) -> dict[int, ScoreOutcome]:
     """The drain's hidden checks of one project: in id order, as few transactions as the rule in
     ``checks._score_checks`` allows (one, unless a gate pauses or revokes someone: the
-    transaction ends after that check), a single check too (the same code path as a chunk's:
-    ``_score_check`` alone costs four ORM saves more). Answers locked by another scoring are left
+    transaction ends after that check), a single check too (the same code path as a chunk's; the
+    per-answer task's single check comes here as well). Answers locked by another scoring are left
     to it. Task types whose checks are not categorical or agreement: one answer per transaction.
     ``project``: as in :func:`regular_answers_score`."""
     project = project or Project.objects.get(pk=project_id)
@@ -134,17 +162,23 @@ def check_answers_score(*, project_id: int, answer_ids: list[int], project: Proj
 
 
 def _score_locked(batch: list[Answer], project: Project, kind: str) -> dict[int, ScoreOutcome]:
-    """Score locked, unscored answers of one project in the caller's transaction: one answer of
-    any kind, or several regular answers of a categorical project (set-based,
-    ``items._score_item_answers``)."""
+    """Score locked, unscored answers of one project in the caller's transaction: regular answers
+    of a categorical project, one or more (set-based, ``items._score_item_answers``), or one
+    answer of a type without a batch form (issue 6: ``structured_answer_score``). Categorical and
+    agreement checks are not scored here but by :func:`check_answers_score`, a single one too
+    (since irev3 the only code that scores them: the per-answer ``checks._score_check`` it
+    replaced is gone)."""
+    if kind in (task_types.CATEGORICAL, task_types.AGREEMENT) and any(a.is_check for a in batch):
+        raise ValueError("categorical and agreement checks are scored by check_answers_score")
     categorical = kind == task_types.CATEGORICAL  # batches and the re-estimate: the confusion model's types
     # before any item, confusion or state row; exclusive for a batch (module docstring)
     project_lock(project.pk, exclusive=len(batch) > 1)
     batch.sort(key=lambda a: a.pk)
     for a in batch:
         a.project = project
-    if len(batch) == 1 and not (categorical and not batch[0].is_check):
-        outcome = _score_one(batch[0], project, kind)
+    if not categorical:
+        assert len(batch) == 1, "no batch form"
+        outcome = structured_answer_score(batch[0], project, kind)
         outcomes, posts = {batch[0].pk: outcome}, [outcome.class_post] if outcome.class_post is not None else []
         batch[0].scored_at = timezone.now()
         batch[0].save(update_fields=["scored_at", "correct", "weight"])

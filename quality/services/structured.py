@@ -54,7 +54,7 @@ def check_correct(project: Project, answer: Answer, known_label: str, known_valu
 
 def structured_answer_score(answer: Answer, project: Project, kind: str) -> ScoreOutcome:
     """Score an answer of a subjective or review project, or a regular item's answer of an
-    agreement project (checks of agreement projects go through ``checks._score_check``)."""
+    agreement project (checks of agreement projects go through ``checks._score_checks``)."""
     if answer.is_check and kind == task_types.SUBJECTIVE:
         return subjective.repeat_score(answer, project)
     if answer.is_check:

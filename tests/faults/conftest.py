@@ -98,7 +98,13 @@ def fault_workers(django_db_setup, django_db_blocker, tmp_path):
     started: list[WorkerProc] = []
 
     def start(redis_url: str, queue: str) -> WorkerProc:
-        env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=redis_url, DB_CONN_MAX_AGE="60")
+        # CELERY_TEST_QUEUE: the worker's default queue is the test's, as for the suite's worker
+        # (tests/conftest.py). Without it the worker's drain cleared the flag of queue "celery"
+        # while the test's submits set the flag of theirs (the flag is per queue): a submit that
+        # found its flag still set published no drain, and its answer waited for the sweep (a
+        # loaded run timed out on "scoring with Redis up" that way). Its own sends (hand-overs,
+        # re-estimates, audits) also went to a queue nobody here consumes.
+        env = dict(os.environ, DATABASE_URL=db_url, REDIS_URL=redis_url, DB_CONN_MAX_AGE="60", CELERY_TEST_QUEUE=queue)
         w = WorkerProc(env, queue, tmp_path / f"worker{len(started) + 1}.log")
         started.append(w)
         return w

@@ -33,11 +33,15 @@ def _statements(answer_id: int, **kw) -> tuple[int, list[str]]:
 @requires_postgres
 @pytest.mark.django_db
 def test_statement_budgets_per_scored_answer():
-    """Savepoint (BEGIN in production), lock the answer (+ project, annotator), the project's
-    advisory lock, the path's own statements, the answer's UPDATE, ONE state-row statement
-    (count added in SQL), release (COMMIT). Before issue 9's rework: 20 / 14 / 15; before the
-    drain round: 17 / 12 / 14. Under load the drain scores regular answers set-based, a whole
-    chunk for about the statements of one (``test_the_drain_decides_exactly_as_one_by_one_in_its_order``)."""
+    """The answer and its project read (which path), savepoint (BEGIN in production), lock the
+    answer, the project's advisory lock, the path's own statements, the answer's UPDATE, ONE
+    state-row statement (count added in SQL), release (COMMIT). Before issue 9's rework: 20 / 14 /
+    15; before the drain round: 17 / 12 / 14; on the ORM path before the single answer took the
+    drain's (irev3): 15 / 12 / 14 (its answer lock read the project too; the drain's locks the
+    answer row alone, so the single path reads the project first: one statement more, on a path
+    that now carries only the sweep's and ops' re-sends). Under load the drain scores regular
+    answers set-based, a whole chunk for about the statements of one
+    (``test_the_drain_decides_exactly_as_one_by_one_in_its_order``)."""
     project = setup_project(n_items=6, n_known=12, max_answers=3)
     u1, u2 = worker(project, "hp1"), worker(project, "hp2")
     known = list(Item.objects.filter(project=project, is_known=True).order_by("id"))
@@ -46,18 +50,17 @@ def test_statement_budgets_per_scored_answer():
         quality_services.answer_score(answer_id=answer(project, u, known[0], known[0].known_label).pk)
         quality_services.answer_score(answer_id=answer(project, u, items[0], "a").pk)
 
-    # hidden check: item key, membership, quality row + write, gating row + write, the
-    # membership's standing reason, confusion row + write (the key is not read again, and the
-    # check rate is written only when it changes: at its floor here)
+    # hidden check (the drain's check batch, of one): item key, membership, quality, confusion and
+    # gating rows, the answer's write, the quality, gating, membership and confusion writes
     n, sql = _statements(answer(project, u1, known[1], known[1].known_label).pk)
-    assert n == 15, sql
+    assert n == 16, sql
     assert sum("projectmodelstate" in s for s in sql) == 1 and "answers_scored + 1" in sql[-2]
     # regular item, one answer: item lock, its answers, revoked?, confusion rows, state read, item write
     n, sql = _statements(answer(project, u1, items[1], "a").pk)
-    assert n == 12, sql
+    assert n == 13, sql
     # the second agreeing answer decides it: + the confusion rows' write, the class prior read-modify-write
     n, sql = _statements(answer(project, u2, items[1], "a").pk)
-    assert n == 14, sql
+    assert n == 15, sql
     assert Item.objects.get(pk=items[1].pk).status == Item.Status.ACCEPTED
 
 
@@ -131,11 +134,12 @@ def test_a_backlog_scored_in_one_transaction_decides_exactly_as_one_by_one():
     assert sum("pg_advisory_xact_lock(" in s for s in sql) == 1  # exclusive: nothing else of the project interleaves
     assert sum("UPDATE \"tasks_app_answer\"" in s for s in sql) == 1  # every scored_at in one statement
     assert n < 12 * regular
-    # their own tasks come later and find them scored; each check is scored alone (shared lock)
+    # their own tasks come later and find them scored; each check is scored alone, as the drain
+    # scores a check batch (exclusive lock)
     assert quality_services.answer_score(answer_id=ids[regular - 1], backlog=10).detail == "already scored"
     for aid in ids[regular:]:
         n, sql = _statements(aid, backlog=10)
-        assert sum("pg_advisory_xact_lock_shared(" in s for s in sql) == 1
+        assert sum("pg_advisory_xact_lock(" in s for s in sql) == 1
     assert _strip(_snapshot(one), f"p{one.pk}-") == _strip(_snapshot(batch), f"p{batch.pk}-")
     assert Item.objects.filter(project=batch, is_known=False).exclude(status=Item.Status.OPEN).exists()  # decisions made
     assert GatingState.objects.filter(project=batch).exists()
@@ -156,10 +160,15 @@ def test_a_batch_stays_inside_its_project_and_its_size():
 
 @requires_postgres
 @pytest.mark.django_db
-def test_the_drain_decides_exactly_as_one_by_one_in_its_order():
+def test_the_drain_decides_exactly_as_one_by_one_in_its_order(settings):
     """The coalesced drain (``pending_drain``, chunks of ``k``): per chunk a project's regular
     answers in one set-based transaction, then its checks alone. Scoring the same answers one by
-    one in that order ends in exactly the same state, with far fewer statements."""
+    one in that order, each by the single task (``quality.score_answer``: the sweep's and ops'
+    re-sends, batches of one of the same code since irev3), ends in exactly the same state, with
+    far fewer statements."""
+    from quality.tasks import score_answer
+
+    settings.CADRE_SCORING_BATCH = 0  # the task alone, no backlog taken with it
     k = 5
     one, drained = setup_project(n_items=6, n_known=12), setup_project(n_items=6, n_known=12)
     for project in (one, drained):
@@ -174,7 +183,7 @@ def test_the_drain_decides_exactly_as_one_by_one_in_its_order():
         order += [a.pk for a in chunk if not a.is_check] + [a.pk for a in chunk if a.is_check]
     with CaptureQueriesContext(connection) as by_one:
         for aid in order:
-            quality_services.answer_score(answer_id=aid)
+            assert score_answer(aid) != "already scored"
     n_one = len(rows)
     with CaptureQueriesContext(connection) as ctx:
         assert quality_services.pending_drain(chunk=k) == n_one
@@ -276,3 +285,25 @@ def test_an_answer_whose_submit_found_the_flag_set_is_read_after_the_drain_clear
     assert not published  # nothing was sent: the running drain took it
     assert set(Answer.objects.filter(scored_at__isnull=False).values_list("id", flat=True)) == {first.pk, late[0].pk}
     assert not client.exists(enqueue.drain_flag_key())  # cleared at the end: the next submit publishes
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_single_answer_held_by_another_scoring_is_left_to_it(monkeypatch):
+    """The single path locks as the drain does (SKIP LOCKED): an answer whose row another
+    scoring holds is reported, not waited for, and stays for that scoring; once free, it is scored."""
+    import psycopg
+
+    from tests.conftest import _test_database_url
+
+    project = setup_project(n_items=4, n_known=4)
+    u = worker(project, f"held-{project.pk}")
+    it = Item.objects.filter(project=project, is_known=False).order_by("id").first()
+    monkeypatch.setattr("tasks_app.services.answers.answer_scoring_enqueue", lambda answer_id: None)
+    a = answer(project, u, it, "a")  # stored, not scored (its scoring signal is dropped)
+    with psycopg.connect(_test_database_url()) as other:  # its transaction holds the row until the block ends
+        other.execute("SELECT id FROM tasks_app_answer WHERE id = %s FOR NO KEY UPDATE", [a.pk])
+        outcome = quality_services.answer_score(answer_id=a.pk)
+        assert (outcome.scored, outcome.detail) == (False, "held by another scoring")
+        assert Answer.objects.get(pk=a.pk).scored_at is None
+    assert quality_services.answer_score(answer_id=a.pk).scored

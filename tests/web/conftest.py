@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from types import SimpleNamespace
 
@@ -114,6 +115,61 @@ def working(project, annotator):
 def annotator_client(client, annotator):
     client.force_login(annotator)
     return client
+
+
+# --- the task page's form (tests/web/test_task_loop.py, test_task_json.py) ---------------------------
+
+TASK_FORM_FIELDS = ("csrfmiddlewaretoken", "lease_id", "client_key", "started", "then", "visible_ms", "pastes", "blurs")
+
+
+def task_url(project_id: int) -> str:
+    from django.urls import reverse
+
+    return reverse("workforce:task", args=[project_id])
+
+
+def form_of(html: str) -> dict:
+    """The task form as a browser would send it (hidden fields; the signal fields stay empty
+    without JavaScript)."""
+    out = {}
+    for name in TASK_FORM_FIELDS:
+        m = re.search(rf'name="{name}" value="([^"]*)"', html)
+        assert m, f"no {name} in the task form"
+        out[name] = m.group(1)
+    return out
+
+
+def set_rate(membership, rate: float) -> None:
+    from workforce import services as wf_services
+
+    wf_services.membership_check_rate_set(membership=membership, rate=rate)
+
+
+@pytest.fixture
+def as_check_and_regular(client, make_annotator, qualify):
+    """The no-leak tests' set-up, page or JSON: ``run(project, submit)`` takes, for a new annotator
+    per kind, the task page's form while their check rate is 0 (a regular item first), sets the
+    rate to 1 ("check") or 0 ("regular"), and calls ``submit(client, form)`` → (what the
+    submit answered, the next lease's id); it checks that lease's item is a hidden check exactly
+    for "check". Returns {kind: (answered, lease, user)}."""
+    from tasks_app.models import Lease
+
+    def run(project, submit):
+        out = {}
+        for kind, rate in (("check", 1.0), ("regular", 0.0)):
+            user = make_annotator()
+            membership = qualify(project, user)
+            client.force_login(user)
+            set_rate(membership, 0.0)
+            form = form_of(client.get(task_url(project.pk)).content.decode())
+            set_rate(membership, rate)
+            answered, lease_id = submit(client, form)
+            lease = Lease.objects.get(pk=lease_id)
+            assert lease.item.is_known == (kind == "check")
+            out[kind] = (answered, lease, user)
+        return out
+
+    return run
 
 
 @pytest.fixture(scope="session")

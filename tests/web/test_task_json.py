@@ -20,7 +20,7 @@ from tasks_app.models import Answer, Item, Lease
 from tests.conftest import requires_postgres
 from tests.factories import annotator_working
 from tests.task_types.specs import spec
-from tests.web.test_task_loop import form_of, set_rate, task_url
+from tests.web.conftest import form_of, set_rate, task_url
 from workforce import services as wf_services
 from workforce.models import Membership
 
@@ -196,21 +196,17 @@ def _normalised(data: dict, text: str) -> dict:
     return data
 
 
-def test_the_json_of_a_hidden_check_is_the_json_of_a_regular_item(client, make_project, make_annotator, qualify):
+def test_the_json_of_a_hidden_check_is_the_json_of_a_regular_item(as_check_and_regular, make_project):
     """The no-leak rule on the JSON path: same keys, same values but the item's text and the
     per-lease values; no id, known-ness or repeat-ness anywhere."""
     project = make_project(items=6, known=4)
-    out = {}
-    for kind, rate in (("check", 1.0), ("regular", 0.0)):
-        user = make_annotator()
-        membership = qualify(project, user)
-        client.force_login(user)
-        set_rate(membership, 0.0)
-        form = page_form(client, project.pk)
-        set_rate(membership, rate)
+
+    def submit(client, form):
         data = post_json(client, project.pk, form, label="positive").json()
-        lease = Lease.objects.get(pk=data["lease_id"])
-        assert lease.item.is_known == (kind == "check")
+        return data, data["lease_id"]
+
+    out = {}
+    for kind, (data, lease, _) in as_check_and_regular(project, submit).items():
         raw = json.dumps(data)
         assert str(lease.item_id) not in re.sub(r'"(lease_id|client_key|started|seconds_left|expires_at\w*)": "?[^",]*"?', "", raw)
         assert "known" not in raw.lower() and "repeat" not in raw.lower() and "check" not in raw.lower()

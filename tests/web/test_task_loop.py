@@ -10,33 +10,12 @@ from django.conf import settings
 from django.urls import reverse
 
 from cadre.sessions import _CappedCache
-
 from tasks_app.models import Answer, Item, Lease
 from tests.conftest import requires_postgres
+from tests.web.conftest import form_of, set_rate, task_url
 from workforce import services as wf_services
 
 pytestmark = pytest.mark.django_db
-
-FIELDS = ("csrfmiddlewaretoken", "lease_id", "client_key", "started", "then")
-
-
-def task_url(project_id: int) -> str:
-    return reverse("workforce:task", args=[project_id])
-
-
-def form_of(html: str) -> dict:
-    """The task form as a browser would send it (hidden fields; the signal fields stay empty
-    without JavaScript)."""
-    out = {}
-    for name in FIELDS + ("visible_ms", "pastes", "blurs"):
-        m = re.search(rf'name="{name}" value="([^"]*)"', html)
-        assert m, f"no {name} in the task form"
-        out[name] = m.group(1)
-    return out
-
-
-def set_rate(membership, rate: float) -> None:
-    wf_services.membership_check_rate_set(membership=membership, rate=rate)
 
 
 def test_submit_answers_with_the_next_task(annotator_client, working, annotator):
@@ -99,23 +78,17 @@ def _normalised(html: str, item_text: str, username: str) -> str:
     return re.sub(r"<time datetime=\"[^\"]*\">[^<]*</time>", "<time>T</time>", html)
 
 
-def test_the_next_task_looks_the_same_whether_it_is_a_check_or_not(client, make_project, make_annotator, qualify):
+def test_the_next_task_looks_the_same_whether_it_is_a_check_or_not(as_check_and_regular, make_project):
     """The no-leak rule on the submit path: the page that answers a submit is byte for byte the same
     for a hidden check and a regular item, once the item text and per-lease values are taken out."""
     project = make_project(items=6, known=4)
-    pages = {}
-    for kind, rate in (("check", 1.0), ("regular", 0.0)):
-        user = make_annotator()
-        membership = qualify(project, user)
-        client.force_login(user)
-        set_rate(membership, 0.0)
-        url = task_url(project.pk)
-        form = form_of(client.get(url).content.decode())  # a regular item first
-        set_rate(membership, rate)
-        html = client.post(url, {**form, "label": "positive"}).content.decode()
-        lease = Lease.objects.get(pk=form_of(html)["lease_id"])
-        assert lease.item.is_known == (kind == "check")
-        pages[kind] = _normalised(html, lease.item.data["text"], user.username)
+
+    def submit(client, form):
+        html = client.post(task_url(project.pk), {**form, "label": "positive"}).content.decode()
+        return html, form_of(html)["lease_id"]
+
+    pages = {kind: _normalised(html, lease.item.data["text"], user.username)
+             for kind, (html, lease, user) in as_check_and_regular(project, submit).items()}
     assert pages["check"] == pages["regular"]
 
 
