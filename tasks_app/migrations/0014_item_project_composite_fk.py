@@ -1,11 +1,29 @@
 """Answers and leases: one composite foreign key (item_id, project_id) -> item(id, project_id) in
 place of the plain item_id and project_id keys (issue 9, i9fk; see ``ITEM_PROJECT_FK`` in
-tasks_app/models.py). Reversible: back to the two plain keys."""
+tasks_app/models.py). Its target, the unique index item(project_id, id), replaces item_id_range_idx
+(project_id, is_known, id). Reversible: back to the two plain keys and the old index."""
 
 from django.db import migrations, models
 import django.db.models.deletion
 
 _FKS = (("tasks_app_answer", "answer_item_project_fk"), ("tasks_app_lease", "lease_item_project_fk"))
+
+
+def _add_keys(apps, schema_editor):
+    # PostgreSQL only: SQLite (the embedded demo run) cannot add a foreign key to a table, so there
+    # answers and leases keep no database key on item/project (Django still cascades deletes)
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table, name in _FKS:
+        schema_editor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY (item_id, project_id) "
+                              "REFERENCES tasks_app_item (id, project_id) DEFERRABLE INITIALLY DEFERRED")
+
+
+def _drop_keys(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table, name in _FKS:
+        schema_editor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
 
 
 class Migration(migrations.Migration):
@@ -41,11 +59,9 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="item",
-            constraint=models.UniqueConstraint(fields=("id", "project"), name="item_id_project_unique"),
+            constraint=models.UniqueConstraint(fields=("project", "id"), name="item_project_id_unique"),
         ),
-        migrations.RunSQL(
-            sql=[f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY (item_id, project_id) "
-                 "REFERENCES tasks_app_item (id, project_id) DEFERRABLE INITIALLY DEFERRED" for table, name in _FKS],
-            reverse_sql=[f"ALTER TABLE {table} DROP CONSTRAINT {name}" for table, name in _FKS],
-        ),
+        # the unique (project_id, id) gives the pivot's min/max id instead (see Item.Meta)
+        migrations.RemoveIndex(model_name="item", name="item_id_range_idx"),
+        migrations.RunPython(_add_keys, _drop_keys),
     ]
