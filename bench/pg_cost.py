@@ -162,8 +162,8 @@ def report(cmd: str, runs: list[dict], scans: list[tuple]) -> str:
              "`bench/load.py` protocol json (32 annotators, no think time, 3 gunicorn workers, one Celery worker), then "
              "PostgreSQL's counters. Variants in ABBA order on the same throwaway stack. *before* = migration 0013 "
              "(plain `item_id` and `project_id` foreign keys on answer and lease); *after* = 0014 (one composite "
-             "`(item_id, project_id) → item(id, project_id)` key each, whose target, a unique index on item "
-             "`(project_id, id)`, replaces `item_id_range_idx`). Means over the runs (each run in brackets).", "",
+             "`(item_id, project_id) → item(id, project_id)` key each, whose target is a new unique index on item "
+             "`(project_id, id)`). Means over the runs (each run in brackets).", "",
              "| per annotation | before | after |", "|---|---|---|"]
     for label, key, d in rows:
         cells = []

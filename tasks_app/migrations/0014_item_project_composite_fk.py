@@ -1,7 +1,7 @@
 """Answers and leases: one composite foreign key (item_id, project_id) -> item(id, project_id) in
 place of the plain item_id and project_id keys (issue 9, i9fk; see ``ITEM_PROJECT_FK`` in
-tasks_app/models.py). Its target, the unique index item(project_id, id), replaces item_id_range_idx
-(project_id, is_known, id). Reversible: back to the two plain keys and the old index."""
+tasks_app/models.py). Its target: a unique index on item (project_id, id).
+Reversible: back to the two plain keys."""
 
 from django.db import migrations, models
 import django.db.models.deletion
@@ -61,7 +61,5 @@ class Migration(migrations.Migration):
             model_name="item",
             constraint=models.UniqueConstraint(fields=("project", "id"), name="item_project_id_unique"),
         ),
-        # the unique (project_id, id) gives the pivot's min/max id instead (see Item.Meta)
-        migrations.RemoveIndex(model_name="item", name="item_id_range_idx"),
         migrations.RunPython(_add_keys, _drop_keys),
     ]
