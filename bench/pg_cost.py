@@ -118,6 +118,133 @@ def one_run(env, log_dir, users, args, variant: str, meter: CpuMeter) -> dict:
     return out
 
 
+def direct_slice(project, users, seconds: float) -> dict:
+    """The two statements of an annotation alone, no web stack and no scoring: one thread per
+    annotator, each with its own connection, looping ``lease_next`` + ``answer_submit`` (the services
+    the task page calls: one statement each). Returns the annotations and the CPU seconds of these
+    connections' PostgreSQL backends (/proc), so the figure is PostgreSQL's own work per annotation."""
+    import random
+    import threading
+
+    from django.db import connection, connections
+
+    from tasks_app import services as ts
+
+    done, cpu, lock = [0], [0.0], threading.Lock()
+    stop_at = time.monotonic() + seconds
+    barrier = threading.Barrier(len(users) + 1)
+
+    def work(i, user):
+        rng = random.Random(i)
+        try:
+            with connection.cursor() as c:
+                c.execute("SELECT pg_backend_pid()")
+                pid = c.fetchone()[0]
+            barrier.wait()
+            t0, n = load._proc_cpu(pid), 0
+            while time.monotonic() < stop_at:
+                lease = ts.lease_next(project=project, annotator=user, known_check_rate=0.0, rng=rng)
+                if lease is None:
+                    break
+                ts.answer_submit(annotator=user, lease_id=lease.pk, label="cat", client_key=f"d{lease.pk}",
+                                 project=project)
+                n += 1
+            with lock:
+                cpu[0] += load._proc_cpu(pid) - t0
+                done[0] += n
+        finally:
+            connections.close_all()
+
+    waits: dict[str, int] = {}
+    samples = [0]
+
+    def sample():
+        """What the slice's backends are doing, every 20 ms (pg_stat_activity): running, or waiting on what."""
+        from django.db import connection as conn
+
+        try:
+            while time.monotonic() < stop_at:
+                with conn.cursor() as c:
+                    c.execute("SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity "
+                              "WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                              "AND query NOT LIKE 'CHECKPOINT%%'")
+                    for (w,) in c.fetchall():
+                        waits[w] = waits.get(w, 0) + 1
+                samples[0] += 1
+                time.sleep(0.02)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=work, args=(i, u)) for i, u in enumerate(users)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    load0 = os.getloadavg()[0]
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for t in threads + [sampler]:
+        t.join()
+    per = {k: v / max(samples[0], 1) for k, v in sorted(waits.items(), key=lambda kv: -kv[1])}
+    return {"loops": done[0], "pg_cpu_s": cpu[0], "loadavg": load0, "waits": per}
+
+
+def direct(env, users, args) -> list[dict]:
+    """``--direct``: ABBA slices of ``direct_slice``, a fresh project each, the schema migrated per slice."""
+    out = []
+    order = []
+    for i in range(args.direct_pairs):
+        order += ["before", "after"] if i % 2 == 0 else ["after", "before"]
+    for v in order:
+        schema(env, v, args.before)
+        project = load.make_project(args.items)
+        s0 = snapshot()
+        r = direct_slice(project, users, args.direct)
+        s1 = snapshot()
+        r.update(variant=v, pg_ms=r["pg_cpu_s"] * 1000 / max(r["loops"], 1), per=delta(s0, s1, r["loops"]))
+        log(f"direct {v}: {r['loops']} annotations, PostgreSQL backends {r['pg_ms']:.3f} ms CPU per annotation, "
+            f"mxid/annotation {r['per']['mxid']:.3f}, WAL records {r['per']['wal']['wal_records']:.1f}, load {r['loadavg']:.1f}, "
+            f"backends: {r['waits']}")
+        out.append(r)
+    return out
+
+
+def direct_report(cmd: str, rows: list[dict]) -> str:
+    lines = ["", f"The annotation's two statements alone (`{cmd}`): one thread per annotator, each its own "
+             "connection, looping `lease_next` + `answer_submit` (the task page's one-statement next task and "
+             "submit) in this process, no web stack and no scoring; PostgreSQL CPU = /proc time of exactly "
+             "these backends over the slice, divided by its annotations (the noise of a shared machine "
+             "falls on the client, not on this figure). Slices in ABBA order, a fresh project each.", "",
+             "| per annotation | before | after |", "|---|---|---|"]
+    def cells(key, d):
+        res = []
+        for v in ("before", "after"):
+            vals = [key(r) for r in rows if r["variant"] == v]
+            res.append(f"**{mean(vals):.{d}f}** ({', '.join(f'{x:.{d}f}' for x in vals)})")
+        return res
+    for label, key, d in (
+        ("PostgreSQL backend CPU, ms", lambda r: r["pg_ms"], 3),
+        ("annotations in the slice", lambda r: r["loops"], 0),
+        ("MultiXact IDs created", lambda r: r["per"]["mxid"], 3),
+        ("WAL records", lambda r: r["per"]["wal"]["wal_records"], 1),
+        ("WAL bytes", lambda r: r["per"]["wal"]["wal_bytes"], 0),
+        ("commits", lambda r: r["per"]["db"]["commit"], 2),
+    ):
+        b, a = cells(key, d)
+        lines.append(f"| {label} | {b} | {a} |")
+    kinds = sorted({k for r in rows for k in r.get("waits", {})},
+                   key=lambda k: -sum(r.get("waits", {}).get(k, 0) for r in rows))[:8]
+    lines += ["", "Backends of the slice by what they were doing (`pg_stat_activity` every 20 ms: mean number of "
+              "the slice's backends running or waiting on each event; the rest were idle, i.e. in the client):", "",
+              "| state / wait event | before | after |", "|---|---|---|"]
+    for k in kinds:
+        b, a = (mean([r.get("waits", {}).get(k, 0.0) for r in rows if r["variant"] == v]) for v in ("before", "after"))
+        lines.append(f"| {k} | {b:.2f} | {a:.2f} |")
+    la = [r["loadavg"] for r in rows]
+    lines += ["", f"Load average at the start of the slices {min(la):.1f}–{max(la):.1f}; "
+              f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC at the end."]
+    return "\n".join(lines) + "\n"
+
+
 def index_scans() -> list[tuple]:
     return _rows("SELECT relname, indexrelname, idx_scan FROM pg_stat_user_indexes WHERE relname = ANY(%s) "
                  "ORDER BY relname, idx_scan", [list(TABLES[:3])])
@@ -193,6 +320,9 @@ def main() -> int:
     ap.add_argument("--annotators", type=int, default=32)
     ap.add_argument("--items", type=int, default=10000)
     ap.add_argument("--before", default="tasks_app:0013_answer_annotator_newest")
+    ap.add_argument("--direct", type=float, default=0, help="also (or with --pairs 0: only) slices of this many "
+                    "seconds of the two statements alone, in this process (see direct_slice)")
+    ap.add_argument("--direct-pairs", type=int, default=3)
     ap.add_argument("--pgss", action="store_true", help="load pg_stat_statements and list the top statements")
     ap.add_argument("--port", type=int, default=18481)
     ap.add_argument("--pg-port", type=int, default=55481)
@@ -202,8 +332,9 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     load.PORT = args.port
-    cmd = (f".venv/bin/python bench/pg_cost.py --pairs {args.pairs} --seconds {args.seconds:g} "
-           f"--annotators {args.annotators} --items {args.items}" + (" --pgss" if args.pgss else ""))
+    cmd = (f".venv/bin/python bench/pg_cost.py --pairs {args.pairs} "
+           + (f"--seconds {args.seconds:g} " if args.pairs else "") + f"--annotators {args.annotators} --items {args.items}" + (" --pgss" if args.pgss else "")
+           + (f" --direct {args.direct:g} --direct-pairs {args.direct_pairs}" if args.direct else ""))
     with throwaway_stack("cadre-pgcost-", args.pg_port, args.redis_port) as st:
         svc, log_dir = st.svc, st.log_dir
         env = dict(svc.env, DATABASE_URL=svc.urls["DATABASE_URL"], REDIS_URL=svc.urls["REDIS_URL"], PYTHONPATH=str(ROOT),
@@ -216,8 +347,10 @@ def main() -> int:
         django_setup(env)
         if args.pgss:
             _rows("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        st.procs.append(celery_worker(env, log_dir))
         users = load.make_annotators(args.annotators)
+        direct_rows = direct(env, users, args) if args.direct else []
+        if args.pairs:  # (its backlog: the direct slices' answers, never scored, are left alone without one)
+            st.procs.append(celery_worker(env, log_dir))
         meter = CpuMeter(lambda: {os.getpid()} | svc.root_pids())
         order = []
         for i in range(args.pairs):
@@ -230,9 +363,10 @@ def main() -> int:
             for r in pgss_top():
                 log(f"pgss {r}")
         schema(env, "after", args.before)
-        text = report(cmd, runs, scans)
+        text = (report(cmd, runs, scans) if runs else "") + (direct_report(cmd, direct_rows) if direct_rows else "")
         if args.json:
-            Path(args.json).write_text(json.dumps({"runs": runs, "scans": scans}, indent=1, default=str))
+            Path(args.json).write_text(json.dumps({"runs": runs, "scans": scans, "direct": direct_rows}, indent=1,
+                                                  default=str))
         print(text)
         if not args.no_write:
             write_section(text, Path(args.out), START, END)
