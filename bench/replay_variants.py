@@ -141,6 +141,70 @@ if BFS:
         return _ci([Candidate(c.item, -c.answers, c.priority) for c in cands], rng)
     R.choose_item = ci
 
+# --- routing (issue 4, i4route): who answers which item ------------------------------------------
+# ROUTE=lowp     everyone: the in-progress item whose top label is least certain first, fresh last
+# ROUTE=wlowp    proven askers (P(accuracy < bar) < PROVEN, past calibration) as lowp, others default
+# ROUTE=wsplit   proven as lowp; the others get fresh items first (a wrong first answer is cheap)
+# ROUTE=eer      proven: the item where the asker's answer raises the expected P(top label) most
+#                (expected reduction in P(error) under its confusion rows); others default
+# ROUTE=eerall   everyone as eer
+# ROUTE=strongfresh  proven askers start fresh items; the others finish in-progress ones (default)
+# ROUTE=weakfresh    non-proven askers start fresh items; proven finish in-progress ones (default)
+ROUTE = os.environ.get('ROUTE', '')
+PROVEN = float(os.environ.get('PROVEN', '0.05'))
+if ROUTE:
+    from quality.engine.policy import CALIBRATION_CHECKS
+    _ci0 = POL.choose_item
+
+    def _proven(asker, bar):
+        return asker is not None and asker.checks >= CALIBRATION_CHECKS and asker.prob_below(bar) < PROVEN
+
+    def _ptop(c):
+        return max(c.posterior.values()) if c.posterior else None
+
+    def _gain(c, conf):
+        labels = conf.labels
+        k = len(labels)
+        post = [c.posterior.get(l, 0.0) for l in labels] if c.posterior else [1.0 / k] * k
+        base = max(post)
+        exp_top = 0.0
+        for g in labels:
+            lik = [math.exp(v) for v in conf.loglik(g)]
+            joint = [p * q for p, q in zip(post, lik)]
+            exp_top += max(joint)  # P(answer g) * max_l P(l | g)
+        return exp_top - base
+
+    def _key_lowp(c, rng):
+        p = _ptop(c)
+        return (c.priority, p is not None, -(p if p is not None else 0.0), rng.random())
+
+    def ci(cands, rng, *, asker=None, confusion=None, bar=None):
+        if not cands or asker is None:  # hidden-check picks (no asker): the production rotation
+            return _ci0(cands, rng, asker=asker, confusion=confusion, bar=bar)
+        pv = _proven(asker, bar)
+        if ROUTE == 'lowp' or (ROUTE in ('wlowp', 'wsplit') and pv):
+            return max(cands, key=lambda c: _key_lowp(c, rng))
+        if ROUTE == 'wsplit' and not pv:
+            return max(cands, key=lambda c: (c.priority, -c.answers, rng.random()))
+        if ROUTE == 'eerall' or (ROUTE == 'eer' and pv):
+            return max(cands, key=lambda c: (c.priority, _gain(c, confusion), rng.random()))
+        if ROUTE == 'highp':  # everyone: the in-progress item nearest acceptance first (by P, not count)
+            return max(cands, key=lambda c: (c.priority, c.posterior is not None, _ptop(c) or 0.0, rng.random()))
+        if ROUTE == 'second':
+            # proven: in-progress items no proven annotator has answered yet (most answers first);
+            # others: items that already have a proven answer (most answers first)
+            if pv:
+                return max(cands, key=lambda c: (c.priority, c.answers > 0 and c.proven_answers == 0, c.answers, rng.random()))
+            return max(cands, key=lambda c: (c.priority, c.proven_answers > 0, c.answers, rng.random()))
+        if ROUTE == 'second1' and pv:  # only the proven side of 'second'
+            return max(cands, key=lambda c: (c.priority, c.answers > 0 and c.proven_answers == 0, c.answers, rng.random()))
+        if ROUTE == 'strongfresh' and pv:
+            return max(cands, key=lambda c: (c.priority, -c.answers, rng.random()))
+        if ROUTE == 'weakfresh' and not pv:
+            return max(cands, key=lambda c: (c.priority, -c.answers, rng.random()))
+        return _ci0(cands, rng, asker=asker, confusion=confusion, bar=bar)
+    R.choose_item = ci
+
 
 def main() -> None:
     sets = sys.argv[1].split(",")
