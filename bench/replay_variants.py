@@ -13,7 +13,11 @@ when the Polya-urn predictive probability (the item's own answer counts + 1) of 
 bar within the cap is < FUT (from ``FUTMIN`` answers); ``STAB`` urn concentration alpha:
 accept only if the urn-predictive probability that the plurality at the cap differs from the
 accepted label is <= 1 - target; ``CEIL``/``FLOORV``/``CALIB`` known-check rate ceiling, floor,
-calibration checks; ``BFS=1`` give the item with the fewest answers first.
+calibration checks; ``BFS=1`` give the item with the fewest answers first; ``ROUTE=…`` a
+worker-aware assignment order (listed where they are defined below; ``PROVEN`` the P(accuracy <
+bar) under which an asker counts as proven, default 0.05); ``WHO=1`` also prints who answered:
+the mean gold accuracy (over all of a worker's answers) of the workers behind the regular answers
+used, and of the answerers of held-out items delivered on unanimous answers, right vs wrong.
 Prints per split and a per-set line (accuracy - DS over all answers, share of answers used,
 minimum gap) and, per answers-used bucket, [held-out items, ours wrong, DS wrong, net loss].
 """
@@ -217,14 +221,31 @@ def main() -> None:
         items = sorted(gold)
         n_pairs = len({(r["item"], r["worker"]) for r in answers})
         per = collections.defaultdict(lambda: [0, 0, 0, 0])
+        who = collections.defaultdict(list)
+        wtot, wok = collections.Counter(), collections.Counter()
+        for r in answers:
+            if r["item"] in gold:
+                wtot[r["worker"]] += 1
+                wok[r["worker"]] += r["label"] == gold[r["item"]]
         accs, dss, shares, gaps = [], [], [], []
         for s in seeds:
             known = set(random.Random(s).sample(items, round(0.1 * len(items))))
             t = time.process_time()
-            dl, sm = R.run_replay(answers, [(i, gold[i]) for i in sorted(known)], seed=s)
+            trace = [] if os.environ.get("WHO") else None
+            dl, sm = R.run_replay(answers, [(i, gold[i]) for i in sorted(known)], seed=s, trace=trace)
             cpu = time.process_time() - t
             lab = {r["item"]: r for r in dl}
             held = [i for i in items if i not in known and i in lab]
+            if trace is not None:
+                by_item = collections.defaultdict(list)
+                for kind, it, w, lb in trace:
+                    if kind == "item":
+                        who["used"].append(wok[w] / wtot[w])
+                        by_item[it].append((w, lb))
+                for i in held:
+                    if len({lb for _, lb in by_item[i]}) == 1:
+                        k = "unanimous right" if lab[i]["label"] == gold[i] else "unanimous wrong"
+                        who[k].append(sum(wok[w] / wtot[w] for w, _ in by_item[i]) / len(by_item[i]))
             m = sum(lab[i]["label"] == gold[i] for i in held) / len(held)
             d = sum(ds[i] == gold[i] for i in held) / len(held)
             accs.append(m)
@@ -242,6 +263,8 @@ def main() -> None:
                   f"gap {gaps[-1]:+.3f} cpu {cpu:.1f}s", flush=True)
         print(f"== {name}: diff {sum(accs) / len(accs) - sum(dss) / len(dss):+.4f} share {sum(shares) / len(shares):.3f} "
               f"gapmin {min(gaps):+.3f}")
+        for k, v in sorted(who.items()):
+            print(f"  who: {k} n={len(v)} mean worker gold accuracy {sum(v) / len(v):.4f}")
         for u in sorted(per):
             print("  used", u, per[u])
 
