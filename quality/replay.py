@@ -3,7 +3,9 @@
 Follows /benchmarks/replay.md: workers arrive in rounds (each round visits every active worker
 once, order shuffled with the seed); at each visit the assignment policy gives one task — a
 hidden check on a known item the worker has an answer for, or an incomplete item it has an
-answer for and has not been given — or nothing, and the worker leaves. Answers are scored with
+answer for and has not been given — or nothing, and the worker leaves (``engine.choose_item`` gets
+the asker and each candidate's posterior and proven answers; the production order reads neither,
+worker-aware routing was measured and rejected, BENCHMARKS "Crowd replay: routing"). Answers are scored with
 the same engine functions the Celery task calls (``quality.services``):
 
 * a check: Beta accuracy posterior + gating (through :func:`_gate`, the one adapter to the
