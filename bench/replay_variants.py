@@ -13,7 +13,11 @@ when the Polya-urn predictive probability (the item's own answer counts + 1) of 
 bar within the cap is < FUT (from ``FUTMIN`` answers); ``STAB`` urn concentration alpha:
 accept only if the urn-predictive probability that the plurality at the cap differs from the
 accepted label is <= 1 - target; ``CEIL``/``FLOORV``/``CALIB`` known-check rate ceiling, floor,
-calibration checks; ``BFS=1`` give the item with the fewest answers first.
+calibration checks; ``BFS=1`` give the item with the fewest answers first; ``ROUTE=…`` a
+worker-aware assignment order (listed where they are defined below; ``PROVEN`` the P(accuracy <
+bar) under which an asker counts as proven, default 0.05); ``WHO=1`` also prints who answered:
+the mean gold accuracy (over all of a worker's answers) of the workers behind the regular answers
+used, and of the answerers of held-out items delivered on unanimous answers, right vs wrong.
 Prints per split and a per-set line (accuracy - DS over all answers, share of answers used,
 minimum gap) and, per answers-used bucket, [held-out items, ours wrong, DS wrong, net loss].
 """
@@ -142,6 +146,70 @@ if BFS:
         return _ci([Candidate(c.item, -c.answers, c.priority) for c in cands], rng)
     R.choose_item = ci
 
+# --- routing (issue 4, i4route): who answers which item ------------------------------------------
+# ROUTE=lowp     everyone: the in-progress item whose top label is least certain first, fresh last
+# ROUTE=wlowp    proven askers (P(accuracy < bar) < PROVEN, past calibration) as lowp, others default
+# ROUTE=wsplit   proven as lowp; the others get fresh items first (a wrong first answer is cheap)
+# ROUTE=eer      proven: the item where the asker's answer raises the expected P(top label) most
+#                (expected reduction in P(error) under its confusion rows); others default
+# ROUTE=eerall   everyone as eer
+# ROUTE=strongfresh  proven askers start fresh items; the others finish in-progress ones (default)
+# ROUTE=weakfresh    non-proven askers start fresh items; proven finish in-progress ones (default)
+ROUTE = os.environ.get('ROUTE', '')
+PROVEN = float(os.environ.get('PROVEN', '0.05'))
+if ROUTE:
+    from quality.engine.policy import CALIBRATION_CHECKS
+    _ci0 = POL.choose_item
+
+    def _proven(asker, bar):
+        return asker is not None and asker.checks >= CALIBRATION_CHECKS and asker.prob_below(bar) < PROVEN
+
+    def _ptop(c):
+        return max(c.posterior.values()) if c.posterior else None
+
+    def _gain(c, conf):
+        labels = conf.labels
+        k = len(labels)
+        post = [c.posterior.get(l, 0.0) for l in labels] if c.posterior else [1.0 / k] * k
+        base = max(post)
+        exp_top = 0.0
+        for g in labels:
+            lik = [math.exp(v) for v in conf.loglik(g)]
+            joint = [p * q for p, q in zip(post, lik)]
+            exp_top += max(joint)  # P(answer g) * max_l P(l | g)
+        return exp_top - base
+
+    def _key_lowp(c, rng):
+        p = _ptop(c)
+        return (c.priority, p is not None, -(p if p is not None else 0.0), rng.random())
+
+    def ci(cands, rng, *, asker=None, confusion=None, bar=None):
+        if not cands or asker is None:  # hidden-check picks (no asker): the production rotation
+            return _ci0(cands, rng, asker=asker, confusion=confusion, bar=bar)
+        pv = _proven(asker, bar)
+        if ROUTE == 'lowp' or (ROUTE in ('wlowp', 'wsplit') and pv):
+            return max(cands, key=lambda c: _key_lowp(c, rng))
+        if ROUTE == 'wsplit' and not pv:
+            return max(cands, key=lambda c: (c.priority, -c.answers, rng.random()))
+        if ROUTE == 'eerall' or (ROUTE == 'eer' and pv):
+            return max(cands, key=lambda c: (c.priority, _gain(c, confusion), rng.random()))
+        if ROUTE == 'highp':  # everyone: the in-progress item nearest acceptance first (by P, not count)
+            return max(cands, key=lambda c: (c.priority, c.posterior is not None, _ptop(c) or 0.0, rng.random()))
+        if ROUTE == 'second':
+            # proven: in-progress items no proven annotator has answered yet (most answers first);
+            # others: items that already have a proven answer (most answers first)
+            if pv:
+                return max(cands, key=lambda c: (c.priority, c.answers > 0 and c.proven_answers == 0, c.answers, rng.random()))
+            return max(cands, key=lambda c: (c.priority, c.proven_answers > 0, c.answers, rng.random()))
+        if ROUTE == 'second1' and pv:  # only the proven side of 'second'
+            return max(cands, key=lambda c: (c.priority, c.answers > 0 and c.proven_answers == 0, c.answers, rng.random()))
+        if ROUTE == 'strongfresh' and pv:
+            return max(cands, key=lambda c: (c.priority, -c.answers, rng.random()))
+        if ROUTE == 'weakfresh' and not pv:
+            return max(cands, key=lambda c: (c.priority, -c.answers, rng.random()))
+        return _ci0(cands, rng, asker=asker, confusion=confusion, bar=bar)
+    R.choose_item = ci
+
 
 def main() -> None:
     sets = sys.argv[1].split(",")
@@ -154,14 +222,31 @@ def main() -> None:
         items = sorted(gold)
         n_pairs = len({(r["item"], r["worker"]) for r in answers})
         per = collections.defaultdict(lambda: [0, 0, 0, 0])
+        who = collections.defaultdict(list)
+        wtot, wok = collections.Counter(), collections.Counter()
+        for r in answers:
+            if r["item"] in gold:
+                wtot[r["worker"]] += 1
+                wok[r["worker"]] += r["label"] == gold[r["item"]]
         accs, dss, shares, gaps = [], [], [], []
         for s in seeds:
             known = set(random.Random(s).sample(items, round(0.1 * len(items))))
             t = time.process_time()
-            dl, sm = R.run_replay(answers, [(i, gold[i]) for i in sorted(known)], seed=s)
+            trace = [] if os.environ.get("WHO") else None
+            dl, sm = R.run_replay(answers, [(i, gold[i]) for i in sorted(known)], seed=s, trace=trace)
             cpu = time.process_time() - t
             lab = {r["item"]: r for r in dl}
             held = [i for i in items if i not in known and i in lab]
+            if trace is not None:
+                by_item = collections.defaultdict(list)
+                for kind, it, w, lb in trace:
+                    if kind == "item":
+                        who["used"].append(wok[w] / wtot[w])
+                        by_item[it].append((w, lb))
+                for i in held:
+                    if len({lb for _, lb in by_item[i]}) == 1:
+                        k = "unanimous right" if lab[i]["label"] == gold[i] else "unanimous wrong"
+                        who[k].append(sum(wok[w] / wtot[w] for w, _ in by_item[i]) / len(by_item[i]))
             m = sum(lab[i]["label"] == gold[i] for i in held) / len(held)
             d = sum(ds[i] == gold[i] for i in held) / len(held)
             accs.append(m)
@@ -179,6 +264,8 @@ def main() -> None:
                   f"gap {gaps[-1]:+.3f} cpu {cpu:.1f}s", flush=True)
         print(f"== {name}: diff {sum(accs) / len(accs) - sum(dss) / len(dss):+.4f} share {sum(shares) / len(shares):.3f} "
               f"gapmin {min(gaps):+.3f}")
+        for k, v in sorted(who.items()):
+            print(f"  who: {k} n={len(v)} mean worker gold accuracy {sum(v) / len(v):.4f}")
         for u in sorted(per):
             print("  used", u, per[u])
 

@@ -3,7 +3,9 @@
 Follows /benchmarks/replay.md: workers arrive in rounds (each round visits every active worker
 once, order shuffled with the seed); at each visit the assignment policy gives one task — a
 hidden check on a known item the worker has an answer for, or an incomplete item it has an
-answer for and has not been given — or nothing, and the worker leaves. Answers are scored with
+answer for and has not been given — or nothing, and the worker leaves (``engine.choose_item`` gets
+the asker and each candidate's posterior and proven answers; the production order reads neither,
+worker-aware routing was measured and rejected, BENCHMARKS "Crowd replay: routing"). Answers are scored with
 the same engine functions the Celery task calls (``quality.services``):
 
 * a check: Beta accuracy posterior + gating (through :func:`_gate`, the one adapter to the
@@ -45,6 +47,7 @@ from quality.engine import (
     known_check_rate,
     posterior_update,
     prior_from_qualifier,
+    proven,
     shadow_eligible,
 )
 from quality.engine.acceptance import decide_confusion, reopen_decision
@@ -78,18 +81,19 @@ def _gate(design: SprtDesign, walk: WalkState, post: AnnotatorPosterior, correct
 
 
 class _Item:
-    __slots__ = ("answers", "decision", "done", "given", "used")
+    __slots__ = ("answers", "decision", "done", "given", "post", "used")
 
     def __init__(self) -> None:
         self.answers: list[tuple[str, str, int]] = []  # (worker, label, seq) in arrival order
         self.given = 0  # known items: checks given (rotation), shadow-eligible or not
         self.decision: ItemDecision | None = None
+        self.post: dict[str, float] | None = None  # regular items: posterior at the last answer
         self.done = False
         self.used = 0  # shadow: answers the decision used
 
 
 class _Worker:
-    __slots__ = ("active", "conf", "eligible", "items", "known", "post", "rate", "walk", "withheld")
+    __slots__ = ("active", "conf", "eligible", "items", "known", "post", "proven", "rate", "walk", "withheld")
 
     def __init__(self, post: AnnotatorPosterior, conf: Confusion) -> None:
         self.post = post
@@ -99,6 +103,7 @@ class _Worker:
         self.withheld = False  # engine.gating.evidence_withheld
         self.rate = 1.0  # engine.policy.known_check_rate
         self.eligible = True  # engine.policy.shadow_eligible
+        self.proven = False  # engine.policy.proven
         self.items: list[str] = []  # regular items not yet given
         self.known: list[str] = []  # known items not yet given
         self.active = True
@@ -303,7 +308,9 @@ def run_replay(
                 if kind == "item":
                     ws.items = [it for it in ws.items if not items[it].done]
                     if ws.items:
-                        c = choose_item([Candidate(it, len(items[it].answers)) for it in ws.items], rng)
+                        c = choose_item([Candidate(it, len(items[it].answers), posterior=items[it].post,
+                                                   proven_answers=sum(workers[x].proven for x, _, _ in items[it].answers))
+                                         for it in ws.items], rng, asker=ws.post, confusion=ws.conf, bar=bar)
                         ws.items.remove(c.item)
                         task = ("item", c.item)
                         break
@@ -342,6 +349,7 @@ def run_replay(
                 ws.withheld = evidence_withheld(ws.post, bar=bar)
                 ws.rate = known_check_rate(ws.post, bar=bar)
                 ws.eligible = shadow_eligible(ws.post, bar=bar)
+                ws.proven = proven(ws.post, bar=bar)
                 ws.walk = _gate(design, ws.walk, ws.post, correct)
                 if ws.walk.standing == "warned":
                     warned_ever.add(w)
@@ -353,6 +361,7 @@ def run_replay(
                 st.answers.append((w, label, seq))
                 dec, post = decide(st.answers, [conf_of(x) for x, _, _ in st.answers])
                 st.decision = dec
+                st.post = post
                 if dec.status != "more":
                     st.done = True
                     learn_from_decision(st, post)

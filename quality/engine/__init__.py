@@ -40,7 +40,7 @@ from .estimate import (
 )
 from .delivery import ShadowClaim, ShadowOutcome, claim_from_shadow, shadow_decision
 from .gating import GateDecision, gate
-from .policy import Candidate, choose_item, known_check_rate, shadow_eligible
+from .policy import Candidate, choose_item, known_check_rate, proven, shadow_eligible
 
 __all__ = [
     "SHADOW_DESIGN_EFFECT",
@@ -48,5 +48,5 @@ __all__ = [
     "AnnotatorPosterior", "Calibration", "Candidate", "DeliveryClaim", "GateDecision", "ItemDecision",
     "accept", "best_label", "decide_confusion", "reopen_decision", "chance_accuracy", "choose_item", "clopper_pearson", "decide_item",
     "default_bar", "default_prior", "delivery_claim", "fit_calibration", "gate", "item_posterior",
-    "known_check_rate", "posterior_update", "shadow_eligible", "prior_from_qualifier", "stratified_claim", "wilson", "difficulty_strata", "post_stratified_claim",
+    "known_check_rate", "posterior_update", "proven", "shadow_eligible", "prior_from_qualifier", "stratified_claim", "wilson", "difficulty_strata", "post_stratified_claim",
 ]

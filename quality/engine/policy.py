@@ -17,13 +17,25 @@ answers (finishing what was started delivers items sooner and keeps few items ha
 broken at random so concurrent annotators spread out instead of queueing on the same rows. The
 database side mirrors it as ``ORDER BY priority DESC, answer_count DESC`` starting from a random
 point (SKIP LOCKED).
+
+``choose_item`` also receives who is asking (``asker``: the annotator's accuracy posterior,
+``confusion``: its per-class rows, ``bar``) and, per candidate, the item's current label posterior
+and how many of its answers come from ``proven`` annotators. The production order ignores them
+on purpose: worker-aware routing was measured and rejected (issue 4; BENCHMARKS.md "Crowd replay:
+routing"; ``bench/replay_variants.py`` ``ROUTE=``). Giving proven annotators the least certain
+item, or the item their answer moves most (expected gain in P(top label) under their confusion
+rows), or items no proven annotator has answered; giving new/borderline annotators fresh items;
+ordering by P instead of by answer count: none beat "most answers first" on any of the three
+crowd sets by more than noise, and most lost on all three. The inputs stay so a policy that does
+can be measured through the same call the replay makes.
 """
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
+from typing import Any
 
 from .annotator import AnnotatorPosterior
 
@@ -70,10 +82,32 @@ class Candidate:
     item: Hashable
     answers: int = 0
     priority: int = 0
+    posterior: Mapping[str, float] | None = None  # the item's label posterior now (None: no answer yet)
+    proven_answers: int = 0  # answers on it from annotators proven now
 
 
-def choose_item(candidates: Sequence[Candidate], rng: random.Random) -> Candidate | None:
-    """The candidate to give next (see module docstring), or None when there is none."""
+PROVEN = 0.05
+
+
+def proven(post: AnnotatorPosterior, *, bar: float = 0.75) -> bool:
+    """Past calibration and credibly above the bar: P(accuracy < bar) < ``PROVEN`` (0.05, the
+    mirror of the gate's own 'credibly below' at 0.95). Used by the routing variants measured in
+    ``bench/replay_variants.py``; the production order does not route on it."""
+    return post.checks >= CALIBRATION_CHECKS and post.prob_below(bar) < PROVEN
+
+
+def choose_item(
+    candidates: Sequence[Candidate],
+    rng: random.Random,
+    *,
+    asker: AnnotatorPosterior | None = None,
+    confusion: Any = None,
+    bar: float | None = None,
+) -> Candidate | None:
+    """The candidate to give next (see module docstring), or None when there is none.
+
+    ``asker``/``confusion``/``bar`` and the candidates' ``posterior``/``proven_answers`` are what a
+    worker-aware order would read; this order does not use them (measured, module docstring)."""
     best: Candidate | None = None
     best_key: tuple | None = None
     for c in candidates:

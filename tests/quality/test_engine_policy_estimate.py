@@ -14,6 +14,7 @@ from quality.engine import (
     fit_calibration,
     known_check_rate,
     posterior_update,
+    proven,
     stratified_claim,
     wilson,
 )
@@ -57,6 +58,31 @@ def test_choose_item_prefers_priority_then_in_progress():
     assert choose_item([], rng) is None
     picks = {choose_item([Candidate(i, 0) for i in range(5)], rng).item for _ in range(50)}
     assert len(picks) > 1  # ties spread out
+
+
+def test_choose_item_is_the_same_whoever_asks():
+    """Worker-aware routing was measured and rejected (issue 4): who asks, the items' posteriors
+    and their proven answers must not change the pick; the same seed gives the same item."""
+    cands = [Candidate("x", 0), Candidate("y", 3, posterior={"a": 0.6, "b": 0.4}), Candidate("z", 3, posterior={"a": 0.99, "b": 0.01}, proven_answers=2)]
+    strong = AnnotatorPosterior(60, 2, checks=58, correct=57)
+    weak = AnnotatorPosterior(4, 4, checks=4, correct=2)
+    for seed in range(20):
+        plain = choose_item(cands, random.Random(seed)).item
+        assert plain in ("y", "z")
+        for who in (strong, weak):
+            assert choose_item(cands, random.Random(seed), asker=who, bar=0.75).item == plain
+
+
+def test_proven_needs_calibration_and_credible_margin_over_the_bar():
+    p = default_prior(2)
+    assert not proven(p, bar=0.75)
+    for _ in range(2):
+        p = posterior_update(p, True)
+    assert not proven(p, bar=0.75)  # still calibrating
+    for _ in range(20):
+        p = posterior_update(p, True)
+    assert proven(p, bar=0.75)
+    assert not proven(AnnotatorPosterior(15, 5, checks=16, correct=12), bar=0.75)  # borderline
 
 
 def test_clopper_pearson_known_values():
