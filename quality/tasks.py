@@ -59,7 +59,8 @@ def score_pending(sent: float | None = None) -> int:
     like ``score_answer``; a retry after a database error keeps the flag and goes on draining.
     ``sent``: when it was published (for ``CADRE_DRAIN_TRACE`` only)."""
     try:
-        return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH, sent=sent)
+        return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH, sent=sent,
+                                       linger=settings.CADRE_DRAIN_LINGER_MS / 1000)
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
         raise _retry(score_pending, exc)
 

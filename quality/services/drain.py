@@ -143,22 +143,27 @@ def _chunk_score(rows: list[tuple[int, int, bool]], skipped: set[int], trace: _T
     return scored
 
 
-def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | None = None) -> int:
+def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | None = None, linger: float = 0.0) -> int:
     """Score unscored answers in id order, ``chunk`` at a time, until none is left (see the
     module docstring for the flag protocol) or ``seconds`` have passed. Returns how many it scored.
-    ``sent``: when the task was published (``time.time()``), for the trace only."""
+    ``linger`` (seconds, ``CADRE_DRAIN_LINGER_MS``): after a short chunk, wait this long and read
+    again before giving up the flag; the drain ends at the first read that finds nothing after a
+    linger. ``sent``: when the task was published (``time.time()``), for the trace only."""
     trace = _Trace(sent) if TRACE_FILE else None
     if trace is None:
-        return _drain(chunk, seconds, None)[0]
+        return _drain(chunk, seconds, linger, None)[0]
     with connection.execute_wrapper(trace._sql):
-        scored, how = _drain(chunk, seconds, trace)
+        scored, how = _drain(chunk, seconds, linger, trace)
     trace.write(scored, how)
     return scored
 
 
-def _drain(chunk: int, seconds: float, trace: _Trace | None) -> tuple[int, str]:
+RENEW_SECONDS = 1.0  # a drain renews the flag at most this often (its TTL is enqueue.DRAIN_FLAG_TTL)
+
+
+def _drain(chunk: int, seconds: float, linger: float, trace: _Trace | None) -> tuple[int, str]:
     client = enqueue._flag_redis()
-    t0 = time.monotonic()
+    t0 = renewed = time.monotonic()
     scored = 0
     skipped: set[int] = set()
     chunk = max(1, chunk)
@@ -176,21 +181,33 @@ def _drain(chunk: int, seconds: float, trace: _Trace | None) -> tuple[int, str]:
                 claimed = client is not None and _flag(enqueue.drain_flag_claim, client)
             if not claimed:
                 return scored, "yielded"  # a newer submit set the flag: its drain reads them
+            renewed = time.monotonic()
             continue
         scored += _chunk_score(rows, skipped, trace)
-        if len(rows) < chunk:
-            # the read found less than a chunk: nothing more was committed then. Straight to the
-            # clear and the final read (the protocol needs only that order), not another read and
-            # a renew first: under a steady trickle most drains are one short chunk (issue 9, fifth round)
-            rows = []
-            continue
-        with _span(trace, "flag"):
+        now = time.monotonic()
+        if now - renewed >= RENEW_SECONDS:
+            # the flag's TTL only bounds how long a killed drain holds the next publish back; a
+            # renew per chunk cost a Redis round trip per few answers under a trickle
+            with _span(trace, "flag"):
+                _flag(enqueue.drain_flag_renew, client)
+            renewed = now
+        if now - t0 > seconds:
             _flag(enqueue.drain_flag_renew, client)
-        if time.monotonic() - t0 > seconds:
             try:
-                current_app.signature(enqueue.DRAIN_TASK).delay()  # the flag stays set: hand over
+                current_app.signature(enqueue.DRAIN_TASK, kwargs={"sent": time.time()}).delay()  # the flag stays set: hand over
             except enqueue.BROKER_ERRORS as exc:  # the flag lapses in its TTL; the next submit publishes
                 log.warning("scoring drain: could not hand over (%s)", exc)
             return scored, "handed over"
+        if len(rows) < chunk:
+            # the read found less than a chunk: nothing more was committed then. Without a
+            # linger, straight to the clear and the final read (the protocol needs only that
+            # order), not another read first: under a trickle most drains are one short chunk
+            # (issue 9, fifth round). With one, wait and read once more, the flag still held
+            # (submits meanwhile rely on this drain, which reads them now or in its final read)
+            if linger <= 0:
+                rows = []
+                continue
+            with _span(trace, "linger"):
+                time.sleep(linger)
         with _span(trace, "read"):
             rows = _unscored(chunk, skipped)
