@@ -252,8 +252,20 @@ def _shadows(project, state, rows, known, audited, revoked, stored, members) -> 
 
 
 def project_model_refresh(*, project_id: int) -> int:
-    """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature), in one
-    transaction. Returns the number of answers it used."""
+    """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature). Returns
+    the number of answers it used (0 when a newer re-estimate wrote first: this one is dropped).
+
+    Three steps (issue 4, latency): the inputs are read under the project's exclusive lock (a
+    consistent snapshot: scorings in flight finish first), the fit runs *without* the lock, and
+    its results are written under the lock again. Until then the lock was held for the whole
+    fit — hundreds of ms at a few thousand answers, growing with the project — and every
+    scoring of the project waited behind it: the latency bench's trace put most of the p99 in
+    that wait. Answers scored between the read and the write are not lost: the confusion rows
+    and class counts they moved (increments: ``Confusion.observe``, the decided items'
+    posteriors) are carried onto the re-estimate (its value + what was added since the read),
+    as if they had been scored just after it (they were scored with the rows before it; the
+    next re-estimate fits them like every other answer). When nothing was scored meanwhile the
+    result is exactly the one-transaction re-estimate's."""
     with transaction.atomic():
         project_lock(project_id, exclusive=True)  # first: scorings in flight finish, new ones wait
         project = Project.objects.get(pk=project_id)
@@ -266,28 +278,43 @@ def project_model_refresh(*, project_id: int) -> int:
         known_rows = Item.objects.filter(project=project, is_known=True).values_list("id", "known_label", "status")
         known = {str(i): lab for i, lab, _ in known_rows}
         audited = {str(i) for i, _, st in known_rows if st != Item.Status.OPEN}  # key under audit: no shadow
-        # with each answer's answer-quality weight, as the acceptance counts it (engine.em.dawid_skene)
-        answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in revoked]
         ids = sorted({r[1] for r in rows})
         stored = confusions(project, ids, lock=True)
-        priors = {}
         members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=ids)}
         history = _histories(project, ids)
-        for a in ids:
-            priors[str(a)] = np.array(annotator_prior(project, a, members.get(a), history.get(a, (0, 0))).counts)
-        default = np.array(confusion_prior(project.labels, _prior(project, None)).counts)
-        shadow_status, shadow_used = _shadows(project, state, rows, known, audited, revoked, stored, members)
-        fit = refit(project.labels, answers, known, shadow_used, priors, default)
-        for a in ids:
-            counts = fit.result.counts.get(str(a))
-            if counts is not None:
-                stored[a].rows = Confusion(project.labels, counts.tolist()).to_json()
+        # the snapshot's rows, scored count, class counts and refresh count, for the write's carry-over
+        snap_rows = {a: r.rows for a, r in stored.items()}
+        snap_scored, snap_counts, snap_refreshes = state.answers_scored, list(state.class_counts or []), state.refreshes
+    # the fit, unlocked: scorings go on meanwhile
+    # with each answer's answer-quality weight, as the acceptance counts it (engine.em.dawid_skene)
+    answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in revoked]
+    priors = {}
+    for a in ids:
+        priors[str(a)] = np.array(annotator_prior(project, a, members.get(a), history.get(a, (0, 0))).counts)
+    default = np.array(confusion_prior(project.labels, _prior(project, None)).counts)
+    shadow_status, shadow_used = _shadows(project, state, rows, known, audited, revoked, stored, members)
+    fit = refit(project.labels, answers, known, shadow_used, priors, default)
+    outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
+    fitted = {a: Confusion(project.labels, c.tolist()).to_json() for a in ids if (c := fit.result.counts.get(str(a))) is not None}
+    class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
+    log_prior = [float(v) for v in fit.result.log_prior]
+    with transaction.atomic():
+        project_lock(project_id, exclusive=True)
+        state = model_state(project, lock=True)
+        if state.refreshes != snap_refreshes:
+            return 0  # a newer re-estimate (read after ours) wrote first: its result stands
+        moved = state.answers_scored != snap_scored
+        stored = confusions(project, ids, lock=True)
+        for a, fitted_rows in fitted.items():
+            stored[a].rows = _carried(fitted_rows, snap_rows.get(a), stored[a].rows) if moved else fitted_rows
         AnnotatorConfusion.objects.bulk_update(list(stored.values()), ["rows"])
-        state.log_prior = [float(v) for v in fit.result.log_prior]
-        state.class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
+        if moved and len(snap_counts) == len(class_counts) == len(state.class_counts or []):
+            class_counts = [f + max(0.0, n - s) for f, n, s in zip(class_counts, state.class_counts, snap_counts)]
+            log_prior = [math.log(c / sum(class_counts)) for c in class_counts]
+        state.log_prior = log_prior
+        state.class_counts = class_counts
         state.tau = fit.tau
         state.eps = fit.eps
-        outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
         # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?,
         # cross-fitted P — the difficulty score the claim post-stratifies on, the annotators whose
         # answers the shadow used — for the claim's measured design effect)
@@ -301,9 +328,20 @@ def project_model_refresh(*, project_id: int) -> int:
         state.refreshes += 1
         state.refreshed_at = timezone.now()
         state.save()
-        _reopen_unsettled(project, state, stored, revoked)
+        _reopen_unsettled(project, state, stored, weightless_annotators(project) if moved else revoked)
         _relabel_decided(project, fit.result, fit.tau, fit.eps)
     return len(answers)
+
+
+def _carried(fitted: dict, snap: dict | None, now: dict) -> dict:
+    """The re-estimate's rows plus what scorings added to the stored rows since its read
+    (``Confusion.observe`` only adds). Rows whose labels differ (a spec revision meanwhile) or
+    that did not exist at the read keep the re-estimate's."""
+    if not snap or snap.get("labels") != now.get("labels") or fitted.get("labels") != now.get("labels"):
+        return fitted
+    counts = [[round(f + max(0.0, n - s), 6) for f, n, s in zip(fr, nr, sr)]
+              for fr, nr, sr in zip(fitted["counts"], now["counts"], snap["counts"])]
+    return {"labels": fitted["labels"], "counts": counts}
 
 
 def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, weightless: set) -> int:

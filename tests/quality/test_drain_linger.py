@@ -129,3 +129,83 @@ def test_the_re_estimates_grouped_history_read_equals_one_aggregate_per_annotato
         agg = AnnotatorQuality.objects.filter(annotator=u).exclude(project=one).aggregate(c=Sum("checks_correct"), n=Sum("checks"))
         assert got.get(u.pk, (0, 0)) == (int(agg["c"] or 0), int(agg["n"] or 0))
     assert got[users[1].pk] == (4, 6)
+
+
+def _refresh_twin(project, *, during: bool, monkeypatch) -> dict:
+    """History scored; the last hidden check (a right one) scored after the re-estimate
+    (``during=False``) or while its fit runs unlocked (``during=True``)."""
+    from quality.services import model as model_services
+    from tests.quality.test_scoring_hot_path import _play
+
+    _play(project, seed=5)
+    rows = list(Answer.objects.filter(project=project).order_by("id"))
+    last = [a for a in rows if a.is_check and a.label == Item.objects.get(pk=a.item_id).known_label][-1]
+    for a in rows:
+        if a.pk != last.pk:
+            quality_services.answer_score(answer_id=a.pk)
+    refit = model_services.refit
+    if during:
+        def scored_meanwhile(*args, **kw):
+            assert quality_services.answer_score(answer_id=last.pk).scored
+            return refit(*args, **kw)
+
+        monkeypatch.setattr(model_services, "refit", scored_meanwhile)
+    assert quality_services.project_model_refresh(project_id=project.pk) > 0
+    monkeypatch.setattr(model_services, "refit", refit)
+    if not during:
+        assert quality_services.answer_score(answer_id=last.pk).scored
+    from quality.models import AnnotatorConfusion, ProjectModelState
+
+    prefix = f"p{project.pk}-"
+    first_id = rows[0].pk
+    return {
+        "watermark": ProjectModelState.objects.get(project=project).answer_watermark - first_id,
+        "confusion": sorted((u.removeprefix(prefix), r) for u, r in
+                            AnnotatorConfusion.objects.filter(project=project).values_list("annotator__username", "rows")),
+        "state": ProjectModelState.objects.filter(project=project).values_list(
+            "answers_scored", "answers_at_refresh", "class_counts", "log_prior", "tau", "eps", "refreshes").get(),
+        "quality": sorted((u.removeprefix(prefix), *rest) for u, *rest in AnnotatorQuality.objects.filter(project=project)
+                          .values_list("annotator__username", "alpha", "beta", "checks", "checks_correct")),
+    }
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_a_check_scored_while_the_re_estimate_fits_unlocked_is_carried_onto_its_rows(monkeypatch):
+    """The re-estimate fits without the project's lock (issue 4: scorings no longer wait for the
+    fit). A hidden check scored meanwhile moved its author's confusion row by one observation:
+    the written rows are the re-estimate's plus that observation — the same end state as the
+    check scored right after the re-estimate (state, rows, quality rows). Its watermark and
+    answer count are the read's, so the next re-estimate fits that check like the others."""
+    after = _refresh_twin(setup_project(n_items=6, n_known=12), during=False, monkeypatch=monkeypatch)
+    during = _refresh_twin(setup_project(n_items=6, n_known=12), during=True, monkeypatch=monkeypatch)
+    assert during["confusion"] == after["confusion"]
+    assert during["watermark"] == after["watermark"]
+    assert during["state"][:2] == after["state"][:2] and during["state"][4:] == after["state"][4:]
+    assert during["state"][2] == pytest.approx(after["state"][2]) and during["state"][3] == pytest.approx(after["state"][3])
+    assert during["quality"] == after["quality"]
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_a_re_estimate_overtaken_by_a_newer_one_is_dropped(monkeypatch):
+    from quality.models import ProjectModelState
+    from quality.services import model as model_services
+    from tests.quality.test_scoring_hot_path import _play
+
+    project = setup_project(n_items=6, n_known=12)
+    _play(project, seed=5)
+    for a in Answer.objects.filter(project=project).order_by("id"):
+        quality_services.answer_score(answer_id=a.pk)
+    refit = model_services.refit
+    calls = []
+
+    def newer_meanwhile(*args, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            assert quality_services.project_model_refresh(project_id=project.pk) > 0  # read after ours, written first
+        return refit(*args, **kw)
+
+    monkeypatch.setattr(model_services, "refit", newer_meanwhile)
+    assert quality_services.project_model_refresh(project_id=project.pk) == 0
+    assert ProjectModelState.objects.get(project=project).refreshes == 1
