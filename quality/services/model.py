@@ -298,6 +298,7 @@ def project_model_refresh(*, project_id: int) -> int:
     fitted = {a: Confusion(project.labels, c.tolist()).to_json() for a in ids if (c := fit.result.counts.get(str(a))) is not None}
     class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
     log_prior = [float(v) for v in fit.result.log_prior]
+    relabel = _delivered_labels(project, fit.result, fit.tau, fit.eps)
     with transaction.atomic():
         project_lock(project_id, exclusive=True)
         state = model_state(project, lock=True)
@@ -329,7 +330,7 @@ def project_model_refresh(*, project_id: int) -> int:
         state.refreshed_at = timezone.now()
         state.save()
         _reopen_unsettled(project, state, stored, weightless_annotators(project) if moved else revoked)
-        _relabel_decided(project, fit.result, fit.tau, fit.eps)
+        _relabel_decided(project, relabel)
     return len(answers)
 
 
@@ -367,19 +368,28 @@ def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, 
     return task_services.items_reopen(item_ids=reopen, reason="re-estimate")
 
 
-def _relabel_decided(project: Project, result, tau: float, eps: float) -> int:
-    """Decided items take the re-estimate's label and calibrated P(correct)
-    (``engine.em.delivered_label``: the MAP label, its tempered P), as the crowd replay's final
-    re-estimate does; their status and decision time stay (an item is not reopened). Returns
-    how many rows changed."""
+def _delivered_labels(project: Project, result, tau: float, eps: float) -> dict[int, tuple[str, float]]:
+    """Every fitted item's delivered label and calibrated P (``engine.em.delivered_label``), for
+    :func:`_relabel_decided`; computed before the re-estimate takes the lock for its write."""
     labels = list(project.labels)
-    pos = {int(i): j for j, i in enumerate(result.items)}
+    out = {}
+    for j, i in enumerate(result.items):
+        label, p = delivered_label(labels, result.log_prior, result.evidence[j], tau, eps)
+        out[int(i)] = (label, round(p, 6))
+    return out
+
+
+def _relabel_decided(project: Project, targets: dict[int, tuple[str, float]]) -> int:
+    """Decided items take the re-estimate's label and calibrated P(correct)
+    (``targets``: :func:`_delivered_labels`, the MAP label, its tempered P), as the crowd replay's
+    final re-estimate does; their status and decision time stay (an item is not reopened).
+    Reads only the three columns it compares (it runs under the project's lock). Returns how
+    many rows changed."""
     changed = []
-    for item in Item.objects.select_for_update().filter(pk__in=list(pos), is_known=False).exclude(status=Item.Status.OPEN):
-        label, p = delivered_label(labels, result.log_prior, result.evidence[pos[item.pk]], tau, eps)
-        p = round(p, 6)
-        if label != item.label or item.p_correct is None or abs(p - item.p_correct) > 1e-6:
-            item.label, item.p_correct = label, p
-            changed.append(item)
+    for pk, label_now, p_now in (Item.objects.select_for_update().filter(pk__in=list(targets), is_known=False)
+                                 .exclude(status=Item.Status.OPEN).values_list("pk", "label", "p_correct")):
+        label, p = targets[pk]
+        if label != label_now or p_now is None or abs(p - p_now) > 1e-6:
+            changed.append(Item(pk=pk, label=label, p_correct=p))
     Item.objects.bulk_update(changed, ["label", "p_correct"])
     return len(changed)
