@@ -3,8 +3,9 @@ unscored answer in id order, in chunks, instead of one Celery task per answer.
 
 The submit side (``tasks_app.services.enqueue``) sets a Redis flag with ``SET NX`` after its
 commit and publishes the drain only when it set the flag. The protocol that strands no answer:
-a drain renews the flag after every chunk and, when a read finds nothing left, *clears the flag
-first, then reads once more*. An answer whose submit found the flag set committed before that
+a drain renews the flag while it runs (after a chunk, at most once a second: ``RENEW_SECONDS``,
+against a 10 s TTL) and, when a read finds nothing left, *clears the flag first, then reads once
+more*. An answer whose submit found the flag set committed before that
 ``SET NX``, hence before the clear, hence before the final read, which therefore sees it; a
 submit after the clear sets the flag itself and publishes a new drain. If the final read finds
 answers, the drain claims the flag back (``SET NX``) and goes on, or stops when a newer submit
@@ -18,6 +19,12 @@ never in the same transaction as item rows: see ``scoring``'s docstring on gatin
 a new one after a check whose gate paused or revoked someone). So within a chunk the
 regular answers are scored before the checks that arrived among them; the outcome equals
 scoring them one by one in that order (``tests/quality/test_scoring_hot_path.py``).
+
+Linger (``CADRE_DRAIN_LINGER_MS``, issue 4/9): after a short chunk a drain may wait and read
+again, the flag still held, instead of going to the clear at once; it ends at the first empty
+read after a linger, through the same clear and final read. Submits during the wait find the
+flag set and rely on this drain, which reads them at its next read or its final one. Default 0
+(BENCHMARKS.md "Answer → decision latency" has both sides measured).
 
 Decisions where the issue was silent: the drain is global (one flag per queue, not per
 project), because the submit's enqueue carries only the answer id and a per-project flag
