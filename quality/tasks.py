@@ -89,8 +89,11 @@ def batch_certify(batch_id: int) -> str:
 
 @shared_task(name="quality.refresh_model")
 def refresh_model(project_id: int) -> int:
-    """Periodic re-estimate of one project's item model (scheduled by answer scoring)."""
-    return services.project_model_refresh(project_id=project_id)
+    """Periodic re-estimate of one project's item model (scheduled by answer scoring), skipped
+    when one written since it was enqueued made it no longer due."""
+    from .services.model import project_model_refresh_if_due
+
+    return project_model_refresh_if_due(project_id=project_id)
 
 
 @shared_task(name="quality.answer_model_retrain")

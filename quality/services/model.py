@@ -25,7 +25,7 @@ from ..engine.acceptance import reopen_decision
 from ..engine.annotator import AnnotatorPosterior, posterior_update
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.delivery import cross_fitted_outcomes, shadow_run
-from ..engine.em import delivered_label, refit
+from ..engine.em import delivered_label, refit, refresh_due
 from ..engine.gating import evidence_withheld
 from ..engine.policy import shadow_eligible
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
@@ -332,6 +332,19 @@ def project_model_refresh(*, project_id: int) -> int:
         _reopen_unsettled(project, state, stored, weightless_annotators(project) if moved else revoked)
         _relabel_decided(project, relabel)
     return len(answers)
+
+
+def project_model_refresh_if_due(*, project_id: int) -> int:
+    """The ``quality.refresh_model`` task's entry: the re-estimate, unless it is no longer due
+    (``engine.em.refresh_due`` on the state row): scoring enqueues it again every 100 answers
+    while it stays due, and with the fit unlocked (see :func:`project_model_refresh`) scorings
+    go on during one, so each crossing queued another that a re-estimate written meanwhile
+    already covers (the latency bench's trace showed the extra ones). A lost re-estimate leaves
+    it due, so the next one still runs. Returns the number of answers used, 0 when skipped."""
+    row = ProjectModelState.objects.filter(project_id=project_id).values_list("answers_scored", "answers_at_refresh").first()
+    if row is not None and not refresh_due(*row):
+        return 0
+    return project_model_refresh(project_id=project_id)
 
 
 def _carried(fitted: dict, snap: dict | None, now: dict) -> dict:

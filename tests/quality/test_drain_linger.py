@@ -209,3 +209,21 @@ def test_a_re_estimate_overtaken_by_a_newer_one_is_dropped(monkeypatch):
     monkeypatch.setattr(model_services, "refit", newer_meanwhile)
     assert quality_services.project_model_refresh(project_id=project.pk) == 0
     assert ProjectModelState.objects.get(project=project).refreshes == 1
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_the_refresh_task_skips_a_re_estimate_no_longer_due():
+    from quality.models import ProjectModelState
+    from quality.tasks import refresh_model
+    from tests.quality.test_scoring_hot_path import _play
+
+    project = setup_project(n_items=6, n_known=12)
+    _play(project, seed=5)
+    for a in Answer.objects.filter(project=project).order_by("id"):
+        quality_services.answer_score(answer_id=a.pk)
+    ProjectModelState.objects.filter(project=project).update(answers_scored=120, answers_at_refresh=0)
+    assert refresh_model(project.pk) > 0  # due (120 since the last): runs
+    assert ProjectModelState.objects.get(project=project).refreshes == 1
+    assert refresh_model(project.pk) == 0  # the one just written covers it
+    assert ProjectModelState.objects.get(project=project).refreshes == 1
