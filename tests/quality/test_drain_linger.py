@@ -6,6 +6,7 @@ read once more) still ends it, so no answer is stranded."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from django.db.models import Sum
@@ -26,6 +27,8 @@ def flag_client(monkeypatch):
     from tasks_app.services import enqueue
 
     current_app.conf.task_always_eager = False  # the flag lives on the broker's Redis (the fixture restores it)
+    # a flag key of this test's own: another run on the same Redis (its submits) cannot set it
+    monkeypatch.setattr(enqueue, "drain_flag_key", lambda: f"cadre:score-drain:linger-test-{os.getpid()}")
     client = enqueue._flag_redis()
     if client is None:
         pytest.skip("needs a Redis broker")
