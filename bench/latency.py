@@ -27,6 +27,7 @@ URL's database number) instead of starting its own services.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -158,10 +159,11 @@ def run(args) -> dict:
         time.sleep(0.5)
     scored = dict(Answer.objects.filter(project=project, scored_at__isnull=False).values_list("id", "scored_at"))
     warm = int(args.rate * args.warmup)
-    lat, submit, behind = [], [], []
+    lat, submit, behind, timeline = [], [], [], []
     for aid, (i, done_wall, sub, late) in results.items():
         if i < warm or aid not in scored:
             continue
+        timeline.append((aid, done_wall, scored[aid].timestamp()))
         lat.append((scored[aid].timestamp() - done_wall) * 1000)
         submit.append(sub * 1000)
         behind.append(late * 1000)
@@ -171,7 +173,130 @@ def run(args) -> dict:
         "rate": len(results) / elapsed,
         "p50": pct(lat, 0.50), "p90": pct(lat, 0.90), "p99": pct(lat, 0.99), "max": max(lat) if lat else float("nan"),
         "submit_p50": pct(submit, 0.5), "submit_p99": pct(submit, 0.99), "late_p99": pct(behind, 0.99),
+        "timeline": timeline,
     }
+
+
+PHASES = ("celery", "read", "regular", "checks", "lock", "flag", "final_read", "linger", "drain other", "no drain")
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def trace_report(path: Path, timeline: list, tail: float = 0.99) -> dict:
+    """Attribute the slow answers' wait (``--trace``): the worker's drains wrote one JSON line each
+    (``quality.services.drain._Trace``) and every other task one span. For each answer at or above
+    the ``tail`` quantile of latency, its wait [submit returned, scored_at] is cut by what the
+    worker was doing meanwhile: ``celery`` (a drain published, not started: the broker and the
+    worker's dispatch), a drain's ``read`` / ``regular`` / ``checks`` (scoring transactions, without
+    their ``lock`` wait) / ``lock`` (the project's advisory lock) / ``flag`` / ``final_read``, ``drain
+    other`` (inside a drain, between phases), ``no drain`` (nothing scoring: the answer's flag
+    publish not yet received, or between drains). Other tasks that overlapped are listed apart
+    (they run in the worker's other process). Also per-drain figures for all drains."""
+    drains, tasks = [], []
+    for line in path.read_text().splitlines():
+        d = json.loads(line)
+        (tasks if "task" in d else drains).append(d)
+    # exclusive timeline of drain activity: (start, end, phase), lock carved out of its parent
+    segs = []
+    for d in drains:
+        if d.get("sent"):
+            segs.append((d["sent"], d["start"], "celery"))
+        spans = d["spans"]
+        locks = [(a, b) for ph, a, b, _ in spans if ph == "lock"]
+        covered = []
+        for ph, a, b, _ in spans:
+            if ph == "lock":
+                continue
+            cur = a
+            for la, lb in sorted(locks):
+                if la >= cur and lb <= b:
+                    segs.append((cur, la, ph))
+                    segs.append((la, lb, "lock"))
+                    cur = lb
+            segs.append((cur, b, ph))
+            covered.append((a, b))
+        cur = d["start"]
+        for a, b in sorted(covered):
+            if a > cur:
+                segs.append((cur, a, "drain other"))
+            cur = max(cur, b)
+        if d["end"] > cur:
+            segs.append((cur, d["end"], "drain other"))
+    segs.sort()
+    own = {}
+    for d in drains:
+        for ph, a, b, ids in d["spans"]:
+            for aid in ids:
+                own[aid] = a
+    lat = sorted(((s1 - s0) * 1000, aid, s0, s1) for aid, s0, s1 in timeline)
+    if not lat:
+        return {}
+    cut = lat[min(len(lat) - 1, int(len(lat) * tail))][0]
+    slow = [x for x in lat if x[0] >= cut]
+    share = dict.fromkeys(PHASES, 0.0)
+    others: dict[str, float] = {}
+    own_ms = []
+    import bisect
+
+    starts = [s[0] for s in segs]
+    for ms, aid, t0, t1 in slow:
+        busy = 0.0
+        i = max(0, bisect.bisect_left(starts, t0) - 50)
+        for a, b, ph in segs[i:]:
+            if a > t1:
+                break
+            o = _overlap(t0, t1, a, b)
+            if o:
+                share[ph] += o * 1000
+                busy += o * 1000
+        share["no drain"] += max(0.0, ms - busy)
+        for t in tasks:
+            o = _overlap(t0, t1, t["start"], t["end"])
+            if o:
+                others[t["task"]] = others.get(t["task"], 0.0) + o * 1000
+        if aid in own:
+            own_ms.append((t1 - own[aid]) * 1000)
+    n = len(slow)
+    per_drain = [sum(1 for ph, *_ in d["spans"] if ph in ("read", "final_read")) for d in drains]
+    sizes = [d["scored"] for d in drains]
+    disp = [(d["start"] - d["sent"]) * 1000 for d in drains if d.get("sent")]
+    durs = [(d["end"] - d["start"]) * 1000 for d in drains]
+    phase_tot = dict.fromkeys(PHASES, 0.0)
+    for a, b, ph in segs:
+        phase_tot[ph] += (b - a) * 1000
+    task_tot: dict[str, list] = {}
+    for t in tasks:
+        task_tot.setdefault(t["task"], []).append((t["end"] - t["start"]) * 1000)
+    return {
+        "cut": cut, "slow": n, "wait": {k: v / n for k, v in share.items()}, "others": {k: v / n for k, v in others.items()},
+        "own_p50": pct(own_ms, 0.5), "drains": len(drains), "answers_per_drain": sum(sizes) / max(1, len(drains)),
+        "answers_per_drain_p99": pct(sizes, 0.99), "reads_per_drain": sum(per_drain) / max(1, len(drains)),
+        "dispatch_p50": pct(disp, 0.5), "dispatch_p99": pct(disp, 0.99), "drain_ms_p50": pct(durs, 0.5),
+        "drain_ms_p99": pct(durs, 0.99), "drain_ms_max": max(durs) if durs else 0.0,
+        "phase_ms_per_answer": {k: v / max(1, sum(sizes)) for k, v in phase_tot.items() if k != "no drain"},
+        "tasks": {k: (len(v), pct(v, 0.5), max(v)) for k, v in task_tot.items()},
+    }
+
+
+def _trace_md(t: dict) -> str:
+    if not t:
+        return ""
+    wait = ", ".join(f"{k} {v:.1f}" for k, v in t["wait"].items() if v >= 0.05)
+    others = ", ".join(f"`{k}` {v:.1f}" for k, v in sorted(t["others"].items())) or "none"
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in t["phase_ms_per_answer"].items() if v >= 0.005)
+    tasks = ", ".join(f"`{k}` ×{n} (p50 {p:.0f} ms, max {m:.0f} ms)" for k, (n, p, m) in sorted(t["tasks"].items())) or "none"
+    return f"""
+Trace (`--trace`; the drain's spans, `quality.services.drain._Trace`): {t['drains']} drains, {t['answers_per_drain']:.1f}
+answers per drain (p99 {t['answers_per_drain_p99']:.0f}), {t['reads_per_drain']:.2f} reads per drain; publish → drain start
+p50 {t['dispatch_p50']:.1f} ms, p99 {t['dispatch_p99']:.1f} ms; a drain lasts p50 {t['drain_ms_p50']:.1f} ms, p99
+{t['drain_ms_p99']:.1f} ms, max {t['drain_ms_max']:.0f} ms. Worker wall ms per scored answer by phase: {phases}.
+Other tasks in the worker: {tasks}.
+The {t['slow']} answers at or above p99 ({t['cut']:.1f} ms) waited, on average, ms: {wait}
+(their own transaction: p50 {t['own_p50']:.1f} ms from its start to `scored_at`); other tasks running meanwhile (ms of overlap,
+average): {others}.
+"""
 
 
 def _admin_sql(url: str, sql: str) -> None:
@@ -420,11 +545,14 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--inprocess", type=int, default=500, help="also time answer_score in-process on this many answers")
     ap.add_argument("--use-running", action="store_true", help="use DATABASE_URL/REDIS_URL's servers (throwaway database)")
+    ap.add_argument("--trace", action="store_true", help="the worker's drains write their timings; attribute the p99")
+    ap.add_argument("--linger-ms", type=float, default=None, help="the worker's CADRE_DRAIN_LINGER_MS (default: settings')")
     args = ap.parse_args()
     cmd = (f"python bench/latency.py --rate {args.rate:g} --seconds {args.seconds:g} --warmup {args.warmup:g} "
            f"--check-share {args.check_share:g} --annotators {args.annotators} --producers {args.producers} "
            f"--celery-concurrency {args.celery_concurrency} --inprocess {args.inprocess}"
-           + (" --use-running" if args.use_running else ""))
+           + (" --use-running" if args.use_running else "") + (" --trace" if args.trace else "")
+           + (f" --linger-ms {args.linger_ms:g}" if args.linger_ms is not None else ""))
     with (_on_running_servers() if args.use_running else throwaway_stack("cadre-latency-", args.pg_port, args.redis_port)) as st:
         svc = st.svc
         if svc is not None:
@@ -433,6 +561,11 @@ def main() -> int:
         else:
             env = st.env
         migrate(env)
+        trace_file = st.log_dir / "drain-trace.jsonl"
+        if args.trace:
+            env = dict(env, CADRE_DRAIN_TRACE=str(trace_file))
+        if args.linger_ms is not None:
+            env = dict(env, CADRE_DRAIN_LINGER_MS=f"{args.linger_ms:g}")
         django_setup(env)
         st.procs.append(celery_worker(env, st.log_dir, concurrency=args.celery_concurrency))
         time.sleep(2)
@@ -442,6 +575,9 @@ def main() -> int:
         r = run(args)
         cpu = meter.stop()
         r.update(cpu, load_before=load0, load_after=os.getloadavg()[0])
+        timeline = r.pop("timeline")
+        if args.trace and trace_file.exists():
+            r["trace"] = trace_report(trace_file, timeline)
         if args.inprocess:
             from django.conf import settings
 
@@ -482,7 +618,7 @@ CPU of our processes (producers, worker{', our PostgreSQL and Redis' if not args
 per answer: {_per_answer(r)}. The producers share the
 same 2 cores with the worker and the database. Errors: submissions refused because gating
 paused their annotator meanwhile (their leases released), as designed.
-{inproc}"""
+{_trace_md(r.get("trace") or {})}{inproc}"""
     print(body)
     if not args.no_write:
         write_section(body, ROOT / "BENCHMARKS.md", "<!-- bench:latency:start -->", "<!-- bench:latency:end -->")

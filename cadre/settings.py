@@ -114,6 +114,9 @@ CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 # 0 = one answer per transaction. Issue 9, in-process (bench/scoring_cost.py --drain): 8 -> 4.3 ms,
 # 32 -> 3.2 ms of Python CPU per answer.
 CADRE_SCORING_BATCH = int(os.environ.get("CADRE_SCORING_BATCH", "32"))
+# How long the scoring drain waits after a short chunk for more answers before it gives up its
+# flag (quality.services.drain): 0 = ends at once (the next submit publishes a new drain).
+CADRE_DRAIN_LINGER_MS = float(os.environ.get("CADRE_DRAIN_LINGER_MS", "0"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # The test suite's worker listens on its own queue (tests/conftest.py sets CELERY_TEST_QUEUE): tasks
 # that a task enqueues (batch certified → webhook sent) must go there too, not to the default queue.

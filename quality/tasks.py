@@ -6,6 +6,27 @@ from django.conf import settings
 from django.db import connections
 
 from . import services
+from .services import drain as _drain
+
+if _drain.TRACE_FILE:  # bench/latency.py --trace: every other task's span too (what shares the worker)
+    import json
+    import os
+    import time
+
+    from celery.signals import task_postrun, task_prerun
+
+    _started: dict[str, float] = {}
+
+    @task_prerun.connect(weak=False)
+    def _trace_start(task_id=None, task=None, **_):
+        _started[task_id] = time.time()
+
+    @task_postrun.connect(weak=False)
+    def _trace_end(task_id=None, task=None, **_):
+        a = _started.pop(task_id, None)
+        if a is not None and task is not None and task.name != "quality.score_pending":
+            with open(_drain.TRACE_FILE, "a") as f:
+                f.write(json.dumps({"pid": os.getpid(), "task": task.name, "start": a, "end": time.time()}) + "\n")
 
 
 def _retry(task, exc: Exception):
@@ -33,12 +54,14 @@ def score_answer(answer_id: int) -> str:
 
 
 @shared_task(name="quality.score_pending", acks_late=True, max_retries=5, default_retry_delay=1)
-def score_pending() -> int:
+def score_pending(sent: float | None = None) -> int:
     """The coalesced drain (``quality.services.drain``): score every unscored answer in id order,
     in chunks of ``CADRE_SCORING_BATCH``. Published by a submit that set the drain flag. Idempotent
-    like ``score_answer``; a retry after a database error keeps the flag and goes on draining."""
+    like ``score_answer``; a retry after a database error keeps the flag and goes on draining.
+    ``sent``: when it was published (for ``CADRE_DRAIN_TRACE`` only)."""
     try:
-        return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH)
+        return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH, sent=sent,
+                                       linger=settings.CADRE_DRAIN_LINGER_MS / 1000)
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
         raise _retry(score_pending, exc)
 
@@ -67,8 +90,11 @@ def batch_certify(batch_id: int) -> str:
 
 @shared_task(name="quality.refresh_model")
 def refresh_model(project_id: int) -> int:
-    """Periodic re-estimate of one project's item model (scheduled by answer scoring)."""
-    return services.project_model_refresh(project_id=project_id)
+    """Periodic re-estimate of one project's item model (scheduled by answer scoring), skipped
+    when one written since it was enqueued made it no longer due."""
+    from .services.model import project_model_refresh_if_due
+
+    return project_model_refresh_if_due(project_id=project_id)
 
 
 @shared_task(name="quality.answer_model_retrain")

@@ -25,7 +25,7 @@ from ..engine.acceptance import reopen_decision
 from ..engine.annotator import AnnotatorPosterior, posterior_update
 from ..engine.confusion import Confusion, confusion_prior, prior_with_history
 from ..engine.delivery import cross_fitted_outcomes, shadow_run
-from ..engine.em import delivered_label, refit
+from ..engine.em import delivered_label, refit, refresh_due
 from ..engine.gating import evidence_withheld
 from ..engine.policy import shadow_eligible
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
@@ -114,14 +114,31 @@ def _state_counts_write(project_id: int, scored: int, counts: list[float], log_p
     return int(row[0]), int(row[1])
 
 
-def annotator_prior(project: Project, annotator_id: int, membership: Membership | None) -> Confusion:
-    """Qualifier prior plus the annotator's checks on other projects (down-weighted)."""
+def annotator_prior(project: Project, annotator_id: int, membership: Membership | None,
+                    history: tuple[int, int] | None = None) -> Confusion:
+    """Qualifier prior plus the annotator's checks on other projects (down-weighted).
+    ``history``: (correct, checks) on other projects when the caller read it already
+    (:func:`_histories`), else read here."""
     post = _prior(project, membership)
-    hist = AnnotatorQuality.objects.filter(annotator_id=annotator_id).exclude(project=project).aggregate(
-        c=Sum("checks_correct"), n=Sum("checks")
-    )
-    post = prior_with_history(post, int(hist["c"] or 0), int(hist["n"] or 0))
+    if history is None:
+        hist = AnnotatorQuality.objects.filter(annotator_id=annotator_id).exclude(project=project).aggregate(
+            c=Sum("checks_correct"), n=Sum("checks")
+        )
+        history = (int(hist["c"] or 0), int(hist["n"] or 0))
+    post = prior_with_history(post, history[0], history[1])
     return confusion_prior(project.labels, post)
+
+
+def _histories(project: Project, annotator_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(correct, checks) on other projects for each of these annotators, in one grouped read:
+    the re-estimate needs every annotator's prior, and one aggregate each was its slowest part
+    (100 annotators: ~100 statements while it holds the project's exclusive lock, which every
+    scoring of the project waits for: issue 4's latency trace). The same sums as
+    :func:`annotator_prior`'s own read."""
+    rows = (AnnotatorQuality.objects.filter(annotator_id__in=annotator_ids).exclude(project=project)
+            .values("annotator_id").annotate(c=Sum("checks_correct"), n=Sum("checks"))
+            .values_list("annotator_id", "c", "n"))
+    return {a: (int(c or 0), int(n or 0)) for a, c, n in rows}
 
 
 def confusions(project: Project, annotator_ids: list[int], *, lock: bool = False) -> dict[int, AnnotatorConfusion]:
@@ -192,13 +209,22 @@ def _shadows(project, state, rows, known, audited, revoked, stored, members) -> 
     bar = project_bar(project)
     post = {}
     eligible: dict[str, list[tuple[int, str]]] = {}
+    # the same few posteriors recur (annotators with the same qualifier and check record): a
+    # Beta CDF each is the loop's cost, and the refresh holds the project's lock meanwhile
+    is_eligible: dict = {}
     for i, a, lab, is_check, _, correct, _w in rows:
         it = str(i)
         if not is_check or it not in known:
             continue
         if a not in post:
             post[a] = _prior(project, members.get(a))
-        if it not in audited and a not in revoked and shadow_eligible(post[a], bar=bar):
+        if it in audited or a in revoked:
+            ok = False
+        else:
+            ok = is_eligible.get(post[a])
+            if ok is None:
+                ok = is_eligible[post[a]] = shadow_eligible(post[a], bar=bar)
+        if ok:
             eligible.setdefault(it, []).append((a, lab))
         if correct is not None:
             post[a] = posterior_update(post[a], bool(correct))
@@ -213,8 +239,20 @@ def _shadows(project, state, rows, known, audited, revoked, stored, members) -> 
 
 
 def project_model_refresh(*, project_id: int) -> int:
-    """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature), in one
-    transaction. Returns the number of answers it used."""
+    """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature). Returns
+    the number of answers it used (0 when a newer re-estimate wrote first: this one is dropped).
+
+    Three steps (issue 4, latency): the inputs are read under the project's exclusive lock (a
+    consistent snapshot: scorings in flight finish first), the fit runs *without* the lock, and
+    its results are written under the lock again. Until then the lock was held for the whole
+    fit — hundreds of ms at a few thousand answers, growing with the project — and every
+    scoring of the project waited behind it: the latency bench's trace put most of the p99 in
+    that wait. Answers scored between the read and the write are not lost: the confusion rows
+    and class counts they moved (increments: ``Confusion.observe``, the decided items'
+    posteriors) are carried onto the re-estimate (its value + what was added since the read),
+    as if they had been scored just after it (they were scored with the rows before it; the
+    next re-estimate fits them like every other answer). When nothing was scored meanwhile the
+    result is exactly the one-transaction re-estimate's."""
     with transaction.atomic():
         project_lock(project_id, exclusive=True)  # first: scorings in flight finish, new ones wait
         project = Project.objects.get(pk=project_id)
@@ -227,27 +265,44 @@ def project_model_refresh(*, project_id: int) -> int:
         known_rows = Item.objects.filter(project=project, is_known=True).values_list("id", "known_label", "status")
         known = {str(i): lab for i, lab, _ in known_rows}
         audited = {str(i) for i, _, st in known_rows if st != Item.Status.OPEN}  # key under audit: no shadow
-        # with each answer's answer-quality weight, as the acceptance counts it (engine.em.dawid_skene)
-        answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in revoked]
         ids = sorted({r[1] for r in rows})
         stored = confusions(project, ids, lock=True)
-        priors = {}
         members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=ids)}
-        for a in ids:
-            priors[str(a)] = np.array(annotator_prior(project, a, members.get(a)).counts)
-        default = np.array(confusion_prior(project.labels, _prior(project, None)).counts)
-        shadow_status, shadow_used = _shadows(project, state, rows, known, audited, revoked, stored, members)
-        fit = refit(project.labels, answers, known, shadow_used, priors, default)
-        for a in ids:
-            counts = fit.result.counts.get(str(a))
-            if counts is not None:
-                stored[a].rows = Confusion(project.labels, counts.tolist()).to_json()
+        history = _histories(project, ids)
+        # the snapshot's rows, scored count, class counts and refresh count, for the write's carry-over
+        snap_rows = {a: r.rows for a, r in stored.items()}
+        snap_scored, snap_counts, snap_refreshes = state.answers_scored, list(state.class_counts or []), state.refreshes
+    # the fit, unlocked: scorings go on meanwhile
+    # with each answer's answer-quality weight, as the acceptance counts it (engine.em.dawid_skene)
+    answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in revoked]
+    priors = {}
+    for a in ids:
+        priors[str(a)] = np.array(annotator_prior(project, a, members.get(a), history.get(a, (0, 0))).counts)
+    default = np.array(confusion_prior(project.labels, _prior(project, None)).counts)
+    shadow_status, shadow_used = _shadows(project, state, rows, known, audited, revoked, stored, members)
+    fit = refit(project.labels, answers, known, shadow_used, priors, default)
+    outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
+    fitted = {a: Confusion(project.labels, c.tolist()).to_json() for a in ids if (c := fit.result.counts.get(str(a))) is not None}
+    class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
+    log_prior = [float(v) for v in fit.result.log_prior]
+    relabel = _delivered_labels(project, fit.result, fit.tau, fit.eps)
+    with transaction.atomic():
+        project_lock(project_id, exclusive=True)
+        state = model_state(project, lock=True)
+        if state.refreshes != snap_refreshes:
+            return 0  # a newer re-estimate (read after ours) wrote first: its result stands
+        moved = state.answers_scored != snap_scored
+        stored = confusions(project, ids, lock=True)
+        for a, fitted_rows in fitted.items():
+            stored[a].rows = _carried(fitted_rows, snap_rows.get(a), stored[a].rows) if moved else fitted_rows
         AnnotatorConfusion.objects.bulk_update(list(stored.values()), ["rows"])
-        state.log_prior = [float(v) for v in fit.result.log_prior]
-        state.class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
+        if moved and len(snap_counts) == len(class_counts) == len(state.class_counts or []):
+            class_counts = [f + max(0.0, n - s) for f, n, s in zip(class_counts, state.class_counts, snap_counts)]
+            log_prior = [math.log(c / sum(class_counts)) for c in class_counts]
+        state.log_prior = log_prior
+        state.class_counts = class_counts
         state.tau = fit.tau
         state.eps = fit.eps
-        outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
         # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?,
         # cross-fitted P — the difficulty score the claim post-stratifies on, the annotators whose
         # answers the shadow used — for the claim's measured design effect)
@@ -261,9 +316,33 @@ def project_model_refresh(*, project_id: int) -> int:
         state.refreshes += 1
         state.refreshed_at = timezone.now()
         state.save()
-        _reopen_unsettled(project, state, stored, revoked)
-        _relabel_decided(project, fit.result, fit.tau, fit.eps)
+        _reopen_unsettled(project, state, stored, weightless_annotators(project) if moved else revoked)
+        _relabel_decided(project, relabel)
     return len(answers)
+
+
+def project_model_refresh_if_due(*, project_id: int) -> int:
+    """The ``quality.refresh_model`` task's entry: the re-estimate, unless it is no longer due
+    (``engine.em.refresh_due`` on the state row): scoring enqueues it again every 100 answers
+    while it stays due, and with the fit unlocked (see :func:`project_model_refresh`) scorings
+    go on during one, so each crossing queued another that a re-estimate written meanwhile
+    already covers (the latency bench's trace showed the extra ones). A lost re-estimate leaves
+    it due, so the next one still runs. Returns the number of answers used, 0 when skipped."""
+    row = ProjectModelState.objects.filter(project_id=project_id).values_list("answers_scored", "answers_at_refresh").first()
+    if row is not None and not refresh_due(*row):
+        return 0
+    return project_model_refresh(project_id=project_id)
+
+
+def _carried(fitted: dict, snap: dict | None, now: dict) -> dict:
+    """The re-estimate's rows plus what scorings added to the stored rows since its read
+    (``Confusion.observe`` only adds). Rows whose labels differ (a spec revision meanwhile) or
+    that did not exist at the read keep the re-estimate's."""
+    if not snap or snap.get("labels") != now.get("labels") or fitted.get("labels") != now.get("labels"):
+        return fitted
+    counts = [[round(f + max(0.0, n - s), 6) for f, n, s in zip(fr, nr, sr)]
+              for fr, nr, sr in zip(fitted["counts"], now["counts"], snap["counts"])]
+    return {"labels": fitted["labels"], "counts": counts}
 
 
 def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, weightless: set) -> int:
@@ -289,19 +368,28 @@ def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, 
     return task_services.items_reopen(item_ids=reopen, reason="re-estimate")
 
 
-def _relabel_decided(project: Project, result, tau: float, eps: float) -> int:
-    """Decided items take the re-estimate's label and calibrated P(correct)
-    (``engine.em.delivered_label``: the MAP label, its tempered P), as the crowd replay's final
-    re-estimate does; their status and decision time stay (an item is not reopened). Returns
-    how many rows changed."""
+def _delivered_labels(project: Project, result, tau: float, eps: float) -> dict[int, tuple[str, float]]:
+    """Every fitted item's delivered label and calibrated P (``engine.em.delivered_label``), for
+    :func:`_relabel_decided`; computed before the re-estimate takes the lock for its write."""
     labels = list(project.labels)
-    pos = {int(i): j for j, i in enumerate(result.items)}
+    out = {}
+    for j, i in enumerate(result.items):
+        label, p = delivered_label(labels, result.log_prior, result.evidence[j], tau, eps)
+        out[int(i)] = (label, round(p, 6))
+    return out
+
+
+def _relabel_decided(project: Project, targets: dict[int, tuple[str, float]]) -> int:
+    """Decided items take the re-estimate's label and calibrated P(correct)
+    (``targets``: :func:`_delivered_labels`, the MAP label, its tempered P), as the crowd replay's
+    final re-estimate does; their status and decision time stay (an item is not reopened).
+    Reads only the three columns it compares (it runs under the project's lock). Returns how
+    many rows changed."""
     changed = []
-    for item in Item.objects.select_for_update().filter(pk__in=list(pos), is_known=False).exclude(status=Item.Status.OPEN):
-        label, p = delivered_label(labels, result.log_prior, result.evidence[pos[item.pk]], tau, eps)
-        p = round(p, 6)
-        if label != item.label or item.p_correct is None or abs(p - item.p_correct) > 1e-6:
-            item.label, item.p_correct = label, p
-            changed.append(item)
+    for pk, label_now, p_now in (Item.objects.select_for_update().filter(pk__in=list(targets), is_known=False)
+                                 .exclude(status=Item.Status.OPEN).values_list("pk", "label", "p_correct")):
+        label, p = targets[pk]
+        if label != label_now or p_now is None or abs(p - p_now) > 1e-6:
+            changed.append(Item(pk=pk, label=label, p_correct=p))
     Item.objects.bulk_update(changed, ["label", "p_correct"])
     return len(changed)

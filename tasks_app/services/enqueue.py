@@ -4,6 +4,7 @@ per answer (issue 9/4)."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -83,7 +84,8 @@ def _score_signal(answer_id: int) -> None:
         return
     if drain_flag_claim(client):
         try:
-            current_app.signature(DRAIN_TASK).delay()
+            # sent: the publish time, for the drain's trace (bench/latency.py --trace)
+            current_app.signature(DRAIN_TASK, kwargs={"sent": time.time()}).delay()
         except BaseException:
             # nothing will drain: let the next submit publish (the sweep covers this answer)
             try:

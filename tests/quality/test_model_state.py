@@ -215,7 +215,7 @@ def test_refresh_relabels_decided_items_with_the_map_label_as_the_replay_does():
     res = EMResult(items=[item.pk], post=np.zeros((1, 2)), evidence=ev, counts={}, log_prior=lp, iterations=1)
     assert res.tempered(0.3, 0.05)[0].argmax() == 0  # the old rule would have stored "a"
     with transaction.atomic():  # the re-estimate holds the project lock around it
-        model_services._relabel_decided(project, res, 0.3, 0.05)
+        model_services._relabel_decided(project, model_services._delivered_labels(project, res, 0.3, 0.05))
     item.refresh_from_db()
     lab, p = delivered_label(project.labels, lp, ev[0], 0.3, 0.05)
     assert (item.label, item.p_correct) == (lab, pytest.approx(round(p, 6))) and lab == "b"
