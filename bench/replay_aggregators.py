@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import numpy as np
 import pandas as pd
 from crowdkit.aggregation import GLAD, MACE, DawidSkene, MajorityVote, OneCoinDawidSkene
-from replay_all import crowdkit_baselines, read_csv
+from replay_all import variant_sets
 
 from quality.engine import prior_from_qualifier
 from quality.engine.confusion import confusion_prior
@@ -55,14 +55,8 @@ def _str(pred) -> dict:
 
 
 def main() -> None:
-    sets = sys.argv[1].split(",")
-    seeds = [int(s) for s in sys.argv[2].split(",")]
-    data = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT.parent / "shared" / "data" / "crowd"
-    for name in sets:
-        answers = read_csv(data / name / "answers.csv")
-        gold = {r["item"]: r["label"] for r in read_csv(data / name / "gold.csv")}
-        ds_all = crowdkit_baselines(answers)[1]
-        items = sorted(gold)
+    seeds, sets = variant_sets(sys.argv)
+    for name, answers, gold, items, ds_all in sets:
         res = collections.defaultdict(list)
         for s in seeds:
             known = set(random.Random(s).sample(items, round(0.1 * len(items))))

@@ -47,6 +47,23 @@ def crowdkit_baselines(answers: list[dict]) -> tuple[dict, dict]:
     return {str(k): str(v) for k, v in mv.items()}, {str(k): str(v) for k, v in ds.items()}
 
 
+def variant_sets(argv: list[str]):
+    """For the variant scripts (``replay_variants.py``, ``replay_aggregators.py``), whose argv is
+    ``SETS SEEDS [DATA]`` (comma lists): the seeds, then per set its name, answers, gold labels,
+    sorted gold items and Dawid-Skene over all answers."""
+    sets = argv[1].split(",")
+    seeds = [int(s) for s in argv[2].split(",")]
+    data = Path(argv[3]) if len(argv) > 3 else ROOT.parent / "shared" / "data" / "crowd"
+
+    def each():
+        for name in sets:
+            answers = read_csv(data / name / "answers.csv")
+            gold = {r["item"]: r["label"] for r in read_csv(data / name / "gold.csv")}
+            yield name, answers, gold, sorted(gold), crowdkit_baselines(answers)[1]
+
+    return seeds, each()
+
+
 def accuracy(pred: dict, gold: dict, items) -> float:
     items = [i for i in items if i in pred]
     return sum(pred[i] == gold[i] for i in items) / len(items) if items else float("nan")

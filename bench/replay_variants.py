@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from replay_all import crowdkit_baselines, read_csv
+from replay_all import variant_sets
 
 import quality.engine.acceptance as A
 import quality.engine.delivery as DL
@@ -212,14 +212,8 @@ if ROUTE:
 
 
 def main() -> None:
-    sets = sys.argv[1].split(",")
-    seeds = [int(s) for s in sys.argv[2].split(",")]
-    data = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT.parent / "shared" / "data" / "crowd"
-    for name in sets:
-        answers = read_csv(data / name / "answers.csv")
-        gold = {r["item"]: r["label"] for r in read_csv(data / name / "gold.csv")}
-        ds = crowdkit_baselines(answers)[1]
-        items = sorted(gold)
+    seeds, sets = variant_sets(sys.argv)
+    for name, answers, gold, items, ds in sets:
         n_pairs = len({(r["item"], r["worker"]) for r in answers})
         per = collections.defaultdict(lambda: [0, 0, 0, 0])
         who = collections.defaultdict(list)
