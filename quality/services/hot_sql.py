@@ -114,32 +114,42 @@ def item_answers(item_ids: list[int]) -> list[tuple[int, int, int, str, float | 
         return c.fetchall()
 
 
-def _rows_locked(model, cols: tuple[str, ...], project_id: int, annotator_ids: list[int], *,
-                 json_cols: tuple[str, ...] = ()) -> dict:
-    """This project's rows of ``model`` that exist for these annotators, locked FOR UPDATE in
+def _rows_locked(model, cols: tuple[str, ...] | None, project_id: int, annotator_ids: list[int], *,
+                 json_cols: tuple[str, ...] = (), lock: str = "UPDATE") -> dict:
+    """This project's rows of ``model`` that exist for these annotators, locked ``FOR <lock>`` in
     annotator order (the fixed lock order every drain takes), by annotator id: ``SELECT id,
     annotator_id, <cols> … WHERE project_id = %s AND annotator_id = ANY(%s) ORDER BY annotator_id
-    FOR UPDATE``, one text per model whatever the batch size, so it is prepared once per
+    FOR <lock>``, one text per model whatever the batch size, so it is prepared once per
     connection. The instances carry only ``id``, ``project_id``, ``annotator_id`` and ``cols``
-    (``json_cols`` among them are decoded as Django reads jsonb). The counterpart of
-    ``_rows_update``, which writes such rows back. SQLite: the ORM's ``select_for_update``
-    (whole rows)."""
+    (``json_cols`` among them are decoded as Django reads jsonb). ``cols=None``: every concrete
+    field, in the model's order (whole instances; its JSON fields decoded). ``lock`` is the
+    lock strength, ``UPDATE`` or ``NO KEY UPDATE``. The counterpart of ``_rows_update``, which
+    writes such rows back. SQLite: the ORM's ``select_for_update`` (whole rows)."""
     if not postgres():
         return {r.annotator_id: r for r in model.objects.select_for_update()
                 .filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")}
+    q = connection.ops.quote_name
+    if cols is None:
+        fields = model._meta.concrete_fields
+        names, extra = tuple(f.attname for f in fields), ()
+        json_cols = tuple(f.attname for f in fields if f.get_internal_type() == "JSONField")
+        select = ", ".join(q(n) for n in names)
+    else:
+        names, extra = ("id", "annotator_id", *cols, "project_id"), (project_id,)
+        select = f"id, annotator_id, {', '.join(q(n) for n in cols)}"
     with prepared_cursor() as c:
-        c.execute(f"SELECT id, annotator_id, {', '.join(connection.ops.quote_name(n) for n in cols)} FROM {_t(model)} "
+        c.execute(f"SELECT {select} FROM {_t(model)} "
                   "WHERE project_id = %s "
-                  "AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR UPDATE", [project_id, list(annotator_ids)])
+                  f"AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR {lock}", [project_id, list(annotator_ids)])
         rows = c.fetchall()
-    names = ("id", "annotator_id", *cols, "project_id")
     json_at = [k for k, n in enumerate(names) if n in json_cols]
     out = {}
     for r in rows:
-        r = [*r, project_id]
+        r = [*r, *extra]
         for k in json_at:
             r[k] = _json(r[k])
-        out[r[1]] = _row(model, names, r)
+        m = _row(model, names, r)
+        out[m.annotator_id] = m
     return out
 
 
@@ -159,25 +169,7 @@ def memberships_locked(project_id: int, annotator_ids: list[int]) -> dict[int, M
     order, as full ``Membership`` instances (gating reads and sets several fields) without the
     joined project and user (was ``select_related``: a ``Project`` and a ``User`` per row; the
     caller attaches the project, and the user is loaded only if a pause releases leases)."""
-    qs = Membership.objects.filter(project_id=project_id, annotator_id__in=annotator_ids).order_by("annotator_id")
-    if not postgres():
-        return {m.annotator_id: m for m in qs.select_for_update()}
-    names = [f.attname for f in Membership._meta.concrete_fields]
-    with prepared_cursor() as c:
-        c.execute(f"SELECT {', '.join(connection.ops.quote_name(n) for n in names)} FROM {_t(Membership)} "
-                  "WHERE project_id = %s AND annotator_id = ANY(%s::bigint[]) ORDER BY annotator_id FOR NO KEY UPDATE",
-                  [project_id, list(annotator_ids)])
-        rows = c.fetchall()
-    json_at = [k for k, f in enumerate(Membership._meta.concrete_fields) if f.get_internal_type() == "JSONField"]
-    out = {}
-    for r in rows:
-        if json_at:
-            r = list(r)
-            for k in json_at:
-                r[k] = _json(r[k])
-        m = Membership.from_db(connection.alias, names, r)
-        out[m.annotator_id] = m
-    return out
+    return _rows_locked(Membership, None, project_id, annotator_ids, lock="NO KEY UPDATE")
 
 
 def gating_states_locked(project_id: int, annotator_ids: list[int]) -> dict[int, GatingState]:
