@@ -41,33 +41,24 @@ def _lease(item: Item, project: Project, user) -> Lease:
     return Lease.objects.create(item=item, project=project, annotator=user, expires_at=timezone.now() + timedelta(minutes=5))
 
 
-def test_an_answer_whose_project_is_not_its_items_is_refused_by_the_database(two_projects):
+# (what writes the row, its model, the composite key's name): answers and leases carry the same key
+ROWS = [(_answer, Answer, "answer_item_project_fk"), (_lease, Lease, "lease_item_project_fk")]
+
+
+@pytest.mark.parametrize("make, model, constraint", ROWS, ids=["answer", "lease"])
+def test_a_row_whose_project_is_not_its_items_is_refused_by_the_database(two_projects, make, model, constraint):
     mine, other = two_projects
     user = factories.annotator()
     item = Item.objects.filter(project=mine, is_known=False).first()
-    with pytest.raises(IntegrityError, match="answer_item_project_fk"):
+    with pytest.raises(IntegrityError, match=constraint):
         with transaction.atomic():
             _immediate()
-            _answer(item, other, user)
-    assert not Answer.objects.filter(annotator=user).exists()
+            make(item, other, user)
+    assert not model.objects.filter(annotator=user).exists()
     with transaction.atomic():  # its own project: accepted
         _immediate()
-        _answer(item, mine, user)
-    assert Answer.objects.filter(annotator=user, project=mine).count() == 1
-
-
-def test_a_lease_whose_project_is_not_its_items_is_refused_by_the_database(two_projects):
-    mine, other = two_projects
-    user = factories.annotator()
-    item = Item.objects.filter(project=mine, is_known=False).first()
-    with pytest.raises(IntegrityError, match="lease_item_project_fk"):
-        with transaction.atomic():
-            _immediate()
-            _lease(item, other, user)
-    with transaction.atomic():
-        _immediate()
-        _lease(item, mine, user)
-    assert Lease.objects.filter(annotator=user, project=mine).count() == 1
+        make(item, mine, user)
+    assert model.objects.filter(annotator=user, project=mine).count() == 1
 
 
 def test_an_item_that_does_not_exist_is_still_refused(two_projects):
@@ -76,8 +67,8 @@ def test_an_item_that_does_not_exist_is_still_refused(two_projects):
     mine, _ = two_projects
     user = factories.annotator()
     missing = Item(pk=Item.objects.order_by("-pk").first().pk + 1000, project=mine)
-    for make, name in ((_answer, "answer_item_project_fk"), (_lease, "lease_item_project_fk")):
-        with pytest.raises(IntegrityError, match=name):
+    for make, _, constraint in ROWS:
+        with pytest.raises(IntegrityError, match=constraint):
             with transaction.atomic():
                 _immediate()
                 make(missing, mine, user)
