@@ -381,6 +381,7 @@ _run = R.run_replay
 def _run_traced(*a, **kw):
     _STATE.update(tau=1.0, eps=0.0, step=0, trace=[], done={}, n=collections.Counter(), seen=0)
     kw.setdefault('trace', _STATE['trace'])
+    kw.setdefault('routing', bool(ROUTE))  # the ROUTE= orders read the routing inputs; the others do not
     _STATE['trace'] = kw['trace']
     return _run(*a, **kw)
 

@@ -4,8 +4,9 @@ Follows /benchmarks/replay.md: workers arrive in rounds (each round visits every
 once, order shuffled with the seed); at each visit the assignment policy gives one task — a
 hidden check on a known item the worker has an answer for, or an incomplete item it has an
 answer for and has not been given — or nothing, and the worker leaves (``engine.choose_item`` gets
-the asker and each candidate's posterior and proven answers; the production order reads neither,
-worker-aware routing was measured and rejected, BENCHMARKS "Crowd replay: routing"). Answers are scored with
+the asker and each candidate's posterior and proven answers only with ``routing=True``: the
+production order reads neither, worker-aware routing was measured and rejected, BENCHMARKS
+"Crowd replay: routing"). Answers are scored with
 the same engine functions the Celery task calls (``quality.services``):
 
 * a check: Beta accuracy posterior + gating (through :func:`_gate`, the one adapter to the
@@ -87,7 +88,7 @@ class _Item:
         self.answers: list[tuple[str, str, int]] = []  # (worker, label, seq) in arrival order
         self.given = 0  # known items: checks given (rotation), shadow-eligible or not
         self.decision: ItemDecision | None = None
-        self.post: dict[str, float] | None = None  # regular items: posterior at the last answer
+        self.post: dict[str, float] | None = None  # regular items: posterior at the last answer (routing only)
         self.done = False
         self.used = 0  # shadow: answers the decision used
 
@@ -103,7 +104,7 @@ class _Worker:
         self.withheld = False  # engine.gating.evidence_withheld
         self.rate = 1.0  # engine.policy.known_check_rate
         self.eligible = True  # engine.policy.shadow_eligible
-        self.proven = False  # engine.policy.proven
+        self.proven = False  # engine.policy.proven (routing only)
         self.items: list[str] = []  # regular items not yet given
         self.known: list[str] = []  # known items not yet given
         self.active = True
@@ -118,10 +119,16 @@ def run_replay(
     progress: Callable[[str], None] | None = None,
     cap: int = DEFAULT_CAP,
     trace: list | None = None,
+    routing: bool = False,
 ) -> tuple[list[dict], dict]:
     """Run the simulation. Rows are mappings (item/worker/label, item/label) or tuples.
 
     ``trace``, if given, receives one (kind, item, worker, label) tuple per answer consumed.
+    ``routing``: give ``choose_item`` the routing inputs a worker-aware order reads (the asker's
+    posterior, confusion rows and bar; each candidate's label posterior and answers from proven
+    annotators, counted by walking the item's answers). Production's order ignores them, so by
+    default they are not computed (nor is each worker's ``proven`` flag); the ``ROUTE=`` variants
+    of ``bench/replay_variants.py`` set it. Either way the same picks are made with the default order.
     Returns (delivered rows: item,label,p_correct,answers_used; summary dict).
     """
     rng = random.Random(seed)
@@ -308,9 +315,12 @@ def run_replay(
                 if kind == "item":
                     ws.items = [it for it in ws.items if not items[it].done]
                     if ws.items:
-                        c = choose_item([Candidate(it, len(items[it].answers), posterior=items[it].post,
-                                                   proven_answers=sum(workers[x].proven for x, _, _ in items[it].answers))
-                                         for it in ws.items], rng, asker=ws.post, confusion=ws.conf, bar=bar)
+                        if routing:
+                            c = choose_item([Candidate(it, len(items[it].answers), posterior=items[it].post,
+                                                       proven_answers=sum(workers[x].proven for x, _, _ in items[it].answers))
+                                             for it in ws.items], rng, asker=ws.post, confusion=ws.conf, bar=bar)
+                        else:
+                            c = choose_item([Candidate(it, len(items[it].answers)) for it in ws.items], rng)
                         ws.items.remove(c.item)
                         task = ("item", c.item)
                         break
@@ -349,7 +359,8 @@ def run_replay(
                 ws.withheld = evidence_withheld(ws.post, bar=bar)
                 ws.rate = known_check_rate(ws.post, bar=bar)
                 ws.eligible = shadow_eligible(ws.post, bar=bar)
-                ws.proven = proven(ws.post, bar=bar)
+                if routing:
+                    ws.proven = proven(ws.post, bar=bar)
                 ws.walk = _gate(design, ws.walk, ws.post, correct)
                 if ws.walk.standing == "warned":
                     warned_ever.add(w)
@@ -361,7 +372,8 @@ def run_replay(
                 st.answers.append((w, label, seq))
                 dec, post = decide(st.answers, [conf_of(x) for x, _, _ in st.answers])
                 st.decision = dec
-                st.post = post
+                if routing:
+                    st.post = post
                 if dec.status != "more":
                     st.done = True
                     learn_from_decision(st, post)
