@@ -142,6 +142,17 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, message: s
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Every test hashes passwords with MD5 instead of the production PBKDF2 (1,000,000 rounds,
+    ~0.31 s of CPU per user on the 2-core CI machine): ``UserFactory`` and ``create_user(...,
+    password=...)`` hash one per user, and the suites that did not import
+    ``tests.factories._fast_password_hasher`` (quality, tasks_app, api, deliveries, task_types,
+    hardening, most of dashboards) paid it for every user they made. No test is about the hasher's
+    strength; the login and sign-up tests still hash and check for real, only faster."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _generous_login_limits(settings):
     """Login/sign-up limits count per client IP in the shared Redis, and every test client
     is 127.0.0.1: without this, a suite run (or two in a row) trips the sign-up limit.
