@@ -146,7 +146,7 @@ def _fast_password_hashing(settings):
     """Every test hashes passwords with MD5 instead of the production PBKDF2 (1,000,000 rounds,
     ~0.31 s of CPU per user on the 2-core CI machine): ``UserFactory`` and ``create_user(...,
     password=...)`` hash one per user, and the suites that did not import
-    ``tests.factories._fast_password_hasher`` (quality, tasks_app, api, deliveries, task_types,
+    the old per-directory fixture (quality, tasks_app, api, deliveries, task_types,
     hardening, most of dashboards) paid it for every user they made. No test is about the hasher's
     strength; the login and sign-up tests still hash and check for real, only faster."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

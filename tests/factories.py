@@ -2,8 +2,8 @@
 
 Factories make rows; builders (``customer_with_token``, ``make_project``, ``annotator_working``,
 ``onboarding_project``, ``active_annotator``, ``qualify``) go through the real services, so the
-data they leave is what the product itself would write. ``_fast_password_hasher`` is an autouse
-fixture for a suite's ``conftest.py`` to import (it then applies to that directory).
+data they leave is what the product itself would write. Passwords hash with MD5 in every test
+(``tests/conftest.py``'s autouse ``_fast_password_hashing``).
 
     from tests.factories import customer_with_token, make_project
     customer = customer_with_token()                 # .user, .organization, .token, .client
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import factory
-import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -27,13 +26,6 @@ from workforce.models import AnnotatorProfile, Membership
 PASSWORD = "test-password-123"
 SIGNUP_PASSWORD = "correct-horse-battery-staple"  # what annotators sign up with (workforce and web suites)
 LABELS = ["positive", "negative"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Sign-up and login hash passwords; the default hasher is slow on purpose. Autouse where a
-    ``conftest.py`` imports it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -25,11 +25,6 @@ def browser_type_launch_args():
     return {"executable_path": os.environ.get("CADRE_CHROMIUM", "/usr/bin/chromium"), "args": ["--no-sandbox", "--disable-gpu"]}
 
 
-@pytest.fixture(autouse=True)
-def _fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def ops_page(page: Page, live_server):
     get_user_model().objects.create_user("ops-browser", password=PASSWORD, is_staff=True)

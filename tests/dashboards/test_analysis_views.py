@@ -16,11 +16,6 @@ from tasks_app.models import Item
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def staff_client(client):
     client.force_login(get_user_model().objects.create_user("ops-v", password="x", is_staff=True))

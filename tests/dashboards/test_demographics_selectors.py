@@ -47,8 +47,3 @@ def test_categorical_project_uses_chi_square_and_audience_mix_counts():
     assert age_rule["answers_passing"] == 20 * 6
     gender_rows = {g["group"]: g for b in mix["breakdown"] if b["attribute"] == "gender" for g in b["groups"]}
     assert set(gender_rows) == {"woman", "man"} and gender_rows["man"]["answers"] == 60
-
-
-@pytest.fixture(autouse=True)
-def _fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -31,7 +31,6 @@ READ_TABLE = """id => Array.from(document.querySelectorAll('table[data-chart-tab
 
 @pytest.fixture
 def seeded(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CADRE_DASHBOARD_REFRESH_SECONDS = 1
     get_user_model().objects.create_user(username="ops-browser", password=PASSWORD, is_staff=True)
     return seed_project()

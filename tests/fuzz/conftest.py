@@ -6,16 +6,11 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-# The factories give every user a password; the default hasher costs ~0.4 s a user.
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def wsgi_db(db, settings):
     """The test database for calls through ``WSGIHandler``: Django's handler closes the
     connection at the start and end of each request (``close_old_connections``), which
     would end the test's transaction; Django's own test client unhooks it the same way."""
-    settings.PASSWORD_HASHERS = FAST_HASHERS
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     yield

@@ -159,11 +159,6 @@ def signup(username: str, email: str = "", *, active: bool = True):
     return user
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(db) -> World:
     org_a = Organization.objects.create(name="Org A")

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.django_db
 TYPES = {"multi_choice", "rating", "text", "bbox", "most_similar"}
 
 
-def test_seed_demo_makes_one_live_project_per_type_and_each_page_renders(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def test_seed_demo_makes_one_live_project_per_type_and_each_page_renders():
     call_command("seed_demo", items=4, without_analysis=True, stdout=open("/dev/null", "w"))
     call_command("seed_demo", items=4, without_analysis=True, stdout=open("/dev/null", "w"))  # idempotent
     typed = Project.objects.exclude(task_type="single_choice")

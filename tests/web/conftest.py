@@ -16,7 +16,6 @@ from django.contrib.auth import get_user_model  # noqa: E402
 
 from tasks_app.models import Organization  # noqa: E402
 from tests import factories  # noqa: E402
-from tests.factories import _fast_password_hasher  # noqa: E402,F401  (autouse in this directory)
 
 PASSWORD = factories.SIGNUP_PASSWORD
 LABELS = ["positive", "negative"]

@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from tasks_app import services as task_services
 from tasks_app.models import Answer, Item, Organization
 from tests import factories
-from tests.factories import _fast_password_hasher  # noqa: F401  (autouse in this directory)
 
 PASSWORD = factories.SIGNUP_PASSWORD
 LABELS = ["cat", "dog"]

@@ -16,11 +16,6 @@ from workforce.models import Membership
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def _fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _with_gender(user, gender):
     services.profile_update(annotator=user, values={"gender": gender})
     return user

@@ -22,11 +22,6 @@ pytestmark = pytest.mark.django_db
 PW = "a-long-pass-phrase-42"
 
 
-@pytest.fixture(autouse=True)
-def _fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def staff():
     return UserFactory(is_staff=True)
 
