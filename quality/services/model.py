@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
@@ -29,13 +30,18 @@ from ..engine.em import delivered_label, refit, refresh_due
 from ..engine.gating import evidence_withheld
 from ..engine.policy import shadow_eligible
 from ..models import AnnotatorConfusion, AnnotatorQuality, ProjectModelState
+from . import hot_sql, refresh_sql
 from .common import _prior, project_bar, project_lock
 
 
-def model_state(project: Project, *, lock: bool = False) -> ProjectModelState:
+def model_state(project: Project, *, lock: bool = False, create: bool = True) -> ProjectModelState:
+    """The project's state row (created if missing). ``create=False``: a missing row is returned
+    unsaved with the same defaults (the re-estimate's read-only snapshot; its write creates it)."""
     k = len(project.labels)
     qs = ProjectModelState.objects.filter(project=project)
     state = (qs.select_for_update() if lock else qs).first()  # one statement, locked or not
+    if state is None and not create:
+        state = ProjectModelState(project=project, log_prior=[-math.log(k)] * k, class_counts=[1.0] * k)
     if state is None:
         state, _ = ProjectModelState.objects.get_or_create(
             project=project, defaults={"log_prior": [-math.log(k)] * k, "class_counts": [1.0] * k}
@@ -238,87 +244,187 @@ def _shadows(project, state, rows, known, audited, revoked, stored, members) -> 
     return status, used
 
 
-def project_model_refresh(*, project_id: int) -> int:
-    """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature). Returns
-    the number of answers it used (0 when a newer re-estimate wrote first: this one is dropped).
+@dataclass
+class _Read:
+    """The re-estimate's inputs, read together (:func:`_refresh_read`)."""
 
-    Three steps (issue 4, latency): the inputs are read under the project's exclusive lock (a
-    consistent snapshot: scorings in flight finish first), the fit runs *without* the lock, and
-    its results are written under the lock again. Until then the lock was held for the whole
-    fit — hundreds of ms at a few thousand answers, growing with the project — and every
-    scoring of the project waited behind it: the latency bench's trace put most of the p99 in
-    that wait. Answers scored between the read and the write are not lost: the confusion rows
-    and class counts they moved (increments: ``Confusion.observe``, the decided items'
-    posteriors) are carried onto the re-estimate (its value + what was added since the read),
-    as if they had been scored just after it (they were scored with the rows before it; the
-    next re-estimate fits them like every other answer). When nothing was scored meanwhile the
-    result is exactly the one-transaction re-estimate's."""
-    with transaction.atomic():
-        project_lock(project_id, exclusive=True)  # first: scorings in flight finish, new ones wait
+    project: Project
+    state: ProjectModelState  # as read; unsaved defaults when the project has no row yet
+    revoked: set[int]  # weightless then (revoked, or evidence withheld)
+    rows: list[tuple]  # scored answers: (item, annotator, label, is_check, id, correct, weight), id order
+    known: dict[str, str]
+    audited: set[str]
+    ids: list[int]  # annotators with a scored answer
+    stored: dict[int, AnnotatorConfusion]  # their rows; a stand-in from the prior where none existed yet
+    missing: list[int]  # annotators whose row did not exist (created by the write)
+    members: dict[int, Membership]
+    history: dict[int, tuple[int, int]]
+    decided: dict[int, tuple]  # decided regular item -> (status, label, p_correct, answers_count)
+    accepted_answers: list[tuple]  # (item, annotator, label, weight) on accepted regular items, id order
+
+    @property
+    def accepted(self) -> dict[int, int]:
+        return {i: d[3] for i, d in self.decided.items() if d[0] == Item.Status.ACCEPTED}
+
+
+def _stored_rows(project: Project, annotator_ids: list[int]) -> dict[int, AnnotatorConfusion]:
+    """The confusion rows that exist for these annotators, unlocked, none created."""
+    return {r.annotator_id: r for r in AnnotatorConfusion.objects.filter(project=project, annotator_id__in=annotator_ids)}
+
+
+def _refresh_read(project_id: int) -> _Read:
+    """Everything the re-estimate fits and compares against, from one snapshot taken **without the
+    project's lock** (``refresh_sql.snapshot``: a read-only REPEATABLE READ transaction), so the
+    scorings of the project go on during it. Each scoring is one transaction, so the snapshot holds
+    a set of whole scorings, the state row's answer count among them: the write's carry-over
+    (:func:`_carried`) adds what was committed after it. Nothing is written here: a confusion row
+    that does not exist yet stands in as :func:`confusions` would create it (the annotator's
+    prior), and the write creates it. Called inside the caller's transaction (no snapshot of our
+    own is possible there), the read takes the project's exclusive lock instead, as before."""
+    with refresh_sql.snapshot() as snapshot:
+        if not snapshot:
+            project_lock(project_id, exclusive=True)  # scorings in flight finish, new ones wait
         project = Project.objects.get(pk=project_id)
-        state = model_state(project, lock=True)
+        state = model_state(project, create=False)
         revoked = weightless_annotators(project)  # revoked, or evidence withheld (below the bar now)
         rows = list(
             Answer.objects.filter(project=project, scored_at__isnull=False)
             .order_by("id").values_list("item_id", "annotator_id", "label", "is_check", "id", "correct", "weight")
         )
-        known_rows = Item.objects.filter(project=project, is_known=True).values_list("id", "known_label", "status")
-        known = {str(i): lab for i, lab, _ in known_rows}
-        audited = {str(i) for i, _, st in known_rows if st != Item.Status.OPEN}  # key under audit: no shadow
+        known_rows = list(Item.objects.filter(project=project, is_known=True).values_list("id", "known_label", "status"))
         ids = sorted({r[1] for r in rows})
-        stored = confusions(project, ids, lock=True)
+        stored = _stored_rows(project, ids)
         members = {m.annotator_id: m for m in Membership.objects.filter(project=project, annotator_id__in=ids)}
         history = _histories(project, ids)
-        # the snapshot's rows, scored count, class counts and refresh count, for the write's carry-over
-        snap_rows = {a: r.rows for a, r in stored.items()}
-        snap_scored, snap_counts, snap_refreshes = state.answers_scored, list(state.class_counts or []), state.refreshes
+        decided = refresh_sql.decided_items(project_id)
+        accepted_answers = list(
+            Answer.objects.filter(item__project=project, item__is_known=False, item__status=Item.Status.ACCEPTED)
+            .order_by("id").values_list("item_id", "annotator_id", "label", "weight")
+        ) if any(d[0] == Item.Status.ACCEPTED for d in decided.values()) else []
+    missing = [a for a in ids if a not in stored]
+    for a in missing:
+        conf = annotator_prior(project, a, members.get(a), history.get(a, (0, 0)))
+        stored[a] = AnnotatorConfusion(project=project, annotator_id=a, rows=conf.to_json())
+    return _Read(
+        project=project, state=state, revoked=revoked, rows=rows,
+        known={str(i): lab for i, lab, _ in known_rows},
+        audited={str(i) for i, _, st in known_rows if st != Item.Status.OPEN},  # key under audit: no shadow
+        ids=ids, stored=stored, missing=missing, members=members, history=history, decided=decided,
+        accepted_answers=accepted_answers,
+    )
+
+
+def project_model_refresh(*, project_id: int) -> int:
+    """Periodic re-estimate of one project (semi-supervised Dawid-Skene + temperature). Returns
+    the number of answers it used (0 when a newer re-estimate wrote first: this one is dropped).
+
+    Three steps (issue 4, latency: every scoring of the project waits while a re-estimate holds
+    the project's exclusive lock):
+
+    1. **Read**, from one snapshot without the lock (:func:`_refresh_read`).
+    2. **Fit and decide**, without the lock: the fit, and everything the write needs that the
+       snapshot determines — the rows to store, the decided items' new labels and P
+       (:func:`_delivered_labels`), and which items accepted in the snapshot the re-estimate no
+       longer accepts (:func:`_reopen_unsettled`, on the re-estimate's own rows and prior).
+    3. **Write**, under the lock (:func:`_refresh_write`): a fixed handful of set-based
+       statements whatever the project's size, sending only rows that change.
+
+    The result is "the re-estimate, then the answers scored meanwhile": the confusion rows and
+    class counts that scorings committed after the snapshot moved (increments:
+    ``Confusion.observe``, the decided items' posteriors) are carried onto the re-estimate's; an
+    item decided, reopened or given an answer after the snapshot keeps what that change wrote
+    (the relabel writes a row only if it is still as read); an item accepted after the snapshot
+    is re-decided under the lock with the carried rows. When nothing was scored meanwhile the
+    result is exactly the one-transaction re-estimate's (``tests/quality/test_refresh_lock.py``).
+    Decisions the issue left open: an acceptance the snapshot saw is re-decided with the
+    re-estimate's rows, class prior and weightless set as of the snapshot (what a re-estimate run
+    in one transaction at that moment decides), not with the carried rows of the write; until
+    issue 4's change both the read and the write held the lock, and the reopen/relabel pass read
+    and compared every decided item under it."""
+    read = _refresh_read(project_id)
+    project, state, rows, ids = read.project, read.state, read.rows, read.ids
     # the fit, unlocked: scorings go on meanwhile
     # with each answer's answer-quality weight, as the acceptance counts it (engine.em.dawid_skene)
-    answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in revoked]
+    answers = [(str(r[0]), str(r[1]), r[2], r[6]) for r in rows if r[1] not in read.revoked]
     priors = {}
     for a in ids:
-        priors[str(a)] = np.array(annotator_prior(project, a, members.get(a), history.get(a, (0, 0))).counts)
+        priors[str(a)] = np.array(annotator_prior(project, a, read.members.get(a), read.history.get(a, (0, 0))).counts)
     default = np.array(confusion_prior(project.labels, _prior(project, None)).counts)
-    shadow_status, shadow_used = _shadows(project, state, rows, known, audited, revoked, stored, members)
-    fit = refit(project.labels, answers, known, shadow_used, priors, default)
-    outcomes = cross_fitted_outcomes(project.labels, fit.shadow, known, fit.tau, fit.eps)
+    shadow_status, shadow_used = _shadows(project, state, rows, read.known, read.audited, read.revoked, read.stored,
+                                          read.members)
+    fit = refit(project.labels, answers, read.known, shadow_used, priors, default)
+    outcomes = cross_fitted_outcomes(project.labels, fit.shadow, read.known, fit.tau, fit.eps)
     fitted = {a: Confusion(project.labels, c.tolist()).to_json() for a in ids if (c := fit.result.counts.get(str(a))) is not None}
     class_counts = [float(v) for v in np.exp(fit.result.log_prior) * (len(fit.result.items) + len(project.labels))]
     log_prior = [float(v) for v in fit.result.log_prior]
-    relabel = _delivered_labels(project, fit.result, fit.tau, fit.eps)
+    # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?,
+    # cross-fitted P — the difficulty score the claim post-stratifies on, the annotators whose
+    # answers the shadow used — for the claim's measured design effect)
+    shadow = {
+        it: [shadow_status[it], lab == read.known[it], p, [a for a, _ in shadow_used.get(it, ())]]
+        for it, (lab, p) in outcomes.items()
+    }
+    # decided off the lock, against the snapshot
+    rows_after = {a: fitted.get(a, read.stored[a].rows) for a in ids}
+    reopen = _reopen_unsettled(project, log_prior, rows_after, read.revoked, read.accepted_answers)
+    relabel = _relabel_changes(read.decided, _delivered_labels(project, fit.result, fit.tau, fit.eps))
+    done = _refresh_write(read, fitted=fitted, class_counts=class_counts, log_prior=log_prior, tau=fit.tau,
+                          eps=fit.eps, shadow=shadow, reopen=reopen, relabel=relabel)
+    return len(answers) if done else 0
+
+
+def _refresh_write(read: _Read, *, fitted: dict, class_counts: list[float], log_prior: list[float], tau: float,
+                   eps: float, shadow: dict, reopen: list[int], relabel: list[tuple]) -> bool:
+    """The re-estimate's write, under the project's exclusive lock. Statements: the lock, the
+    state row (locked), the current confusion rows only if a scoring moved them since the read,
+    one UPDATE of the rows that change, the state row, the accepted items' ids, the reopen
+    (``items_reopen``, only when an item goes back) and one UPDATE of the relabelled items.
+    False (nothing written) when a newer re-estimate wrote first."""
+    project = read.project
     with transaction.atomic():
-        project_lock(project_id, exclusive=True)
+        project_lock(project.pk, exclusive=True)
         state = model_state(project, lock=True)
-        if state.refreshes != snap_refreshes:
-            return 0  # a newer re-estimate (read after ours) wrote first: its result stands
-        moved = state.answers_scored != snap_scored
-        stored = confusions(project, ids, lock=True)
-        for a, fitted_rows in fitted.items():
-            stored[a].rows = _carried(fitted_rows, snap_rows.get(a), stored[a].rows) if moved else fitted_rows
-        AnnotatorConfusion.objects.bulk_update(list(stored.values()), ["rows"])
-        if moved and len(snap_counts) == len(class_counts) == len(state.class_counts or []):
-            class_counts = [f + max(0.0, n - s) for f, n, s in zip(class_counts, state.class_counts, snap_counts)]
+        if state.refreshes != read.state.refreshes:
+            return False  # a newer re-estimate (read after ours) wrote first: its result stands
+        moved = state.answers_scored != read.state.answers_scored
+        if read.missing:  # created from the prior, as the read's stand-ins (rare: a scored answer makes one)
+            confusions(project, read.missing, lock=True)
+        snap = {a: r.rows for a, r in read.stored.items()}
+        if moved:
+            now = {a: r.rows for a, r in confusions(project, sorted(fitted), lock=True).items()}
+            target = {a: _carried(f, snap.get(a), now[a]) for a, f in fitted.items()}
+            changed = {a: r for a, r in target.items() if r != now[a]}
+        else:
+            target = fitted
+            changed = {a: r for a, r in fitted.items() if r != snap.get(a)}
+        refresh_sql.confusion_rows_write(project.pk, changed)
+        if moved and len(read.state.class_counts or []) == len(class_counts) == len(state.class_counts or []):
+            class_counts = [f + max(0.0, n - s) for f, n, s in zip(class_counts, state.class_counts, read.state.class_counts)]
             log_prior = [math.log(c / sum(class_counts)) for c in class_counts]
         state.log_prior = log_prior
         state.class_counts = class_counts
-        state.tau = fit.tau
-        state.eps = fit.eps
-        # the claim's sample, as the crowd replay computes it: (status, cross-fitted label right?,
-        # cross-fitted P — the difficulty score the claim post-stratifies on, the annotators whose
-        # answers the shadow used — for the claim's measured design effect)
-        state.shadow = {
-            it: [shadow_status[it], lab == known[it], p, [a for a, _ in shadow_used.get(it, ())]]
-            for it, (lab, p) in outcomes.items()
-        }
-        state.answers_at_refresh = len(rows)
-        state.answers_scored = max(state.answers_scored, len(rows))
-        state.answer_watermark = max((r[4] for r in rows), default=0)
+        state.tau = tau
+        state.eps = eps
+        state.shadow = shadow
+        state.answers_at_refresh = len(read.rows)
+        state.answers_scored = max(state.answers_scored, len(read.rows))
+        state.answer_watermark = max((r[4] for r in read.rows), default=0)
         state.refreshes += 1
         state.refreshed_at = timezone.now()
         state.save()
-        _reopen_unsettled(project, state, stored, weightless_annotators(project) if moved else revoked)
-        _relabel_decided(project, relabel)
-    return len(answers)
+        # reopen: the snapshot's acceptances as decided off the lock, if still accepted with the
+        # same answers; acceptances the snapshot did not see, re-decided here with the carried rows
+        accepted = refresh_sql.accepted_items(project.pk)
+        before = read.accepted
+        back = [i for i in reopen if i in accepted and accepted[i] == before.get(i)]
+        fresh = sorted(i for i, n in accepted.items() if before.get(i) != n)
+        if fresh:
+            weightless = weightless_annotators(project) if moved else read.revoked
+            back += _reopen_fresh(project, state.log_prior, target, weightless, fresh)
+        if back:
+            task_services.items_reopen(item_ids=sorted(back), reason="re-estimate")
+        refresh_sql.items_relabel(relabel)
+    return True
 
 
 def project_model_refresh_if_due(*, project_id: int) -> int:
@@ -345,27 +451,36 @@ def _carried(fitted: dict, snap: dict | None, now: dict) -> dict:
     return {"labels": fitted["labels"], "counts": counts}
 
 
-def _reopen_unsettled(project: Project, state: ProjectModelState, stored: dict, weightless: set) -> int:
-    """Accepted items whose acceptance no longer holds under the re-estimated rows and class
-    prior go back to work (``engine.reopen_decision``; ``tasks_app.services.items_reopen``: open,
-    one more answer wanted, out of the next batch), as the crowd replay does at each re-estimate.
-    Answers enter with their stored answer-quality weight. One read (the accepted items'
-    answers), then ``items_reopen``'s lock and updates when any item goes back. Returns how
-    many items were reopened."""
+def _reopen_unsettled(project: Project, log_prior: list[float], rows: dict[int, dict], weightless: set,
+                      answers: list[tuple]) -> list[int]:
+    """The accepted items whose acceptance no longer holds under the re-estimated ``rows``
+    (annotator -> confusion rows JSON) and class prior (``engine.reopen_decision``), as the crowd
+    replay does at each re-estimate; they go back to work (``tasks_app.services.items_reopen``:
+    open, one more answer wanted, out of the next batch). ``answers``: (item, annotator, label,
+    weight) of the accepted items, in id order; each enters with its stored answer-quality weight,
+    an annotator who is weightless or has no row with none. No database access: the re-estimate
+    runs it before taking the lock. Returns the items to reopen."""
     by_item: dict[int, list] = {}
-    confs = {a: confusion_of(row, project) for a, row in stored.items() if a not in weightless}
-    for item_id, a, label, weight in (
-        Answer.objects.filter(item__project=project, item__is_known=False, item__status=Item.Status.ACCEPTED)
-        .order_by("id").values_list("item_id", "annotator_id", "label", "weight")
-    ):
+    confs = {a: Confusion.from_json(r, project.labels) for a, r in rows.items() if a not in weightless}
+    for item_id, a, label, weight in answers:
         by_item.setdefault(item_id, []).append((label, confs.get(a), weight))
-    reopen = [
+    return [
         item_id for item_id, ans in by_item.items()
-        if reopen_decision(project.labels, state.log_prior, [(lab, c) for lab, c, _ in ans],
+        if reopen_decision(project.labels, log_prior, [(lab, c) for lab, c, _ in ans],
                            target=project.accuracy_target, cap=project.max_answers,
                            weights=[w for _, _, w in ans]) is not None
     ]
-    return task_services.items_reopen(item_ids=reopen, reason="re-estimate")
+
+
+def _reopen_fresh(project: Project, log_prior: list[float], rows: dict[int, dict], weightless: set,
+                  item_ids: list[int]) -> list[int]:
+    """:func:`_reopen_unsettled` for items accepted after the re-estimate's snapshot (under the
+    write's lock): their answers as they are now, the written rows (``rows``) or else the
+    annotator's stored row. Few items: those accepted while the re-estimate fitted."""
+    answers = [(i, a, lab, w) for _, i, a, lab, w in hot_sql.item_answers(item_ids)]
+    others = sorted({a for _, a, _, _ in answers} - set(rows))
+    stored = {a: r.rows for a, r in _stored_rows(project, others).items()} if others else {}
+    return _reopen_unsettled(project, log_prior, {**stored, **rows}, weightless, answers)
 
 
 def _delivered_labels(project: Project, result, tau: float, eps: float) -> dict[int, tuple[str, float]]:
@@ -379,17 +494,25 @@ def _delivered_labels(project: Project, result, tau: float, eps: float) -> dict[
     return out
 
 
+def _relabel_changes(decided: dict[int, tuple], targets: dict[int, tuple[str, float]]) -> list[tuple]:
+    """The decided items (``decided``: id -> (status, label, p_correct, answers_count) as read)
+    whose label or calibrated P the re-estimate changes (``targets``: :func:`_delivered_labels`),
+    as ``refresh_sql.items_relabel`` takes them: each carries the values read, so the write skips
+    an item changed since."""
+    out = []
+    for pk, (status, label_now, p_now, n) in decided.items():
+        if pk not in targets:
+            continue
+        label, p = targets[pk]
+        if label != label_now or p_now is None or abs(p - p_now) > 1e-6:
+            out.append((pk, label, p, status, label_now, p_now, n))
+    return out
+
+
 def _relabel_decided(project: Project, targets: dict[int, tuple[str, float]]) -> int:
     """Decided items take the re-estimate's label and calibrated P(correct)
     (``targets``: :func:`_delivered_labels`, the MAP label, its tempered P), as the crowd replay's
     final re-estimate does; their status and decision time stay (an item is not reopened).
-    Reads only the three columns it compares (it runs under the project's lock). Returns how
-    many rows changed."""
-    changed = []
-    for pk, label_now, p_now in (Item.objects.select_for_update().filter(pk__in=list(targets), is_known=False)
-                                 .exclude(status=Item.Status.OPEN).values_list("pk", "label", "p_correct")):
-        label, p = targets[pk]
-        if label != label_now or p_now is None or abs(p - p_now) > 1e-6:
-            changed.append(Item(pk=pk, label=label, p_correct=p))
-    Item.objects.bulk_update(changed, ["label", "p_correct"])
-    return len(changed)
+    The re-estimate itself compares against its snapshot off the lock (:func:`_relabel_changes`)
+    and writes under it; this reads the decided items now. Returns how many rows changed."""
+    return refresh_sql.items_relabel(_relabel_changes(refresh_sql.decided_items(project.pk), targets))
