@@ -1,6 +1,6 @@
 """Sending Celery tasks by name after commit (how tasks_app starts work in quality), and the
 coalesced scoring signal: one drain task per burst of submitted answers instead of one task
-per answer (issue 9/4)."""
+per answer, woken through a Redis list while it stays resident (issue 9/4)."""
 from __future__ import annotations
 
 import logging
@@ -158,7 +158,9 @@ def answer_scoring_enqueue(answer_id: int) -> None:
     autocommit, the one-statement submit, at once), coalesced: instead of one task per answer
     (Celery's handling alone cost ~2 ms of worker CPU per answer, and the task's own lookup as
     much again), the first answer of a burst publishes one ``quality.score_pending`` drain,
-    guarded by a Redis flag (``SET NX``, short TTL), and the drain scores the burst in batches.
+    guarded by a Redis flag (``SET NX``, short TTL), and the drain scores the burst in batches;
+    the others push a wake in the same round trip, which a resident drain waits on
+    (:func:`drain_signal`).
     Broker errors are handled as in :func:`task_enqueue`."""
     _send_after_commit(SCORE_TASK, (answer_id,), {}, coalesce=True)
 
