@@ -29,11 +29,11 @@ with a read and waits only after reads). So the final read comes after A's commi
 that read after p sees A anyway. The wake is not needed for safety (the clear-then-final-read
 rule alone is), only for speed: it replaces "end and let the next submit publish a new Celery
 message" by a pop on a connection the drain already holds. A Redis error during the wait counts
-as no wake: the drain goes to (3); with Redis away the clear fails too, and a final read that
-finds answers then goes on scoring without a claim (the flag, if Redis kept it, is still this
-drain's: a claim would fail on it and strand them until its TTL), and ends at the next such
-round that finds nothing; the flag lapses in its TTL and the sweep covers submits whose signal
-failed, as before the wake. Only a drain killed mid-run (SIGKILL: the flag left set, its
+as no wake: the drain goes to (3), as when the window passes; with Redis away its clear and
+claim fail too (logged) and it ends even if the final read found answers, which the periodic
+sweep re-sends (``quality.sweep_unscored``), as do the submits' failed signals: the fallback of
+the protocol before the wake, unchanged (``tests/faults``: answers committed during an outage
+wait for the sweep). Only a drain killed mid-run (SIGKILL: the flag left set, its
 message unacked) holds the next publish back, for at most the flag's TTL; the answers it left are
 re-sent one by one by the periodic sweep (``quality.sweep_unscored``). The wake list expires
 60 s after its last push: a wake nobody popped was needed by nobody (a resident drain pops it
@@ -205,11 +205,6 @@ def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | N
 RENEW_SECONDS = 1.0  # a drain renews the flag at most this often (its TTL is enqueue.DRAIN_FLAG_TTL)
 
 
-def _clear(client) -> bool:
-    enqueue.drain_flag_clear(client)
-    return True
-
-
 def _wait(client, idle: float) -> bool:
     """Wait up to ``idle`` seconds for a wake. A Redis error counts as no wake (logged): the drain
     then ends through the clear and the final read, as when the idle window passes, and with
@@ -269,16 +264,13 @@ def _drain(chunk: int, seconds: float, idle: float, trace: _Trace | None) -> tup
                     rows = _unscored(chunk, skipped)
                 continue
         with _span(trace, "flag"):
-            cleared = _flag(_clear, client)
+            _flag(enqueue.drain_flag_clear, client)
         with _span(trace, "final_read"):
             rows = _unscored(chunk, skipped)  # the final read, after the clear
         if not rows:
             return scored, "empty"
-        if cleared is None:
-            claimed = True  # the clear failed (Redis away): the flag, if it is still there, is ours
-        else:
-            with _span(trace, "flag"):
-                claimed = client is not None and _flag(enqueue.drain_flag_claim, client)
+        with _span(trace, "flag"):
+            claimed = client is not None and _flag(enqueue.drain_flag_claim, client)
         if not claimed:
             return scored, "yielded"  # a newer submit set the flag: its drain reads them
         renewed = time.monotonic()
