@@ -2,10 +2,10 @@
 unscored answer in id order, in chunks, instead of one Celery task per answer, and stays resident
 while answers keep coming, woken through Redis, instead of one Celery message per burst.
 
-The submit side (``tasks_app.services.enqueue.drain_signal``), after its commit, sends one
-pipelined round trip: ``SET flag NX EX 10``, then a wake (``LPUSH`` on the wake list, ``LTRIM`` to
-one element, ``EXPIRE``); it publishes the drain only when its ``SET`` succeeded (no drain alive
-or queued). The drain, in a loop:
+The submit side (``tasks_app.services.enqueue.drain_signal``), after its commit, runs one Redis
+script (one round trip, atomic): ``SET flag NX EX 10``; if that fails (a drain holds the flag),
+push a wake (``LPUSH`` on the wake list, ``LTRIM`` to one element, ``EXPIRE``). It publishes the
+drain only when its ``SET`` succeeded (no drain alive or queued). The drain, in a loop:
 
 1. read the oldest unscored answers (at most a chunk) and score them; a full chunk: read again;
 2. a read that found less than a chunk (or nothing): ``BLPOP`` the wake list for up to the idle
@@ -18,26 +18,30 @@ or queued). The drain, in a loop:
 
 Why no answer is stranded. Take an answer A whose submit's ``SET NX`` failed at time s (had it
 succeeded, it published a drain, whose first read comes after A's commit). A committed before s,
-and pushed its wake at p > s. (a) Every pop is followed by a read by the drain that popped, so if
-any drain pops the list after p, a read after A's commit follows. (b) Otherwise the element
-pushed at p (or a later one: ``LTRIM`` keeps the newest, and any one stands for all pushes
-before the pop) was still there when each drain next waited; a drain that waits after p pops at
-once, so no drain waited after p, and the drain that held the flag at s ended without waiting
-again: through the clear c and the final read, and c > s, because the flag was held at s (if a
-newer submit had set it after c, the same argument applies to that submit's drain, which starts
-with a read and waits only after reads). So the final read comes after A's commit. (c) A drain
-that read after p sees A anyway. The wake is not needed for safety (the clear-then-final-read
-rule alone is), only for speed: it replaces "end and let the next submit publish a new Celery
-message" by a pop on a connection the drain already holds. A Redis error during the wait counts
-as no wake: the drain goes to (3), as when the window passes; with Redis away its clear and
-claim fail too (logged) and it ends even if the final read found answers, which the periodic
-sweep re-sends (``quality.sweep_unscored``), as do the submits' failed signals: the fallback of
-the protocol before the wake, unchanged (``tests/faults``: answers committed during an outage
-wait for the sweep). Only a drain killed mid-run (SIGKILL: the flag left set, its
-message unacked) holds the next publish back, for at most the flag's TTL; the answers it left are
-re-sent one by one by the periodic sweep (``quality.sweep_unscored``). The wake list expires
-60 s after its last push: a wake nobody popped was needed by nobody (a resident drain pops it
-within its window; an ended one covered it by its final read).
+and the flag was held at s: by a drain (or its queued message) that has not cleared it since it
+last set, claimed or renewed it. A drain gives the flag up only through (3), clear then final
+read, so that drain clears at some c > s and its final read, after c, sees A; or it hands over
+(flag kept) to a message that starts with a read, or it re-claims after its final read and will
+end through (3) again later; or it is killed (below). Waiting changes none of this: a drain
+waits only with the flag held and leaves a wait only to read or to go to (3). So the
+clear-then-final-read rule alone keeps A from being stranded, as before the wake.
+
+Why A is read at once, not at the window's end. The same script pushed A's wake at s, after A's
+commit. Every pop is followed by a read by the drain that popped, so a pop after s brings a read
+that sees A; the list keeps an element until some drain pops it (``LTRIM`` keeps one, and it
+stands for every push before the pop), so a drain already waiting at s pops at s, and one that
+waits later pops at once; one that reads after s sees A anyway. The wake replaces "end and let
+the next submit publish a new Celery message" by a pop on a connection the drain already holds.
+A Redis error during the wait counts as no wake: the drain goes to (3), as when the window
+passes; with Redis away its clear and claim fail too (logged) and it ends even if the final read
+found answers, which the periodic sweep re-sends (``quality.sweep_unscored``), as do the
+submits' failed signals: the fallback of the protocol before the wake, unchanged
+(``tests/faults``: answers committed during an outage wait for the sweep). Only a drain killed
+mid-run (SIGKILL: the flag left set, its message unacked) holds the next publish back, for at
+most the flag's TTL; the answers it left are re-sent one by one by the periodic sweep
+(``quality.sweep_unscored``). The wake list expires 60 s after its last push: a wake nobody
+popped was needed by nobody (a resident drain pops it within its window; an ended one covered it
+by its final read).
 
 While resident, a drain holds one prefork process of the worker (idle in ``BLPOP``, no CPU): with
 the default ``--concurrency 2`` the other takes re-estimates, audits, certificates and webhooks,

@@ -71,9 +71,7 @@ def test_an_answer_committed_while_the_drain_waits_wakes_it_and_is_scored_withou
     first = answer(project, u, items[0], "a")  # autocommit: its signal sets the flag and "publishes"
     assert len(published) == 1 and client.exists(enqueue.drain_flag_key())
     published.clear()
-    # its own wake (pushed in the same round trip as the SET; it would cost the drain one empty
-    # read and make the waits below depend on the threads' timing)
-    client.delete(enqueue.drain_wake_key())
+    assert not client.exists(enqueue.drain_wake_key())  # its SET succeeded: no wake
     waiting, late, waits = threading.Event(), [], []
     real_wait = enqueue.drain_wake_wait
 
@@ -213,28 +211,21 @@ def test_without_an_idle_window_the_drain_ends_at_the_first_empty_read(monkeypat
     assert not client.exists(enqueue.drain_flag_key()) and not published
 
 
-def test_the_submit_signal_is_one_round_trip_and_keeps_the_wake_list_at_one_element(monkeypatch, flag_client):
-    """``SET NX`` + ``LPUSH`` + ``LTRIM`` + ``EXPIRE`` in one pipeline: only the first signal sets
-    the flag; however many follow, the wake list holds one element and expires."""
-    import redis.client
-
+def test_the_submit_signal_pushes_a_wake_only_when_a_drain_holds_the_flag_and_keeps_one(flag_client):
+    """The first signal sets the flag (its drain is published: no wake needed); every later one
+    finds it held and pushes a wake; the list never holds more than one and expires."""
     from tasks_app.services import enqueue
 
     client, _ = flag_client
-    sent = []
-    execute = redis.client.Pipeline.execute
-
-    def counting_execute(pipe, *a, **kw):
-        sent.append([c[0][0] for c in pipe.command_stack])
-        return execute(pipe, *a, **kw)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counting_execute)
-    assert [enqueue.drain_signal(client) for _ in range(5)] == [True, False, False, False, False]
-    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
-    assert sent == [["SET", "LPUSH", "LTRIM", "EXPIRE"]] * 5
+    assert enqueue.drain_signal(client)
+    assert not client.exists(enqueue.drain_wake_key())
+    assert [enqueue.drain_signal(client) for _ in range(4)] == [False] * 4
     assert client.llen(enqueue.drain_wake_key()) == 1
     assert 0 < client.ttl(enqueue.drain_wake_key()) <= enqueue.DRAIN_WAKE_TTL
+    assert 0 < client.ttl(enqueue.drain_flag_key()) <= enqueue.DRAIN_FLAG_TTL
     assert enqueue.drain_wake_wait(client, 0.05) and not enqueue.drain_wake_wait(client, 0.05)  # one pop empties it
+    client.script_flush()  # as after a Redis restart: the script is loaded again
+    assert not enqueue.drain_signal(client) and client.llen(enqueue.drain_wake_key()) == 1
 
 
 @requires_postgres
