@@ -120,6 +120,10 @@ CADRE_SCORING_BATCH = int(os.environ.get("CADRE_SCORING_BATCH", "32"))
 # 0 = ends at the first read that finds nothing (the next submit publishes a new drain). At most
 # half the flag's TTL (5 s). While resident the drain holds one prefork process of the worker.
 CADRE_DRAIN_IDLE_MS = float(os.environ.get("CADRE_DRAIN_IDLE_MS", "1000"))
+# After a wake, the drain sleeps this long before it reads, so a stream's answers come in fewer,
+# larger chunks (less worker CPU per answer) at the cost of up to this much latency each. 0 = read
+# at once (BENCHMARKS.md "Scoring drain woken through Redis").
+CADRE_DRAIN_GATHER_MS = float(os.environ.get("CADRE_DRAIN_GATHER_MS", "0"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # The test suite's worker listens on its own queue (tests/conftest.py sets CELERY_TEST_QUEUE): tasks
 # that a task enqueues (batch certified → webhook sent) must go there too, not to the default queue.

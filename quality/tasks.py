@@ -61,7 +61,8 @@ def score_pending(sent: float | None = None) -> int:
     ``sent``: when it was published (for ``CADRE_DRAIN_TRACE`` only)."""
     try:
         return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH, sent=sent,
-                                       idle=settings.CADRE_DRAIN_IDLE_MS / 1000)
+                                       idle=settings.CADRE_DRAIN_IDLE_MS / 1000,
+                                       gather=settings.CADRE_DRAIN_GATHER_MS / 1000)
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
         raise _retry(score_pending, exc)
 

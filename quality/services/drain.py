@@ -57,9 +57,10 @@ regular answers are scored before the checks that arrived among them; the outcom
 scoring them one by one in that order (``tests/quality/test_scoring_hot_path.py``).
 
 The linger (``CADRE_DRAIN_LINGER_MS``: after a short chunk, sleep and read again, flag held) is
-gone: the wake does what it was for (one drain across a steady trickle) without its cost (every
-answer waited for the next poll). BENCHMARKS.md "Scoring drain woken through Redis" has the
-figures, and how the idle window's default (1 s) was chosen.
+folded into the wait: a drain that found nothing more sleeps in ``BLPOP`` until an answer comes,
+and ``CADRE_DRAIN_GATHER_MS`` (default 0) is the linger's other half, batching: after a wake it
+sleeps that long before the read, so that more answers share a chunk. BENCHMARKS.md "Scoring
+drain woken through Redis" has the figures, and how the idle window's default (1 s) was chosen.
 
 Decisions where the issue was silent: the drain is global (one flag per queue, not per
 project), because the submit's enqueue carries only the answer id and a per-project flag
@@ -190,18 +191,21 @@ def _chunk_score(rows: list[tuple[int, int, bool]], skipped: set[int], trace: _T
     return scored
 
 
-def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | None = None, idle: float = 0.0) -> int:
+def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | None = None, idle: float = 0.0,
+                  gather: float = 0.0) -> int:
     """Score unscored answers in id order, ``chunk`` at a time, staying resident while answers
     keep coming (see the module docstring for the flag and wake protocol) or until ``seconds``
     have passed. Returns how many it scored. ``idle`` (seconds, ``CADRE_DRAIN_IDLE_MS``): how
     long it waits for a wake after a read found nothing more before it ends (0: ends at once,
-    through the clear and the final read). ``sent``: when the task was published
-    (``time.time()``), for the trace only."""
+    through the clear and the final read). ``gather`` (seconds, ``CADRE_DRAIN_GATHER_MS``): after
+    a wake, sleep this long before the read, so a stream's answers come in fewer, larger chunks
+    (less CPU per answer) at the cost of up to this much latency each. ``sent``: when the task
+    was published (``time.time()``), for the trace only."""
     trace = _Trace(sent) if TRACE_FILE else None
     if trace is None:
-        return _drain(chunk, seconds, idle, None)[0]
+        return _drain(chunk, seconds, idle, gather, None)[0]
     with connection.execute_wrapper(trace._sql):
-        scored, how = _drain(chunk, seconds, idle, trace)
+        scored, how = _drain(chunk, seconds, idle, gather, trace)
     trace.write(scored, how)
     return scored
 
@@ -220,7 +224,7 @@ def _wait(client, idle: float) -> bool:
         return False
 
 
-def _drain(chunk: int, seconds: float, idle: float, trace: _Trace | None) -> tuple[int, str]:
+def _drain(chunk: int, seconds: float, idle: float, gather: float, trace: _Trace | None) -> tuple[int, str]:
     # the wait must end before the socket's timeout (redis-py applies it to a BLPOP's reply), and
     # well inside the flag's TTL, which the drain renews before each wait
     idle = min(max(0.0, idle), enqueue.DRAIN_FLAG_TTL / 2)
@@ -264,6 +268,9 @@ def _drain(chunk: int, seconds: float, idle: float, trace: _Trace | None) -> tup
             with _span(trace, "wait"):
                 woke = _wait(client, idle)
             if woke:
+                if gather > 0:
+                    with _span(trace, "gather"):
+                        time.sleep(gather)
                 with _span(trace, "read"):
                     rows = _unscored(chunk, skipped)
                 continue

@@ -196,6 +196,44 @@ def test_a_wait_longer_than_the_submit_clients_socket_timeout_passes_quietly(mon
 
 @requires_postgres
 @pytest.mark.django_db
+def test_with_a_gather_the_drain_sleeps_after_a_wake_before_it_reads(monkeypatch, flag_client):
+    """``CADRE_DRAIN_GATHER_MS``: a wake is followed by a sleep of that long, then the read (which
+    then takes every answer committed meanwhile in one chunk); no sleep without a wake."""
+    from tasks_app.services import enqueue
+
+    client, published = flag_client
+    project = setup_project(n_items=4, n_known=4)
+    u = worker(project, "wake-gather")
+    items = list(Item.objects.filter(project=project, is_known=False).order_by("id"))
+    assert enqueue.drain_flag_claim(client)
+    late: list[Answer] = []
+    sleeps: list[float] = []
+    real_wait = enqueue.drain_wake_wait
+
+    def wait(c, timeout):
+        if not late:
+            late.append(answer(project, u, items[1], "a"))  # committed (on_commit never runs in this test) …
+            enqueue._score_signal(late[0].pk)  # … its signal finds the flag held: a wake
+        return real_wait(c, 0.05)
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        late.append(answer(project, u, items[2], "a"))  # committed while the drain gathers: same chunk
+
+    monkeypatch.setattr(enqueue, "drain_wake_wait", wait)
+    monkeypatch.setattr(drain.time, "sleep", sleep)
+    first = answer(project, u, items[0], "a")
+    chunks = []
+    score = drain._chunk_score
+    monkeypatch.setattr(drain, "_chunk_score", lambda rows, *a, **kw: chunks.append(len(rows)) or score(rows, *a, **kw))
+    assert quality_services.pending_drain(chunk=8, idle=1.0, gather=0.01) == 3
+    assert sleeps == [0.01] and chunks == [1, 2]
+    assert _scored_ids() == {first.pk} | {a.pk for a in late}
+    assert not client.exists(enqueue.drain_flag_key()) and not published
+
+
+@requires_postgres
+@pytest.mark.django_db
 def test_without_an_idle_window_the_drain_ends_at_the_first_empty_read(monkeypatch, flag_client):
     from tasks_app.services import enqueue
 
