@@ -177,7 +177,7 @@ def run(args) -> dict:
     }
 
 
-PHASES = ("celery", "read", "regular", "checks", "lock", "flag", "final_read", "linger", "drain other", "no drain")
+PHASES = ("celery", "read", "regular", "checks", "lock", "flag", "final_read", "wait", "gather", "drain other", "no drain")
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -546,13 +546,15 @@ def main() -> int:
     ap.add_argument("--inprocess", type=int, default=500, help="also time answer_score in-process on this many answers")
     ap.add_argument("--use-running", action="store_true", help="use DATABASE_URL/REDIS_URL's servers (throwaway database)")
     ap.add_argument("--trace", action="store_true", help="the worker's drains write their timings; attribute the p99")
-    ap.add_argument("--linger-ms", type=float, default=None, help="the worker's CADRE_DRAIN_LINGER_MS (default: settings')")
+    ap.add_argument("--idle-ms", type=float, default=None, help="the worker's CADRE_DRAIN_IDLE_MS (default: settings')")
+    ap.add_argument("--gather-ms", type=float, default=None, help="the worker's CADRE_DRAIN_GATHER_MS (default: settings')")
     args = ap.parse_args()
     cmd = (f"python bench/latency.py --rate {args.rate:g} --seconds {args.seconds:g} --warmup {args.warmup:g} "
            f"--check-share {args.check_share:g} --annotators {args.annotators} --producers {args.producers} "
            f"--celery-concurrency {args.celery_concurrency} --inprocess {args.inprocess}"
            + (" --use-running" if args.use_running else "") + (" --trace" if args.trace else "")
-           + (f" --linger-ms {args.linger_ms:g}" if args.linger_ms is not None else ""))
+           + (f" --idle-ms {args.idle_ms:g}" if args.idle_ms is not None else "")
+           + (f" --gather-ms {args.gather_ms:g}" if args.gather_ms is not None else ""))
     with (_on_running_servers() if args.use_running else throwaway_stack("cadre-latency-", args.pg_port, args.redis_port)) as st:
         svc = st.svc
         if svc is not None:
@@ -564,8 +566,10 @@ def main() -> int:
         trace_file = st.log_dir / "drain-trace.jsonl"
         if args.trace:
             env = dict(env, CADRE_DRAIN_TRACE=str(trace_file))
-        if args.linger_ms is not None:
-            env = dict(env, CADRE_DRAIN_LINGER_MS=f"{args.linger_ms:g}")
+        if args.idle_ms is not None:
+            env = dict(env, CADRE_DRAIN_IDLE_MS=f"{args.idle_ms:g}")
+        if args.gather_ms is not None:
+            env = dict(env, CADRE_DRAIN_GATHER_MS=f"{args.gather_ms:g}")
         django_setup(env)
         st.procs.append(celery_worker(env, st.log_dir, concurrency=args.celery_concurrency))
         time.sleep(2)

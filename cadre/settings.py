@@ -114,9 +114,16 @@ CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 # 0 = one answer per transaction. Issue 9, in-process (bench/scoring_cost.py --drain): 8 -> 4.3 ms,
 # 32 -> 3.2 ms of Python CPU per answer.
 CADRE_SCORING_BATCH = int(os.environ.get("CADRE_SCORING_BATCH", "32"))
-# How long the scoring drain waits after a short chunk for more answers before it gives up its
-# flag (quality.services.drain): 0 = ends at once (the next submit publishes a new drain).
-CADRE_DRAIN_LINGER_MS = float(os.environ.get("CADRE_DRAIN_LINGER_MS", "0"))
+# How long the scoring drain stays resident without a new answer (quality.services.drain): it waits
+# on a Redis wake list (BLPOP) that every submit pushes to, so an answer committed meanwhile is
+# read at once, with no Celery message; after this long without one it ends (clear, final read).
+# 0 = ends at the first read that finds nothing (the next submit publishes a new drain). At most
+# half the flag's TTL (5 s). While resident the drain holds one prefork process of the worker.
+CADRE_DRAIN_IDLE_MS = float(os.environ.get("CADRE_DRAIN_IDLE_MS", "1000"))
+# After a wake, the drain sleeps this long before it reads, so a stream's answers come in fewer,
+# larger chunks (less worker CPU per answer) at the cost of up to this much latency each. 0 = read
+# at once (BENCHMARKS.md "Scoring drain woken through Redis").
+CADRE_DRAIN_GATHER_MS = float(os.environ.get("CADRE_DRAIN_GATHER_MS", "0"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # The test suite's worker listens on its own queue (tests/conftest.py sets CELERY_TEST_QUEUE): tasks
 # that a task enqueues (batch certified → webhook sent) must go there too, not to the default queue.

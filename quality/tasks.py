@@ -9,7 +9,6 @@ from . import services
 from .services import drain as _drain
 
 if _drain.TRACE_FILE:  # bench/latency.py --trace: every other task's span too (what shares the worker)
-    import json
     import os
     import time
 
@@ -25,8 +24,7 @@ if _drain.TRACE_FILE:  # bench/latency.py --trace: every other task's span too (
     def _trace_end(task_id=None, task=None, **_):
         a = _started.pop(task_id, None)
         if a is not None and task is not None and task.name != "quality.score_pending":
-            with open(_drain.TRACE_FILE, "a") as f:
-                f.write(json.dumps({"pid": os.getpid(), "task": task.name, "start": a, "end": time.time()}) + "\n")
+            _drain.trace_line({"pid": os.getpid(), "task": task.name, "start": a, "end": time.time()})
 
 
 def _retry(task, exc: Exception):
@@ -56,12 +54,15 @@ def score_answer(answer_id: int) -> str:
 @shared_task(name="quality.score_pending", acks_late=True, max_retries=5, default_retry_delay=1)
 def score_pending(sent: float | None = None) -> int:
     """The coalesced drain (``quality.services.drain``): score every unscored answer in id order,
-    in chunks of ``CADRE_SCORING_BATCH``. Published by a submit that set the drain flag. Idempotent
+    in chunks of ``CADRE_SCORING_BATCH``, staying resident (woken through Redis) while answers
+    keep coming, for up to ``CADRE_DRAIN_IDLE_MS`` without one. Published by a submit that set the
+    drain flag. While resident it holds one prefork process of the worker. Idempotent
     like ``score_answer``; a retry after a database error keeps the flag and goes on draining.
     ``sent``: when it was published (for ``CADRE_DRAIN_TRACE`` only)."""
     try:
         return services.pending_drain(chunk=settings.CADRE_SCORING_BATCH, sent=sent,
-                                       linger=settings.CADRE_DRAIN_LINGER_MS / 1000)
+                                       idle=settings.CADRE_DRAIN_IDLE_MS / 1000,
+                                       gather=settings.CADRE_DRAIN_GATHER_MS / 1000)
     except services.RETRYABLE_ERRORS as exc:  # pragma: no cover - needs a failing database
         raise _retry(score_pending, exc)
 

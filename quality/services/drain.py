@@ -1,17 +1,53 @@
 """The coalesced scoring drain (issue 9/4): one ``quality.score_pending`` task scores every
-unscored answer in id order, in chunks, instead of one Celery task per answer.
+unscored answer in id order, in chunks, instead of one Celery task per answer, and stays resident
+while answers keep coming, woken through Redis, instead of one Celery message per burst.
 
-The submit side (``tasks_app.services.enqueue``) sets a Redis flag with ``SET NX`` after its
-commit and publishes the drain only when it set the flag. The protocol that strands no answer:
-a drain renews the flag while it runs (after a chunk, at most once a second: ``RENEW_SECONDS``,
-against a 10 s TTL) and, when a read finds nothing left, *clears the flag first, then reads once
-more*. An answer whose submit found the flag set committed before that
-``SET NX``, hence before the clear, hence before the final read, which therefore sees it; a
-submit after the clear sets the flag itself and publishes a new drain. If the final read finds
-answers, the drain claims the flag back (``SET NX``) and goes on, or stops when a newer submit
-claimed it first (its drain will read them). Only a drain killed mid-run (SIGKILL: the flag left
-set, its message unacked) holds the next publish back, for at most the flag's TTL; the answers
-it left are re-sent one by one by the periodic sweep (``quality.sweep_unscored``).
+The submit side (``tasks_app.services.enqueue.drain_signal``), after its commit, runs one Redis
+script (one round trip, atomic): ``SET flag NX EX 10``; if that fails (a drain holds the flag),
+push a wake (``LPUSH`` on the wake list, ``LTRIM`` to one element, ``EXPIRE``). It publishes the
+drain only when its ``SET`` succeeded (no drain alive or queued). The drain, in a loop:
+
+1. read the oldest unscored answers (at most a chunk) and score them; a full chunk: read again;
+2. a read that found less than a chunk (or nothing): ``BLPOP`` the wake list for up to the idle
+   window (``CADRE_DRAIN_IDLE_MS``), the flag renewed first when due (at most once a second,
+   ``RENEW_SECONDS``, against its 10 s TTL; the window is capped at half the TTL). A wake: read
+   (1). The pop is the list's clear: the list never holds more than one element;
+3. the window passed with no wake: *clear the flag first, then read once more* (the final read).
+   Nothing: the drain ends. Answers: it claims the flag back (``SET NX``) and goes on (1), or
+   stops when a newer submit claimed it first (that submit's drain reads them).
+
+Why no answer is stranded. Take an answer A whose submit's ``SET NX`` failed at time s (had it
+succeeded, it published a drain, whose first read comes after A's commit). A committed before s,
+and the flag was held at s: by a drain (or its queued message) that has not cleared it since it
+last set, claimed or renewed it. A drain gives the flag up only through (3), clear then final
+read, so that drain clears at some c > s and its final read, after c, sees A; or it hands over
+(flag kept) to a message that starts with a read, or it re-claims after its final read and will
+end through (3) again later; or it is killed (below). Waiting changes none of this: a drain
+waits only with the flag held and leaves a wait only to read or to go to (3). So the
+clear-then-final-read rule alone keeps A from being stranded, as before the wake.
+
+Why A is read at once, not at the window's end. The same script pushed A's wake at s, after A's
+commit. Every pop is followed by a read by the drain that popped, so a pop after s brings a read
+that sees A; the list keeps an element until some drain pops it (``LTRIM`` keeps one, and it
+stands for every push before the pop), so a drain already waiting at s pops at s, and one that
+waits later pops at once; one that reads after s sees A anyway. The wake replaces "end and let
+the next submit publish a new Celery message" by a pop on a connection the drain already holds.
+A Redis error during the wait counts as no wake: the drain goes to (3), as when the window
+passes; with Redis away its clear and claim fail too (logged) and it ends even if the final read
+found answers, which the periodic sweep re-sends (``quality.sweep_unscored``), as do the
+submits' failed signals: the fallback of the protocol before the wake, unchanged
+(``tests/faults``: answers committed during an outage wait for the sweep). Only a drain killed
+mid-run (SIGKILL: the flag left set, its message unacked) holds the next publish back, for at
+most the flag's TTL; the answers it left are re-sent one by one by the periodic sweep
+(``quality.sweep_unscored``). The wake list expires 60 s after its last push: a wake nobody
+popped was needed by nobody (a resident drain pops it within its window; an ended one covered it
+by its final read).
+
+While resident, a drain holds one prefork process of the worker (idle in ``BLPOP``, no CPU): with
+the default ``--concurrency 2`` the other takes re-estimates, audits, certificates and webhooks,
+as it did when drains followed each other. ``DRAIN_SECONDS`` still bounds one message: past it,
+a drain that has just scored hands over to a fresh message (flag kept), and one whose read found
+nothing more ends through the clear and the final read instead of waiting.
 
 A chunk is grouped per project: the project's regular answers in one transaction (set-based,
 ``scoring.regular_answers_score``), then its hidden checks in another (``scoring.check_answers_score``;
@@ -20,11 +56,11 @@ a new one after a check whose gate paused or revoked someone). So within a chunk
 regular answers are scored before the checks that arrived among them; the outcome equals
 scoring them one by one in that order (``tests/quality/test_scoring_hot_path.py``).
 
-Linger (``CADRE_DRAIN_LINGER_MS``, issue 4/9): after a short chunk a drain may wait and read
-again, the flag still held, instead of going to the clear at once; it ends at the first empty
-read after a linger, through the same clear and final read. Submits during the wait find the
-flag set and rely on this drain, which reads them at its next read or its final one. Default 0
-(BENCHMARKS.md "Answer → decision latency" has both sides measured).
+The linger (``CADRE_DRAIN_LINGER_MS``: after a short chunk, sleep and read again, flag held) is
+folded into the wait: a drain that found nothing more sleeps in ``BLPOP`` until an answer comes,
+and ``CADRE_DRAIN_GATHER_MS`` (default 0) is the linger's other half, batching: after a wake it
+sleeps that long before the read, so that more answers share a chunk. BENCHMARKS.md "Scoring
+drain woken through Redis" has the figures, and how the idle window's default (1 s) was chosen.
 
 Decisions where the issue was silent: the drain is global (one flag per queue, not per
 project), because the submit's enqueue carries only the answer id and a per-project flag
@@ -92,13 +128,18 @@ class _Trace:
             self.spans.append(("lock", a, time.time(), []))
 
     def write(self, scored: int, how: str) -> None:
-        line = json.dumps({"pid": os.getpid(), "sent": self.sent, "start": self.start, "end": time.time(),
-                           "scored": scored, "how": how, "spans": self.spans})
-        try:
-            with open(TRACE_FILE, "a") as f:
-                f.write(line + "\n")
-        except OSError as exc:  # a bench aid: never fail the drain for it
-            log.warning("scoring drain: trace not written (%s)", exc)
+        trace_line({"pid": os.getpid(), "sent": self.sent, "start": self.start, "end": time.time(),
+                    "scored": scored, "how": how, "spans": self.spans})
+
+
+def trace_line(record: dict) -> None:
+    """Append one JSON line to ``TRACE_FILE`` (the drains' records and, from ``quality.tasks``,
+    every other task's span). A bench aid: an unwritable file is logged, never raised."""
+    try:
+        with open(TRACE_FILE, "a") as f:
+            f.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        log.warning("scoring drain: trace not written (%s)", exc)
 
 
 def _span(trace: _Trace | None, phase: str, ids=()):
@@ -150,17 +191,21 @@ def _chunk_score(rows: list[tuple[int, int, bool]], skipped: set[int], trace: _T
     return scored
 
 
-def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | None = None, linger: float = 0.0) -> int:
-    """Score unscored answers in id order, ``chunk`` at a time, until none is left (see the
-    module docstring for the flag protocol) or ``seconds`` have passed. Returns how many it scored.
-    ``linger`` (seconds, ``CADRE_DRAIN_LINGER_MS``): after a short chunk, wait this long and read
-    again before giving up the flag; the drain ends at the first read that finds nothing after a
-    linger. ``sent``: when the task was published (``time.time()``), for the trace only."""
+def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | None = None, idle: float = 0.0,
+                  gather: float = 0.0) -> int:
+    """Score unscored answers in id order, ``chunk`` at a time, staying resident while answers
+    keep coming (see the module docstring for the flag and wake protocol) or until ``seconds``
+    have passed. Returns how many it scored. ``idle`` (seconds, ``CADRE_DRAIN_IDLE_MS``): how
+    long it waits for a wake after a read found nothing more before it ends (0: ends at once,
+    through the clear and the final read). ``gather`` (seconds, ``CADRE_DRAIN_GATHER_MS``): after
+    a wake, sleep this long before the read, so a stream's answers come in fewer, larger chunks
+    (less CPU per answer) at the cost of up to this much latency each. ``sent``: when the task
+    was published (``time.time()``), for the trace only."""
     trace = _Trace(sent) if TRACE_FILE else None
     if trace is None:
-        return _drain(chunk, seconds, linger, None)[0]
+        return _drain(chunk, seconds, idle, gather, None)[0]
     with connection.execute_wrapper(trace._sql):
-        scored, how = _drain(chunk, seconds, linger, trace)
+        scored, how = _drain(chunk, seconds, idle, gather, trace)
     trace.write(scored, how)
     return scored
 
@@ -168,8 +213,22 @@ def pending_drain(*, chunk: int, seconds: float = DRAIN_SECONDS, sent: float | N
 RENEW_SECONDS = 1.0  # a drain renews the flag at most this often (its TTL is enqueue.DRAIN_FLAG_TTL)
 
 
-def _drain(chunk: int, seconds: float, linger: float, trace: _Trace | None) -> tuple[int, str]:
-    client = enqueue._flag_redis()
+def _wait(client, idle: float) -> bool:
+    """Wait up to ``idle`` seconds for a wake. A Redis error counts as no wake (logged): the drain
+    then ends through the clear and the final read, as when the idle window passes, and with
+    Redis away the flag lapses and the sweep re-sends what is left, as before the wake."""
+    try:
+        return enqueue.drain_wake_wait(client, idle)
+    except enqueue.BROKER_ERRORS as exc:
+        log.warning("scoring drain: waiting for a wake failed (%s); ending", exc)
+        return False
+
+
+def _drain(chunk: int, seconds: float, idle: float, gather: float, trace: _Trace | None) -> tuple[int, str]:
+    # the wait must end before the socket's timeout (redis-py applies it to a BLPOP's reply), and
+    # well inside the flag's TTL, which the drain renews before each wait
+    idle = min(max(0.0, idle), enqueue.DRAIN_FLAG_TTL / 2)
+    client = enqueue._flag_redis(socket_timeout=2.0 if idle <= 1.0 else idle + 1.0)
     t0 = renewed = time.monotonic()
     scored = 0
     skipped: set[int] = set()
@@ -177,44 +236,52 @@ def _drain(chunk: int, seconds: float, linger: float, trace: _Trace | None) -> t
     with _span(trace, "read"):
         rows = _unscored(chunk, skipped)
     while True:
-        if not rows:
-            with _span(trace, "flag"):
-                _flag(enqueue.drain_flag_clear, client)
-            with _span(trace, "final_read"):
-                rows = _unscored(chunk, skipped)  # the final read, after the clear
-            if not rows:
-                return scored, "empty"
-            with _span(trace, "flag"):
-                claimed = client is not None and _flag(enqueue.drain_flag_claim, client)
-            if not claimed:
-                return scored, "yielded"  # a newer submit set the flag: its drain reads them
-            renewed = time.monotonic()
-            continue
-        scored += _chunk_score(rows, skipped, trace)
-        now = time.monotonic()
-        if now - renewed >= RENEW_SECONDS:
-            # the flag's TTL only bounds how long a killed drain holds the next publish back; a
-            # renew per chunk cost a Redis round trip per few answers under a trickle
-            with _span(trace, "flag"):
+        if rows:
+            scored += _chunk_score(rows, skipped, trace)
+            now = time.monotonic()
+            if now - renewed >= RENEW_SECONDS:
+                # the flag's TTL only bounds how long a killed drain holds the next publish back; a
+                # renew per chunk cost a Redis round trip per few answers under a trickle
+                with _span(trace, "flag"):
+                    _flag(enqueue.drain_flag_renew, client)
+                renewed = now
+            if now - t0 > seconds:
                 _flag(enqueue.drain_flag_renew, client)
-            renewed = now
-        if now - t0 > seconds:
-            _flag(enqueue.drain_flag_renew, client)
-            try:
-                current_app.signature(enqueue.DRAIN_TASK, kwargs={"sent": time.time()}).delay()  # the flag stays set: hand over
-            except enqueue.BROKER_ERRORS as exc:  # the flag lapses in its TTL; the next submit publishes
-                log.warning("scoring drain: could not hand over (%s)", exc)
-            return scored, "handed over"
-        if len(rows) < chunk:
-            # the read found less than a chunk: nothing more was committed then. Without a
-            # linger, straight to the clear and the final read (the protocol needs only that
-            # order), not another read first: under a trickle most drains are one short chunk
-            # (issue 9, fifth round). With one, wait and read once more, the flag still held
-            # (submits meanwhile rely on this drain, which reads them now or in its final read)
-            if linger <= 0:
-                rows = []
+                try:
+                    current_app.signature(enqueue.DRAIN_TASK, kwargs={"sent": time.time()}).delay()  # the flag stays set: hand over
+                except enqueue.BROKER_ERRORS as exc:  # the flag lapses in its TTL; the next submit publishes
+                    log.warning("scoring drain: could not hand over (%s)", exc)
+                return scored, "handed over"
+            if len(rows) == chunk:
+                with _span(trace, "read"):
+                    rows = _unscored(chunk, skipped)
                 continue
-            with _span(trace, "linger"):
-                time.sleep(linger)
-        with _span(trace, "read"):
-            rows = _unscored(chunk, skipped)
+        # The last read found less than a chunk: nothing more was committed before it. Wait for a
+        # wake (flag held, renewed first when due) rather than read again or end: an answer
+        # committed since has pushed one, or will. Without an idle window (or a Redis broker, or
+        # past ``seconds``), straight to the clear and the final read.
+        if idle > 0 and client is not None and time.monotonic() - t0 <= seconds:
+            if time.monotonic() - renewed >= RENEW_SECONDS:
+                with _span(trace, "flag"):
+                    _flag(enqueue.drain_flag_renew, client)
+                renewed = time.monotonic()
+            with _span(trace, "wait"):
+                woke = _wait(client, idle)
+            if woke:
+                if gather > 0:
+                    with _span(trace, "gather"):
+                        time.sleep(gather)
+                with _span(trace, "read"):
+                    rows = _unscored(chunk, skipped)
+                continue
+        with _span(trace, "flag"):
+            _flag(enqueue.drain_flag_clear, client)
+        with _span(trace, "final_read"):
+            rows = _unscored(chunk, skipped)  # the final read, after the clear
+        if not rows:
+            return scored, "empty"
+        with _span(trace, "flag"):
+            claimed = client is not None and _flag(enqueue.drain_flag_claim, client)
+        if not claimed:
+            return scored, "yielded"  # a newer submit set the flag: its drain reads them
+        renewed = time.monotonic()
