@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tasks_app import services as task_services
 from tasks_app import task_types
 from tasks_app.models import Lease, Project
+from tasks_app.services.rows import from_row
 from tasks_app.services.sql import prepared_cursor
 
 from .. import selectors, selectors_pay, services
@@ -148,33 +149,6 @@ def _membership_sql_text() -> str:
     return _membership_sql[0]
 
 
-_row_shapes: dict = {}
-
-
-def _row_shape(model):
-    """(column count, primary key's position, attnames, positions of fields with a ``from_db_value``):
-    read once per model, not per row."""
-    shape = _row_shapes.get(model)
-    if shape is None:
-        fields = model._meta.concrete_fields
-        shape = _row_shapes[model] = (len(fields), fields.index(model._meta.pk), [f.attname for f in fields],
-                                      [(i, f) for i, f in enumerate(fields) if hasattr(f, "from_db_value")])
-    return shape
-
-
-def _model_from_row(model, row, start: int, db):
-    """(instance, or None when its primary key is NULL: a LEFT JOIN found nothing; next offset)."""
-    n, pk_at, attnames, converted = _row_shape(model)
-    end = start + n
-    values = list(row[start:end])
-    if values[pk_at] is None:
-        return None, end
-    for i, f in converted:
-        if values[i] is not None:
-            values[i] = f.from_db_value(values[i], None, db)
-    return model.from_db(db.alias, attnames, values), end
-
-
 def _membership_row(project_id: int, user_id: int) -> Membership | None:
     if connection.vendor != "postgresql":  # the embedded run (SQLite converts dates itself): the ORM's query
         return (Membership.objects.select_related("project", "project__audience", "annotator", "annotator__annotator")
@@ -186,7 +160,7 @@ def _membership_row(project_id: int, user_id: int) -> Membership | None:
         return None
     objs, at, db = [], 0, connections[DEFAULT_DB_ALIAS]
     for _, model, _ in _MEMBERSHIP_JOIN:
-        obj, at = _model_from_row(model, row, at, db)
+        obj, at = from_row(model, row, at, db)
         objs.append(obj)
     membership, project, audience, user, profile = objs
     Membership.project.field.set_cached_value(membership, project)
