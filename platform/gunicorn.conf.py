@@ -8,6 +8,7 @@ Read from the environment:
   GUNICORN_MAX_REQUESTS  requests before a worker is replaced (default 50000, +up to 10 % jitter; 0 = never)
   GUNICORN_TIMEOUT   seconds before a silent worker is killed and replaced (default 60)
   LOG_LEVEL          gunicorn's error-log level (default info)
+  GUNICORN_ACCESS_LOG  where the access log goes: "-" stdout (default), a path, or "off"
 
 (This file is loaded by path; platform/ is not a Python package and must never get an __init__.py.)
 """
@@ -27,8 +28,9 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 50000)
 max_requests_jitter = max_requests // 10
 
-# Logs to stdout/stderr, for the container runtime to collect.
-accesslog = "-"
+# Logs to stdout/stderr, for the container runtime to collect. GUNICORN_ACCESS_LOG: "-" (stdout, the
+# default), a file, or "off" (no access log: when a proxy in front already logs every request).
+accesslog = None if os.environ.get("GUNICORN_ACCESS_LOG", "-") == "off" else os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 capture_output = True
