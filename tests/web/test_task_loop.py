@@ -270,3 +270,18 @@ def test_the_started_token_is_refused_unless_issued_here_for_this_lease(settings
     assert _duration_ms(token, 41) is None
     settings.SECRET_KEY_FALLBACKS = [old_key]
     assert _duration_ms(token, 41) is not None
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_the_expiry_text_is_what_the_template_date_filter_writes(zone):
+    """``_clock_text`` (the JSON's ``expires_at_text``) writes what ``dateformat`` "H:i:s T" wrote, in
+    and out of daylight saving time."""
+    from datetime import UTC, datetime
+
+    from django.utils import dateformat, timezone
+
+    from workforce.views.task import _clock_text
+
+    with timezone.override(zone):
+        for when in (datetime(2026, 1, 15, 3, 4, 5, tzinfo=UTC), datetime(2026, 7, 1, 23, 59, 59, tzinfo=UTC)):
+            assert _clock_text(when) == dateformat.format(timezone.localtime(when), "H:i:s T")
