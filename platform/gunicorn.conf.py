@@ -46,7 +46,9 @@ class AccessLogger(glogging.Logger):
     and then formats a line that reads nine of them: about half of the access log's cost, which was
     ~4 % of a worker's CPU per annotation (issue 9, ``i9web4``: cProfile of the JSON loop). With the
     default ``access_log_format`` this builds those nine, the same values as gunicorn's ``atoms``
-    (the line is the same, tests/test_gunicorn_log.py); with any other format, gunicorn's own."""
+    (the line is the same, tests/test_gunicorn_log.py); with any other format, gunicorn's own.
+    (gunicorn switches to its statsd logger by itself only while ``logger_class`` is its default: a
+    deployment that turns statsd on names ``gunicorn.instrument.statsd.Statsd`` as ``--logger-class``.)"""
 
     def atoms(self, resp, req, environ, request_time):
         if self.cfg.access_log_format != _DEFAULT_ACCESS_FORMAT:
