@@ -191,7 +191,9 @@ def gunicorn(env: dict, log_dir: Path, *, port: int, workers: int, name: str = "
     conf = str(ROOT / "bench/gunicorn_profile.conf.py") if web_env.get("GUNICORN_PROFILE_DIR") else "platform/gunicorn.conf.py"
     if cwd != ROOT:
         web_env["PYTHONPATH"] = str(cwd)
-    web = Proc(name, [PY, "-m", "gunicorn", "-c", conf, "--access-logfile", "/dev/null",
+    # GUNICORN_ACCESS_LOG=off (platform/gunicorn.conf.py): no access log at all, not even its formatting
+    quiet = [] if web_env.get("GUNICORN_ACCESS_LOG") == "off" else ["--access-logfile", "/dev/null"]
+    web = Proc(name, [PY, "-m", "gunicorn", "-c", conf, *quiet,
                       *shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", "")), *(args or []), "cadre.wsgi:application"],
                web_env, log_dir, ready="", cwd=cwd)
     deadline = time.monotonic() + 60

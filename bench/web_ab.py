@@ -1,10 +1,11 @@
 """The web process's CPU per annotation, A/B on one throwaway stack (issue 9, ``i9web``).
 
     .venv/bin/python bench/web_ab.py --variant before=/tmp/base --variant after=. [--rounds 3] [--seconds 20]
-    .venv/bin/python bench/web_ab.py --variant plain=. --variant 'nolog=.:--access-logfile ""' ...
+    .venv/bin/python bench/web_ab.py --variant plain=. --variant nolog=.:GUNICORN_ACCESS_LOG=off ...
 
 Each variant is ``NAME=CHECKOUT[:GUNICORN OPTIONS]``: gunicorn runs with that checkout's code and
-``platform/gunicorn.conf.py`` (cwd), plus the options. One stack (PostgreSQL, Redis, a Celery worker,
+``platform/gunicorn.conf.py`` (cwd), plus the options; words ``KEY=VALUE`` among the options are that
+gunicorn's environment instead (``nolog=.:GUNICORN_ACCESS_LOG=off``). One stack (PostgreSQL, Redis, a Celery worker,
 ``bench/load.py``'s data and annotators), then rounds of every variant in turn (A B A B ...) on a fresh
 project each, ``--annotators`` zero-think annotators on the JSON loop (``bench/load.py --protocol json``)
 for ``--seconds`` each. Alternating in short runs is what makes a pair comparable on a machine that
@@ -18,11 +19,14 @@ The checkouts must share the migrations (the stack is migrated with this one's).
 round splits the annotators between them (the same number each, all starting together), so load
 from outside falls on all variants at the same moments: the pairing for a machine other people's
 work keeps busy. Each server's CPU is read from /proc (its master and workers) over the round.
+``--warm-rounds N``: N rounds first that are not counted (a gthread worker opens a database connection
+and prepares the loop's statements per thread: the first round otherwise charges that to it).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -31,6 +35,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load  # noqa: E402
 from stack import ROOT, CpuMeter, celery_worker, django_setup, gunicorn, log, migrate, throwaway_stack  # noqa: E402
+
+
+_ENV_WORD = re.compile(r"^[A-Z][A-Z0-9_]*=")  # a variant's ``KEY=VALUE`` words: environment of its gunicorn
+env_of: dict[str, dict[str, str]] = {}
+
+
+def _server_env(name: str, profile_dir: str) -> dict | None:
+    extra = dict(env_of.get(name, {}))
+    if profile_dir:
+        extra["GUNICORN_PROFILE_DIR"] = str(Path(profile_dir) / name)
+    return extra or None
 
 
 def _group_ticks(root: int) -> int:
@@ -48,12 +63,12 @@ def together(args, variants, env, log_dir, users, results) -> None:
     servers = []
     try:
         for i, (name, checkout, opts) in enumerate(variants):
-            extra = {"GUNICORN_PROFILE_DIR": str(Path(args.profile_dir) / name)} if args.profile_dir else None
+            extra = _server_env(name, args.profile_dir)
             servers.append(gunicorn(env, log_dir, port=args.port + i, workers=args.workers, name=f"gunicorn-{name}",
                                     extra_env=extra, cwd=checkout, args=opts))
         per = len(users) // len(variants)
         tick = os.sysconf("SC_CLK_TCK")
-        for rnd in range(args.rounds):
+        for rnd in range(-args.warm_rounds, args.rounds):
             runs = []
             for i, (name, _, _) in enumerate(variants):
                 # annotators take turns on the variants from round to round: any difference between them cancels out
@@ -91,7 +106,8 @@ def together(args, variants, env, log_dir, users, results) -> None:
                        "p50": load.pct(st.post_ms, 0.5), "p99": load.pct(st.post_ms, 0.99), "errors": sum(st.errors.values()),
                        "load": (load0, os.getloadavg()[0]), "others": float("nan"),
                        "over": sum(v for k, v in load.db_checks(runs[i][1], None).items() if k in ("over_answers", "over_leases"))}
-                results[name].append(row)
+                if rnd >= 0:  # a warm-up round (``--warm-rounds``) is not counted
+                    results[name].append(row)
                 log(f"together round {rnd} {name}: {row}", "webab")
     finally:
         for s in servers:
@@ -111,6 +127,9 @@ def main() -> int:
     ap.add_argument("--redis-port", type=int, default=63841)
     ap.add_argument("--profile-dir", default="")
     ap.add_argument("--together", action="store_true", help="all variants at once, annotators split between them")
+    ap.add_argument("--warm-rounds", type=int, default=0,
+                    help="--together: rounds run first and not counted (the workers' first requests: imports, a "
+                         "database connection and its prepared statements per thread)")
     args = ap.parse_args()
     import shlex
 
@@ -118,7 +137,9 @@ def main() -> int:
     for v in args.variant:
         name, _, rest = v.partition("=")
         checkout, _, opts = rest.partition(":")
-        variants.append((name, Path(checkout).resolve(), shlex.split(opts)))
+        words = shlex.split(opts)
+        env_of[name] = dict(w.split("=", 1) for w in words if _ENV_WORD.match(w))
+        variants.append((name, Path(checkout).resolve(), [w for w in words if not _ENV_WORD.match(w)]))
     load.PORT = args.port
     results: dict[str, list[dict]] = {name: [] for name, _, _ in variants}
     with throwaway_stack("cadre-webab-", args.pg_port, args.redis_port) as st:
@@ -134,7 +155,7 @@ def main() -> int:
             together(args, variants, env, log_dir, users, results)
         for rnd in range(0 if args.together else args.rounds):
             for name, checkout, opts in variants:
-                extra = {"GUNICORN_PROFILE_DIR": str(Path(args.profile_dir) / name)} if args.profile_dir else None
+                extra = _server_env(name, args.profile_dir)
                 web = gunicorn(env, log_dir, port=args.port, workers=args.workers, name=f"gunicorn-{name}-{rnd}",
                                extra_env=extra, cwd=checkout, args=opts)
                 try:

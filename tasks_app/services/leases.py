@@ -8,13 +8,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from ..models import Item, Lease, Project
-from .picking import _id_range, _item_from_row, _item_take, _take_legs
+from .picking import _id_range, _item_take, _take_legs
 from .repeats import repeat_take, repeats_apply
+from .rows import from_row
 from .sql import prepared_cursor
 
 log = logging.getLogger(__name__)
@@ -199,9 +200,9 @@ def _lease_sql_text(kind: str) -> str:
 
 def _lease_from_row(row) -> Lease:
     """A Lease (with its item cached) from a row of its concrete columns then the item's."""
-    fields = Lease._meta.concrete_fields
-    lease = Lease.from_db(connection.alias, [f.attname for f in fields], row[: len(fields)])
-    Lease.item.field.set_cached_value(lease, _item_from_row(row[len(fields):]))
+    db = connections[DEFAULT_DB_ALIAS]
+    lease, at = from_row(Lease, row, 0, db)
+    Lease.item.field.set_cached_value(lease, from_row(Item, row, at, db)[0])
     return lease
 
 

@@ -7,10 +7,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import F, Max, Min
 
 from ..models import Answer, Item, Lease, Project
+from .rows import from_row
 from .sql import prepared_cursor
 
 _PICK_SQL = """
@@ -177,12 +178,7 @@ def _id_range(project: Project, known: bool) -> tuple[int, int] | None:
 def _item_from_row(row: Sequence[Any]) -> Item:
     """An Item from a row of its concrete columns in model order, with each field's database
     converter applied (JSONField parses its text), as a queryset would."""
-    fields = Item._meta.concrete_fields
-    values = [
-        f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
-        for f, v in zip(fields, row)
-    ]
-    return Item.from_db(connection.alias, [f.attname for f in fields], values)
+    return from_row(Item, row, 0, connections[DEFAULT_DB_ALIAS])[0]
 
 
 def _pick_item(project: Project, annotator, *, known: bool, rng: random.Random) -> Item | None:

@@ -250,3 +250,38 @@ def test_the_plain_sql_membership_row_matches_the_orm(working, annotator, with_a
     else:
         assert not hasattr(raw.project, "audience") and not hasattr(orm.project, "audience")
     assert _membership_row(working.project_id + 10_000, annotator.pk) is None
+
+
+def test_the_started_token_is_refused_unless_issued_here_for_this_lease(settings):
+    """The start time behind ``duration_ms`` (a bare HMAC since issue 9 ``i9web4``): another lease's
+    token, a changed time, a changed MAC or another key give no duration; a rotated key still verifies
+    through ``SECRET_KEY_FALLBACKS`` as ``django.core.signing`` would."""
+    from workforce.views.task import _duration_ms, _started_token
+
+    token = _started_token(41)
+    assert _duration_ms(token, 41) is not None and 0 <= _duration_ms(token, 41) < 60_000
+    lease, started, mac = token.split(".")
+    assert _duration_ms(token, 42) is None
+    assert _duration_ms(f"{lease}.{int(started) - 5000}.{mac}", 41) is None  # an earlier start = a longer duration
+    assert _duration_ms(f"{lease}.{started}.{mac[:-1]}{'0' if mac[-1] != '0' else '1'}", 41) is None
+    assert all(_duration_ms(bad, 41) is None for bad in ("", "41", "41..", "41.x.y", f"41.{started}", "٤١.1.2"))
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "another-key-" + "k" * 40
+    assert _duration_ms(token, 41) is None
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert _duration_ms(token, 41) is not None
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_the_expiry_text_is_what_the_template_date_filter_writes(zone):
+    """``_clock_text`` (the JSON's ``expires_at_text``) writes what ``dateformat`` "H:i:s T" wrote, in
+    and out of daylight saving time."""
+    from datetime import UTC, datetime
+
+    from django.utils import dateformat, timezone
+
+    from workforce.views.task import _clock_text
+
+    with timezone.override(zone):
+        for when in (datetime(2026, 1, 15, 3, 4, 5, tzinfo=UTC), datetime(2026, 7, 1, 23, 59, 59, tzinfo=UTC)):
+            assert _clock_text(when) == dateformat.format(timezone.localtime(when), "H:i:s T")
