@@ -51,7 +51,14 @@ def score_answer(answer_id: int) -> str:
         raise _retry(score_answer, exc)
 
 
-@shared_task(name="quality.score_pending", acks_late=True, max_retries=5, default_retry_delay=1)
+# Acked on receipt, unlike the other tasks (settings: CELERY_TASK_ACKS_LATE): a drain stays resident up
+# to DRAIN_SECONDS, so with a late ack its message sat delivered-but-unacked almost all the time, and
+# when the broker went away kombu 5.5's channel close tried to restore it and raised AttributeError
+# (restore_unacked on a connection without its client info), which Celery does not catch: the
+# consumer died and the worker stopped consuming for good (tests/faults redis test, caught after the
+# resident drain). The message carries no work: a drain killed mid-run is covered by the flag's TTL
+# and the sweep (quality.services.drain docstring), not by redelivery.
+@shared_task(name="quality.score_pending", acks_late=False, max_retries=5, default_retry_delay=1)
 def score_pending(sent: float | None = None) -> int:
     """The coalesced drain (``quality.services.drain``): score every unscored answer in id order,
     in chunks of ``CADRE_SCORING_BATCH``, staying resident (woken through Redis) while answers

@@ -37,7 +37,7 @@ passes; with Redis away its clear and claim fail too (logged) and it ends even i
 found answers, which the periodic sweep re-sends (``quality.sweep_unscored``), as do the
 submits' failed signals: the fallback of the protocol before the wake, unchanged
 (``tests/faults``: answers committed during an outage wait for the sweep). Only a drain killed
-mid-run (SIGKILL: the flag left set, its message unacked) holds the next publish back, for at
+mid-run (SIGKILL: the flag left set; its message was acked on receipt, see ``quality.tasks``) holds the next publish back, for at
 most the flag's TTL; the answers it left are re-sent one by one by the periodic sweep
 (``quality.sweep_unscored``). The wake list expires 60 s after its last push: a wake nobody
 popped was needed by nobody (a resident drain pops it within its window; an ended one covered it
